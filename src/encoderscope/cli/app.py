@@ -1,0 +1,39 @@
+"""Root of the ``encoderscope`` command: one Typer app; each concern registers its commands from its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from encoderscope.errors import EncoderscopeError
+
+app = typer.Typer(
+    name="encoderscope",
+    help="See what a vision encoder has learned: NAVE concept maps, DISCOVER dissection, Linking in Style.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    """Import the command modules; each adds its commands to ``app``."""
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"encoderscope.cli.{module}")
+
+
+# One module per concern. Add a name here when a command module lands.
+COMMAND_MODULES: list[str] = []
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the app and turns :class:`EncoderscopeError` into one ``error:`` line and exit status 2."""
+    _register_commands()
+    try:
+        app(args=argv, standalone_mode=True)
+    except EncoderscopeError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)

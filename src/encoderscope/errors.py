@@ -1,0 +1,36 @@
+"""Errors that reach users as one clear line.
+
+Every failure caused by the user's input (a missing file, an unknown layer, an impossible K) raises a subclass of
+:class:`EncoderscopeError`. The CLI prints ``error: <message>`` and exits with status 2; Python users can catch the
+base class.
+"""
+
+from __future__ import annotations
+
+
+class EncoderscopeError(Exception):
+    """Base class: a problem with the user's input, explained in one line."""
+
+
+class SourceError(EncoderscopeError):
+    """A model, generator or image source spec that cannot be resolved."""
+
+
+class WeightsUnavailableError(SourceError):
+    """Pretrained weights that cannot be had here (offline, missing file)."""
+
+
+class LayerError(EncoderscopeError):
+    """An unknown or unusable layer name."""
+
+
+class ImageError(EncoderscopeError):
+    """An unreadable, corrupt or empty image input."""
+
+
+class ParameterError(EncoderscopeError):
+    """A parameter value that cannot work (K < 2, K above the number of positions, bad U, ...)."""
+
+
+class ActivationError(EncoderscopeError):
+    """Activations that cannot be used (NaN or Inf values, wrong shape)."""
