@@ -1,0 +1,156 @@
+"""The stochastic local-winner-takes-all (LWTA) activation of DISCOVER (METHODS.md §2.2, code-exact).
+
+Units are split into blocks of ``U`` consecutive units. In each block one unit, drawn from
+``Categorical(softmax(h_block))`` with the Gumbel-max trick, passes its *linear* value (possibly
+negative); the others output zero. Gradients flow through the relaxed Gumbel-softmax at temperature
+``temp`` (straight-through estimator).
+
+* ``mode="dense"`` (transformer MLPs, token inputs ``(..., K)``): competition within each block of the
+  last axis; defaults ``temp_test=0.01``, ``eps=1e-8`` and, for ``U=1``, GELU.
+* ``mode="conv"`` (CNNs, inputs ``(N, C, H, W)``): competition among ``U`` consecutive channels at each
+  position; defaults ``temp_test=1.67``, ``eps=1e-5`` and, for ``U=1``, ReLU.
+
+The layer stays stochastic at test time, as in the released code; ``deterministic=True`` (or a
+temperature of 0) takes the argmax instead. The KL term to the uniform prior is available through
+:meth:`LWTA.kl`, but its weight is 0 by default, as in the released code (which disables it).
+
+Example:
+    >>> import torch
+    >>> layer = LWTA(4, generator=torch.Generator().manual_seed(0))
+    >>> out = layer(torch.randn(2, 8))
+    >>> (out.reshape(2, 2, 4) != 0).sum(-1).tolist()
+    [[1, 1], [1, 1]]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from encoderscope.errors import ParameterError
+
+Mode = Literal["dense", "conv"]
+
+#: Defaults per mode, from the released code: DeiT (dense) and ResNet (conv) activations.
+TEMP_TEST: dict[str, float] = {"dense": 0.01, "conv": 1.67}
+EPS: dict[str, float] = {"dense": 1e-8, "conv": 1e-5}
+
+
+def gumbel_noise(
+    shape: torch.Size, eps: float, like: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """``-log(-log(u + eps) + eps)`` with ``u ~ U(0, 1)``; non-finite draws are redrawn (released code)."""
+    while True:
+        uniform = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
+        noise = -torch.log(-torch.log(uniform + eps) + eps)
+        if bool(torch.isfinite(noise).all()):
+            return noise
+
+
+class LWTA(nn.Module):
+    """Stochastic LWTA activation (see the module docstring).
+
+    Args:
+        U: competitors per block; must divide the width. ``U=1`` is the plain activation (GELU or ReLU).
+        temp: training temperature of the relaxed sample (1.67 in the released code).
+        temp_test: temperature in ``eval()`` mode; ``None`` gives 0.01 (dense) or 1.67 (conv).
+        deterministic: take the argmax of the pre-activations instead of a sample.
+        kl_weight: weight of the KL term for training loops (0, as the released code); see :meth:`kl`.
+        mode: ``"dense"`` (last axis) or ``"conv"`` (channel axis of ``(N, C, H, W)``).
+        eps: numerical epsilon of the Gumbel noise; ``None`` gives 1e-8 (dense) or 1e-5 (conv).
+        generator: a ``torch.Generator`` for repeatable noise (shared generators are fine).
+    """
+
+    def __init__(
+        self,
+        U: int,
+        temp: float = 1.67,
+        temp_test: float | None = None,
+        deterministic: bool = False,
+        kl_weight: float = 0.0,
+        mode: Mode = "dense",
+        eps: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(U, int) or isinstance(U, bool) or U < 1:
+            raise ParameterError(f"LWTA needs an integer number of competitors U >= 1, got {U!r}")
+        if mode not in TEMP_TEST:
+            raise ParameterError(f"LWTA mode must be 'dense' or 'conv', got {mode!r}")
+        if temp < 0 or (temp_test is not None and temp_test < 0):
+            raise ParameterError("LWTA temperatures must be >= 0")
+        self.U = U
+        self.mode: Mode = mode
+        self.temp = float(temp)
+        self.temp_test = float(TEMP_TEST[mode] if temp_test is None else temp_test)
+        self.deterministic = deterministic
+        self.kl_weight = float(kl_weight)
+        self.eps = float(EPS[mode] if eps is None else eps)
+        self.generator = generator
+        self._kl_terms: list[torch.Tensor] = []
+
+    def extra_repr(self) -> str:
+        return (
+            f"U={self.U}, mode={self.mode!r}, temp={self.temp}, temp_test={self.temp_test}, "
+            f"deterministic={self.deterministic}, kl_weight={self.kl_weight}"
+        )
+
+    def _blocks(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Reshape to blocks; returns the blocked tensor and the competition axis."""
+        if self.mode == "conv":
+            if x.dim() != 4:
+                raise ParameterError(f"LWTA conv mode needs (N, C, H, W) inputs, got shape {tuple(x.shape)}")
+            n, c, h, w = x.shape
+            if c % self.U:
+                raise ParameterError(f"LWTA: U={self.U} does not divide the {c} channels")
+            return x.reshape(n, c // self.U, self.U, h, w), 2
+        k = x.shape[-1]
+        if k % self.U:
+            raise ParameterError(f"LWTA: U={self.U} does not divide the width {k}")
+        return x.reshape(-1, k // self.U, self.U), 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.U == 1:
+            return F.gelu(x) if self.mode == "dense" else F.relu(x)
+        blocks, axis = self._blocks(x)
+        temp = self.temp if self.training else self.temp_test
+        if self.deterministic or temp == 0:
+            index = blocks.argmax(dim=axis, keepdim=True)
+            mask = torch.zeros_like(blocks).scatter_(axis, index, 1.0)
+        else:
+            noise = gumbel_noise(blocks.shape, self.eps, blocks, self.generator)
+            soft = torch.softmax((blocks + noise) / temp, dim=axis)
+            index = soft.argmax(dim=axis, keepdim=True)
+            hard = torch.zeros_like(soft).scatter_(axis, index, 1.0)
+            mask = hard - soft.detach() + soft
+        if self.training and self.kl_weight > 0:
+            log_q = torch.log_softmax(blocks, dim=axis)
+            kl = (log_q.exp() * (log_q + torch.log(torch.tensor(float(self.U))))).sum(dim=axis)
+            self._kl_terms.append(kl.mean())
+        return (blocks * mask).reshape(x.shape)
+
+    def kl(self) -> torch.Tensor:
+        """Mean KL(softmax(h_b) ‖ Uniform(1/U)) over blocks and training passes since the last call.
+
+        Reading it resets the record.
+
+        Recorded only in training mode with ``kl_weight > 0``; otherwise 0. The training loop adds
+        ``kl_weight * kl()`` to the loss (the released code trains without it).
+        """
+        if not self._kl_terms:
+            return torch.zeros(())
+        value = torch.stack(self._kl_terms).mean()
+        self._kl_terms = []
+        return value
+
+
+def kl_loss(model: nn.Module) -> torch.Tensor:
+    """Sum of ``kl_weight * kl()`` over the LWTA layers of ``model`` (0 when every weight is 0)."""
+    total = torch.zeros(())
+    for module in model.modules():
+        if isinstance(module, LWTA) and module.kl_weight > 0:
+            total = total + module.kl_weight * module.kl()
+    return total
