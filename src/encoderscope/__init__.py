@@ -1,12 +1,51 @@
 """encoderscope: see what a vision encoder has learned.
 
-Flat public API (details in each subpackage):
+The flat public API (imported lazily, so ``import encoderscope`` stays fast):
 
     >>> import encoderscope as es
-    >>> enc = es.load_model("timm:vit_tiny_patch16_224", random_init=True)   # doctest: +SKIP
-    >>> es.list_layers(enc)                                                 # doctest: +SKIP
+    >>> enc = es.load_model("timm:vit_tiny_patch16_224", random_init=True)
+    >>> enc.layout.describe()
+    'CLS, patch 16'
+    >>> [info.name for info in es.list_layers(enc, pattern="blocks.1*")]
+    ['blocks.1', 'blocks.10', 'blocks.11']
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_API: dict[str, str] = {
+    "load_model": "encoderscope.zoo",
+    "Encoder": "encoderscope.zoo.encoder",
+    "Preprocess": "encoderscope.zoo.preprocess",
+    "TokenLayout": "encoderscope.capture.layout",
+    "list_layers": "encoderscope.capture.layers",
+    "resolve_layers": "encoderscope.capture.layers",
+    "extract": "encoderscope.capture.extract",
+    "iter_batches": "encoderscope.capture.extract",
+    "capture_outputs": "encoderscope.capture.hooks",
+    "unit_activations": "encoderscope.capture.pooling",
+    "open_images": "encoderscope.data.images",
+    "load_image": "encoderscope.data.images",
+    "EncoderscopeError": "encoderscope.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'encoderscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
+
+
+__all__ = sorted(_API)

@@ -1,1 +1,80 @@
-"""encoderscope.zoo"""
+"""Where models come from: spec strings, the offline zoo, and plain modules.
+
+Example:
+    >>> from encoderscope.zoo import load_model
+    >>> enc = load_model("timm:resnet18", random_init=True)
+    >>> enc.depth_layers[-1], enc.layout.describe()
+    ('layer4', 'conv grid')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from encoderscope.errors import SourceError
+from encoderscope.zoo.encoder import Encoder
+from encoderscope.zoo.preprocess import PreparedImage, Preprocess
+
+PREFIXES = ("timm:", "tv:", "hf:", "file:", "zoo:")
+
+
+def load_model(
+    spec: str | nn.Module | Encoder,
+    random_init: bool = False,
+    device: str = "cpu",
+    arch: str | None = None,
+    trust_pickle: bool = False,
+    seed: int = 0,
+    **kwargs: Any,
+) -> Encoder:
+    """Load a vision encoder with its preprocessing and token layout.
+
+    Args:
+        spec: ``"timm:NAME[.TAG]"``, ``"tv:NAME[:WEIGHTS]"``, ``"hf:ORG/NAME"`` (or ``hf:/local/dir``),
+            ``"file:PATH"`` (with ``arch``), ``"zoo:NAME"`` (offline zoo), an ``nn.Module`` or an ``Encoder``.
+        random_init: build the architecture without pretrained weights (seeded by ``seed``).
+        device: where to put the model.
+        arch: for ``file:`` checkpoints, the spec of the architecture (``"timm:resnet18"``).
+        trust_pickle: allow pickled objects in ``file:`` checkpoints (only for files you trust).
+        seed: seed for random-init weights.
+        **kwargs: passed to the timm factory (``img_size=...``).
+    """
+    if isinstance(spec, Encoder):
+        return spec.to(device)
+    if isinstance(spec, nn.Module):
+        from encoderscope.zoo.sources import from_module
+
+        return from_module(spec).to(device)
+    if not isinstance(spec, str) or ":" not in spec:
+        raise SourceError(
+            f"model spec {spec!r} has no source prefix; use one of {', '.join(PREFIXES)} "
+            "(e.g. zoo:dinov2-vits14, timm:resnet50, tv:resnet50, hf:facebook/dinov2-small, file:ckpt.pt)"
+        )
+    prefix, _, name = spec.partition(":")
+    if not name:
+        raise SourceError(f"model spec {spec!r} names no model after {prefix}:")
+    from encoderscope.zoo import sources
+
+    if prefix == "timm":
+        encoder = sources.load_timm(name, random_init, seed=seed, **kwargs)
+    elif prefix == "tv":
+        encoder = sources.load_torchvision(name, random_init, seed=seed)
+    elif prefix == "hf":
+        encoder = sources.load_huggingface(name, random_init, seed=seed)
+    elif prefix == "zoo":
+        from encoderscope.zoo.offline import load_zoo_model
+
+        encoder = load_zoo_model(name, random_init=random_init)
+    elif prefix == "file":
+        if arch is None:
+            raise SourceError(f"{spec}: a checkpoint needs its architecture, e.g. arch='timm:resnet18' (--arch)")
+        architecture = load_model(arch, random_init=True, seed=seed, **kwargs)
+        encoder = sources.load_checkpoint(name, architecture, trust_pickle=trust_pickle)
+    else:
+        raise SourceError(f"unknown model source {prefix!r} in {spec!r}; use one of {', '.join(PREFIXES)}")
+    return encoder.to(device)
+
+
+__all__ = ["Encoder", "PreparedImage", "Preprocess", "load_model"]

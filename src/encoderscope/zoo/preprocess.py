@@ -5,6 +5,7 @@ Two modes:
 * ``dense`` (concept maps, capture): keep the aspect ratio, resize the shorter side to ``size`` (or keep the native
   resolution when ``size`` is ``None``), cap the longer side at ``max_side``, normalise, then zero-pad bottom and right
   to a multiple of ``pad_multiple`` (the patch size of a ViT), as the NAVE reference code pads.
+  Models that only accept one input size (``fixed_size``) get a square ``size x size`` resize instead.
 * ``classify``: the usual evaluation crop (resize the shorter side to ``size / crop_pct``, centre-crop ``size``).
 
 Example:
@@ -66,10 +67,13 @@ class Preprocess:
     interpolation: str = "bicubic"
     pad_multiple: int = 1
     max_side: int | None = 1024
+    fixed_size: bool = False
 
     def dense_size(self, original_hw: tuple[int, int]) -> tuple[int, int]:
         """Content size ``(H, W)`` that :meth:`dense` produces for an image of ``original_hw``."""
         height, width = original_hw
+        if self.fixed_size and self.size is not None:
+            return self.size, self.size
         scale = 1.0 if self.size is None else self.size / min(height, width)
         if self.max_side is not None and max(height, width) * scale > self.max_side:
             scale = self.max_side / max(height, width)

@@ -1,0 +1,225 @@
+"""Capturing activations: all requested layers in ONE forward pass per batch.
+
+Images of different sizes are grouped by their padded size (bounded buffering), batched, run under
+``torch.inference_mode`` with hooks that are removed afterwards, and returned as :class:`Batch` objects whose outputs
+are split into grids and prefix tokens by the encoder's :class:`~encoderscope.capture.layout.TokenLayout`.
+
+Example:
+    >>> import timm, torch
+    >>> from PIL import Image
+    >>> from encoderscope.zoo import load_model
+    >>> enc = load_model("timm:vit_tiny_patch16_224", random_init=True)
+    >>> acts = extract(enc, [Image.new("RGB", (64, 48))], layers=["blocks.0", "blocks.11"], progress=False)
+    >>> tuple(acts["blocks.11"].grid.shape), tuple(acts["blocks.11"].prefix.shape)
+    ((1, 192, 14, 19), (1, 1, 192))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from encoderscope._progress import progress_bar
+from encoderscope.capture.hooks import run_captured
+from encoderscope.capture.layers import LayerSpec, resolve_layers
+from encoderscope.capture.outputs import LayerOutput, interpret_output
+from encoderscope.errors import ActivationError, ParameterError
+from encoderscope.zoo.preprocess import PreparedImage
+
+if TYPE_CHECKING:
+    from encoderscope.zoo.encoder import Encoder
+
+
+@dataclass
+class Batch:
+    """One forward pass worth of images (all of one padded size).
+
+    Attributes:
+        indices: positions of these images in the input image set.
+        items: the image items (``key``, ``label``, ``path``).
+        prepared: preprocessing geometry per image (original, content and padded sizes).
+        outputs: layer name -> :class:`LayerOutput` for this batch.
+    """
+
+    indices: list[int]
+    items: list[Any]
+    prepared: list[PreparedImage]
+    outputs: dict[str, LayerOutput]
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """Padded input size of the batch."""
+        return self.prepared[0].padded_hw
+
+
+@dataclass
+class Activations:
+    """Activations of several images, in input order; ``acts[layer]`` concatenates over all images.
+
+    Attributes:
+        layers: resolved layer names.
+        items: image items in input order (unreadable ones excluded; see ``skipped``).
+        prepared: preprocessing geometry in input order.
+        batches: the batches as computed.
+        skipped: inputs that could not be read, as ``(key, reason)`` records.
+    """
+
+    layers: list[str]
+    items: list[Any]
+    prepared: list[PreparedImage]
+    batches: list[Batch]
+    skipped: list[Any] = field(default_factory=list)
+
+    def __getitem__(self, layer: str) -> LayerOutput:
+        if layer not in self.layers:
+            raise KeyError(layer)
+        order = sorted(
+            ((index, b, j) for b, batch in enumerate(self.batches) for j, index in enumerate(batch.indices)),
+        )
+        shapes = {batch.input_hw for batch in self.batches}
+        if len(shapes) > 1:
+            raise ParameterError(
+                f"images have {len(shapes)} different padded sizes {sorted(shapes)}; use iter_batches() or a "
+                "fixed preprocessing size to stack them"
+            )
+        parts = [self.batches[b].outputs[layer].select([j]) for _, b, j in order]
+        return LayerOutput.concat(parts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __contains__(self, layer: object) -> bool:
+        return layer in self.layers
+
+    def keys(self) -> list[str]:
+        """The layer names."""
+        return list(self.layers)
+
+
+def _as_image_set(images: Any) -> Any:
+    from encoderscope.data.images import ImageSet, open_images
+
+    return images if isinstance(images, ImageSet) else open_images(images)
+
+
+def _prepared_batches(
+    encoder: Encoder, image_set: Any, batch_size: int, max_buffered: int
+) -> Iterator[tuple[list[int], list[Any], list[PreparedImage]]]:
+    """Group prepared images by padded size; flush full buckets, and the largest one when too many are held."""
+    buckets: dict[tuple[int, int], list[tuple[int, Any, PreparedImage]]] = {}
+    held = 0
+    for index, item, image in image_set.iter_loaded():
+        prepared = encoder.preprocess.dense(image)
+        bucket = buckets.setdefault(prepared.padded_hw, [])
+        bucket.append((index, item, prepared))
+        held += 1
+        if len(bucket) >= batch_size:
+            held -= len(bucket)
+            yield _unzip(buckets.pop(prepared.padded_hw))
+        elif held >= max_buffered:
+            largest = max(buckets, key=lambda key: len(buckets[key]))
+            held -= len(buckets[largest])
+            yield _unzip(buckets.pop(largest))
+    for key in list(buckets):
+        yield _unzip(buckets.pop(key))
+
+
+def _unzip(entries: list[tuple[int, Any, PreparedImage]]) -> tuple[list[int], list[Any], list[PreparedImage]]:
+    return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
+
+
+def _check_finite(name: str, output: LayerOutput) -> None:
+    for tensor in (output.grid, output.prefix, output.vector, output.raw):
+        if tensor is not None and not torch.isfinite(tensor).all():
+            raise ActivationError(f"layer {name!r} produced NaN or Inf activations")
+
+
+def forward_batch(
+    encoder: Encoder,
+    pixels: torch.Tensor,
+    layers: Sequence[str],
+    stop_early: bool = True,
+    autocast: bool = False,
+) -> dict[str, LayerOutput]:
+    """Run one preprocessed batch ``(B, 3, H, W)`` and return the interpreted outputs of exact layer names."""
+    device = encoder.device
+    pixels = pixels.to(device)
+    amp = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+    with torch.inference_mode(), amp:
+        raw = run_captured(encoder.module, pixels, layers, stop_early=stop_early)
+    input_hw = (int(pixels.shape[-2]), int(pixels.shape[-1]))
+    outputs = {}
+    for name in layers:
+        output = interpret_output(raw[name].detach().to("cpu"), encoder.layout, input_hw)
+        _check_finite(name, output)
+        outputs[name] = output
+    return outputs
+
+
+def iter_batches(
+    encoder: Encoder,
+    images: Any,
+    layers: LayerSpec | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+    stop_early: bool = True,
+    autocast: bool = False,
+    max_buffered: int | None = None,
+) -> Iterator[Batch]:
+    """Stream batches of activations (see the module docstring).
+
+    Args:
+        encoder: the encoder.
+        images: an :class:`~encoderscope.data.ImageSet` or anything :func:`~encoderscope.data.open_images` takes.
+        layers: names, globs or depth indices; ``None`` = the last block or stage.
+        batch_size: images per forward pass.
+        progress: show a progress bar.
+        stop_early: stop the forward pass after the deepest requested layer.
+        autocast: run under bfloat16 autocast (about 2x faster on CPU; activations are returned as float32).
+        max_buffered: images held while grouping sizes (default ``4 * batch_size``).
+    """
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
+    names = resolve_layers(encoder, layers)
+    image_set = _as_image_set(images)
+    limit = max_buffered or 4 * batch_size
+    with progress_bar("capturing activations", total=len(image_set), enabled=progress) as advance:
+        for indices, items, prepared in _prepared_batches(encoder, image_set, batch_size, limit):
+            pixels = torch.stack([p.tensor for p in prepared])
+            outputs = forward_batch(encoder, pixels, names, stop_early=stop_early, autocast=autocast)
+            advance(len(indices))
+            yield Batch(indices=indices, items=items, prepared=prepared, outputs=outputs)
+
+
+def extract(
+    encoder: Encoder,
+    images: Any,
+    layers: LayerSpec | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+    stop_early: bool = True,
+    autocast: bool = False,
+) -> Activations:
+    """All requested layers for all images, in input order (see :func:`iter_batches` for the arguments).
+
+    ``acts[layer]`` stacks the images when they share one padded size; unreadable images are skipped and listed in
+    ``acts.skipped``.
+    """
+    image_set = _as_image_set(images)
+    names = resolve_layers(encoder, layers)
+    batches = list(
+        iter_batches(encoder, image_set, names, batch_size, progress, stop_early=stop_early, autocast=autocast)
+    )
+    order = sorted((index, b, j) for b, batch in enumerate(batches) for j, index in enumerate(batch.indices))
+    items = [batches[b].items[j] for _, b, j in order]
+    prepared = [batches[b].prepared[j] for _, b, j in order]
+    return Activations(
+        layers=names, items=items, prepared=prepared, batches=batches, skipped=list(image_set.skipped)
+    )

@@ -1,0 +1,103 @@
+"""Forward hooks as a context manager: the model is unchanged afterwards, also when an exception is raised.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+    >>> with capture_outputs(net, ["0"]) as outputs:
+    ...     _ = net(torch.zeros(2, 4))
+    >>> tuple(outputs["0"].shape), len(net[0]._forward_hooks)
+    ((2, 3), 0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from encoderscope.errors import LayerError
+
+
+class StopForward(Exception):
+    """Raised inside a hook once every requested output is captured, to skip the rest of the network."""
+
+
+def first_tensor(output: Any) -> torch.Tensor | None:
+    """The first tensor in a module output (tensors, tuples/lists, dicts, HF-style model outputs)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict) or (hasattr(output, "values") and callable(output.values)):
+        for value in output.values():
+            found = first_tensor(value)
+            if found is not None:
+                return found
+        return None
+    if isinstance(output, list | tuple):
+        for value in output:
+            found = first_tensor(value)
+            if found is not None:
+                return found
+    return None
+
+
+@contextlib.contextmanager
+def capture_outputs(
+    module: nn.Module, names: Sequence[str], stop_early: bool = False, detach: bool = True
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Record the output tensor of each named submodule during forward passes inside the block.
+
+    Args:
+        module: the network.
+        names: dotted ``named_modules()`` names (exact; resolve globs first with
+            :func:`encoderscope.capture.layers.resolve_layers`).
+        stop_early: raise :class:`StopForward` once all names were captured (catch it around the forward call;
+            :func:`run_captured` does).
+        detach: detach captured tensors from the graph.
+
+    Yields:
+        a dict filled in place: name -> the first tensor of that module's output (first call only per forward).
+    """
+    modules = dict(module.named_modules())
+    missing = [name for name in names if name not in modules]
+    if missing:
+        raise LayerError(f"unknown layer(s) {missing}")
+    outputs: dict[str, torch.Tensor] = {}
+    pending = set(names)
+    handles = []
+
+    def make_hook(name: str):
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            if name in outputs:
+                return
+            tensor = first_tensor(output)
+            if tensor is None:
+                raise LayerError(f"layer {name!r} returned no tensor")
+            outputs[name] = tensor.detach() if detach else tensor
+            pending.discard(name)
+            if stop_early and not pending:
+                raise StopForward
+
+        return hook
+
+    try:
+        for name in dict.fromkeys(names):
+            handles.append(modules[name].register_forward_hook(make_hook(name)))
+        yield outputs
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def run_captured(
+    module: nn.Module, inputs: torch.Tensor, names: Sequence[str], stop_early: bool = True
+) -> dict[str, torch.Tensor]:
+    """Run one forward pass and return the outputs of ``names`` (stopping after the last one when possible)."""
+    with capture_outputs(module, names, stop_early=stop_early) as outputs, contextlib.suppress(StopForward):
+        module(inputs)
+    missing = [name for name in names if name not in outputs]
+    if missing:
+        raise LayerError(f"layer(s) {missing} were not called in the forward pass")
+    return dict(outputs)

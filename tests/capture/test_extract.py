@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from encoderscope.capture.extract import extract, iter_batches
+from encoderscope.capture.pooling import unit_activations
+from encoderscope.errors import ActivationError, ParameterError
+from encoderscope.zoo import load_model
+from tests.conftest import make_image
+
+
+@pytest.fixture(scope="module")
+def vit():
+    return load_model("timm:vit_small_patch14_reg4_dinov2", random_init=True, img_size=224)
+
+
+def test_one_pass_all_layers_with_registers(vit, small_images):
+    acts = extract(vit, small_images, layers=["blocks.0", "blocks.11"], progress=False)
+    out = acts["blocks.11"]
+    # 64x96 -> shorter side 224 -> 224x336 -> 16x24 patches of 14 px
+    assert out.grid.shape == (3, 384, 16, 24)
+    assert out.prefix.shape == (3, 5, 384)
+    assert out.prefix_kinds == ("cls", "reg", "reg", "reg", "reg")
+    # the grid is exactly the patch tokens of a plain forward pass (registers excluded)
+    pixels = torch.stack([vit.preprocess.dense(im).tensor for im in small_images])
+    with torch.inference_mode():
+        tokens = vit.module.forward_features(pixels)
+    tokens_pre_norm = None
+    with torch.inference_mode():
+        x = vit.module.patch_embed(pixels)
+        x = vit.module._pos_embed(x)
+        x = vit.module.norm_pre(x)
+        for block in vit.module.blocks:
+            x = block(x)
+        tokens_pre_norm = x
+    assert tokens.shape[1] == 5 + 16 * 24
+    assert torch.allclose(out.grid.flatten(2).transpose(1, 2), tokens_pre_norm[:, 5:], atol=1e-5)
+    assert torch.allclose(unit_activations(out, "cls"), tokens_pre_norm[:, 0], atol=1e-5)
+    assert torch.allclose(unit_activations(out, "registers"), tokens_pre_norm[:, 1:5].mean(1), atol=1e-5)
+
+
+def test_mixed_sizes_are_grouped_and_kept_in_order(vit):
+    images = [make_image(64, 96), make_image(80, 80), make_image(64, 96, seed=3)]
+    batches = list(iter_batches(vit, images, layers=-1, batch_size=8, progress=False))
+    assert sorted(i for b in batches for i in b.indices) == [0, 1, 2]
+    assert {b.input_hw for b in batches} == {(224, 336), (224, 224)}
+    acts = extract(vit, images, layers=-1, progress=False)
+    assert [p.original_hw for p in acts.prepared] == [(64, 96), (80, 80), (64, 96)]
+    with pytest.raises(ParameterError, match="different padded sizes"):
+        acts["blocks.11"]
+
+
+def test_model_unchanged_and_deterministic(vit, small_images):
+    before = {k: v.clone() for k, v in vit.module.state_dict().items()}
+    first = extract(vit, small_images[:1], layers="blocks.3", progress=False)["blocks.3"].grid
+    second = extract(vit, small_images[:1], layers="blocks.3", progress=False)["blocks.3"].grid
+    assert torch.equal(first, second)
+    assert all(torch.equal(before[k], v) for k, v in vit.module.state_dict().items())
+    assert sum(len(m._forward_hooks) for m in vit.module.modules()) == 0
+
+
+def test_nan_activations_are_reported(small_images):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    with torch.no_grad():
+        net[0].bias.fill_(float("nan"))
+    enc = load_model(net)
+    with pytest.raises(ActivationError, match="NaN"):
+        extract(enc, small_images[:1], layers="0", progress=False)
+
+
+def test_cnn_pooling_modes(small_images):
+    enc = load_model("timm:resnet18", random_init=True)
+    out = extract(enc, small_images, layers="layer4", progress=False)["layer4"]
+    assert unit_activations(out, "mean").shape == (3, 512)
+    assert torch.all(unit_activations(out, "max") >= unit_activations(out, "mean"))
+    with pytest.raises(ParameterError, match="CLS"):
+        unit_activations(out, "cls")
