@@ -61,7 +61,7 @@ def test_resolve_globs_indices_and_errors():
     assert resolve_layers(enc, "blocks.2,blocks.5") == ["blocks.2", "blocks.5"]
     assert resolve_layers(enc, "blocks.*.mlp.fc1")[:2] == ["blocks.0.mlp.fc1", "blocks.1.mlp.fc1"]
     assert resolve_layers(enc, None) == ["blocks.11"]
-    with pytest.raises(LayerError, match="closest valid names: blocks.11"):
+    with pytest.raises(LayerError, match=r"closest valid names: blocks\.11"):
         resolve_layers(enc, "blocks.111")
     with pytest.raises(LayerError, match="out of range"):
         resolve_layers(enc, 40)
