@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import gzip
-import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from encoderscope._io import cache_dir
-from encoderscope.errors import ImageError, SourceError
+from encoderscope.errors import ImageError, SourceError, WeightsUnavailableError
 
 FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "T-shirt/top",
@@ -125,38 +124,24 @@ ZOO_SOURCES: tuple[str, ...] = (
 
 
 def _package_file(package: str, relative: str) -> Path | None:
-    """A data file inside an installed package, found without importing the package."""
+    """A data file inside an installed package (found without importing it), or None."""
+    from encoderscope.zoo import locate  # imported here: encoderscope.zoo pulls in torch
+
     try:
-        from encoderscope.zoo import locate  # lead-owned helper, used when present
-    except ImportError:
-        locate = None  # type: ignore[assignment]
-    finder = getattr(locate, "package_file", None) if locate is not None else None
-    if finder is not None:
-        try:
-            found = finder(package, relative)
-        except Exception:
-            found = None
-        return Path(found) if found is not None and Path(found).is_file() else None
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
+        return locate.package_file(package, relative)
+    except WeightsUnavailableError:
         return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / relative
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _debian_file(path: str) -> Path | None:
     """A Debian package's file: installed system-wide, or unpacked (dpkg -x) under the encoderscope cache."""
-    system = Path(path)
-    if system.is_file():
-        return system
-    unpacked = cache_dir("debian") / path.lstrip("/")
-    return unpacked if unpacked.is_file() else None
+    from encoderscope.zoo import locate
+
+    try:
+        found = locate.debian_file(path, "")
+    except WeightsUnavailableError:
+        return None
+    return found if found.is_file() else None
 
 
 def photo_names() -> list[str]:
