@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from encoderscope._progress import progress_bar
+from encoderscope.capture.cache import ActivationCache, model_key
 from encoderscope.capture.hooks import run_captured
 from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.capture.outputs import LayerOutput, interpret_output
@@ -110,29 +112,34 @@ def _as_image_set(images: Any) -> Any:
 
 
 def _prepared_batches(
-    encoder: Encoder, image_set: Any, batch_size: int, max_buffered: int
-) -> Iterator[tuple[list[int], list[Any], list[PreparedImage]]]:
+    encoder: Encoder, image_set: Any, batch_size: int, max_buffered: int, with_keys: bool
+) -> Iterator[list[_Entry]]:
     """Group prepared images by padded size; flush full buckets, and the largest one when too many are held."""
-    buckets: dict[tuple[int, int], list[tuple[int, Any, PreparedImage]]] = {}
+    buckets: dict[tuple[int, int], list[_Entry]] = {}
     held = 0
     for index, item, image in image_set.iter_loaded():
         prepared = encoder.preprocess.dense(image)
+        key = ActivationCache.image_key(image) if with_keys else None
         bucket = buckets.setdefault(prepared.padded_hw, [])
-        bucket.append((index, item, prepared))
+        bucket.append(_Entry(index, item, prepared, key))
         held += 1
         if len(bucket) >= batch_size:
             held -= len(bucket)
-            yield _unzip(buckets.pop(prepared.padded_hw))
+            yield buckets.pop(prepared.padded_hw)
         elif held >= max_buffered:
-            largest = max(buckets, key=lambda key: len(buckets[key]))
+            largest = max(buckets, key=lambda size: len(buckets[size]))
             held -= len(buckets[largest])
-            yield _unzip(buckets.pop(largest))
-    for key in list(buckets):
-        yield _unzip(buckets.pop(key))
+            yield buckets.pop(largest)
+    for size in list(buckets):
+        yield buckets.pop(size)
 
 
-def _unzip(entries: list[tuple[int, Any, PreparedImage]]) -> tuple[list[int], list[Any], list[PreparedImage]]:
-    return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
+@dataclass
+class _Entry:
+    index: int
+    item: Any
+    prepared: PreparedImage
+    cache_key: str | None
 
 
 def _check_finite(name: str, output: LayerOutput) -> None:
@@ -172,6 +179,7 @@ def iter_batches(
     stop_early: bool = True,
     autocast: bool = False,
     max_buffered: int | None = None,
+    cache: bool | str | os.PathLike[str] = False,
 ) -> Iterator[Batch]:
     """Stream batches of activations (see the module docstring).
 
@@ -184,18 +192,45 @@ def iter_batches(
         stop_early: stop the forward pass after the deepest requested layer.
         autocast: run under bfloat16 autocast (about 2x faster on CPU; activations are returned as float32).
         max_buffered: images held while grouping sizes (default ``4 * batch_size``).
+        cache: reuse activations from the content-hashed cache (``True`` = the default cache folder, or a folder);
+            see :mod:`encoderscope.capture.cache`.
     """
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
     names = resolve_layers(encoder, layers)
     image_set = _as_image_set(images)
     limit = max_buffered or 4 * batch_size
+    store = None
+    if cache:
+        root = None if cache is True else cache
+        store = ActivationCache(root, model_key(encoder, names, autocast))  # type: ignore[arg-type]
     with progress_bar("capturing activations", total=len(image_set), enabled=progress) as advance:
-        for indices, items, prepared in _prepared_batches(encoder, image_set, batch_size, limit):
-            pixels = torch.stack([p.tensor for p in prepared])
-            outputs = forward_batch(encoder, pixels, names, stop_early=stop_early, autocast=autocast)
-            advance(len(indices))
-            yield Batch(indices=indices, items=items, prepared=prepared, outputs=outputs)
+        for entries in _prepared_batches(encoder, image_set, batch_size, limit, with_keys=store is not None):
+            outputs = _cached_outputs(store, entries, names) if store is not None else None
+            if outputs is None:
+                pixels = torch.stack([entry.prepared.tensor for entry in entries])
+                outputs = forward_batch(encoder, pixels, names, stop_early=stop_early, autocast=autocast)
+                if store is not None:
+                    for j, entry in enumerate(entries):
+                        store.put(entry.cache_key, {n: o.select([j]) for n, o in outputs.items()})  # type: ignore[arg-type]
+            advance(len(entries))
+            yield Batch(
+                indices=[e.index for e in entries],
+                items=[e.item for e in entries],
+                prepared=[e.prepared for e in entries],
+                outputs=outputs,
+            )
+
+
+def _cached_outputs(store: ActivationCache, entries: list[_Entry], names: list[str]) -> dict[str, LayerOutput] | None:
+    """The batch's outputs from the cache when every image is there, else ``None`` (the batch is recomputed)."""
+    found = []
+    for entry in entries:
+        outputs = store.get(entry.cache_key, names)  # type: ignore[arg-type]
+        if outputs is None:
+            return None
+        found.append(outputs)
+    return {name: LayerOutput.concat([f[name] for f in found]) for name in names}
 
 
 def extract(
@@ -206,6 +241,7 @@ def extract(
     progress: bool = True,
     stop_early: bool = True,
     autocast: bool = False,
+    cache: bool | str | os.PathLike[str] = False,
 ) -> Activations:
     """All requested layers for all images, in input order (see :func:`iter_batches` for the arguments).
 
@@ -215,7 +251,9 @@ def extract(
     image_set = _as_image_set(images)
     names = resolve_layers(encoder, layers)
     batches = list(
-        iter_batches(encoder, image_set, names, batch_size, progress, stop_early=stop_early, autocast=autocast)
+        iter_batches(
+            encoder, image_set, names, batch_size, progress, stop_early=stop_early, autocast=autocast, cache=cache
+        )
     )
     order = sorted((index, b, j) for b, batch in enumerate(batches) for j, index in enumerate(batch.indices))
     items = [batches[b].items[j] for _, b, j in order]
