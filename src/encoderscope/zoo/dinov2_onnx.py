@@ -99,10 +99,11 @@ class Dinov2Backbone(VisionTransformer):
         return self.pos_drop(tokens + pos_embed)
 
 
-def build_backbone(seed: int = 0) -> Dinov2Backbone:
+def build_backbone(seed: int = 0, initialise: bool = True) -> Dinov2Backbone:
     """The ViT-S/14 DINOv2 architecture (518 px native grid, no head, any input size), randomly initialised.
 
-    ``seed`` fixes torch's RNG during initialisation (the global RNG is restored afterwards).
+    ``seed`` fixes torch's RNG during initialisation (the global RNG is restored afterwards). With
+    ``initialise=False`` the parameters are left uninitialised (faster; for loading weights into).
     """
     kwargs: dict[str, Any] = dict(
         img_size=NATIVE_SIZE,
@@ -113,6 +114,7 @@ def build_backbone(seed: int = 0) -> Dinov2Backbone:
         init_values=1e-5,
         num_classes=0,
         dynamic_img_size=True,
+        weight_init="" if initialise else "skip",
     )
     with seeded(seed):
         return Dinov2Backbone(**kwargs)
@@ -231,7 +233,7 @@ def cached_state_dict(
 
 def load_backbone(onnx_path: str | os.PathLike[str], source_sha256: str) -> Dinov2Backbone:
     """The pretrained backbone: architecture from :func:`build_backbone`, weights from :func:`cached_state_dict`."""
-    model = build_backbone(seed=0)
+    model = build_backbone(initialise=False)
     expected = {k: v.shape for k, v in model.state_dict().items()}
     model.load_state_dict(cached_state_dict(onnx_path, source_sha256, expected), strict=True)
     return model
