@@ -4,7 +4,7 @@ Example:
     >>> import numpy as np
     >>> grid = image_grid(np.zeros((2, 3, 4, 4, 3), np.uint8), pad=1)
     >>> grid.shape
-    (11, 16, 3)
+    (9, 14, 3)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ matching classifier computes features ``r = B x + b0`` (a linear layer named ``f
 ``w = P (r - c0)`` with ``P = pinv(B A)`` and ``c0 = B 0.5 + b0``: :func:`true_link` returns it.
 
 Example:
-    >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
+    >>> gen, clf = linear_generator(), synthetic_classifier()
     >>> w = gen.sample(5, seed=0, truncation=0.7, cls=2)
     >>> feats, logits = clf.run(gen.synthesize(w))
     >>> feats.shape, int(logits.argmax(1)[0])

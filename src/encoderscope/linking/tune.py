@@ -72,6 +72,7 @@ class SweepResult:
     Attributes:
         units: ``(U,)`` unit indices; values: ``(U, n_steps)`` the values set.
         images: ``(S, U, n_steps, H, W, 3)`` uint8.
+        latents: ``(S, U, n_steps, L)`` the latents the images were synthesised from.
         base_images: ``(S, H, W, 3)`` uint8 images of the unmodified linked samples.
         sample_classes: ``(S,)`` generator class of each sample (``-1`` if none).
         pixel_change, logit_change, unit_cycle: ``(S, U)`` effects (see the module docstring).
@@ -81,6 +82,7 @@ class SweepResult:
     units: np.ndarray
     values: np.ndarray
     images: np.ndarray
+    latents: np.ndarray
     base_images: np.ndarray
     sample_classes: np.ndarray
     pixel_change: np.ndarray
@@ -113,7 +115,8 @@ class SweepResult:
         """Write ``sweep.npz``, ``ranking.csv``, ``activation_ranges.csv`` (swept units), strips and ``run.json``."""
         out = Path(out_dir)
         write_npz(out / "sweep.npz", {
-            "units": self.units, "values": self.values, "images": self.images, "base_images": self.base_images,
+            "units": self.units, "values": self.values, "images": self.images,
+            "latents": self.latents, "base_images": self.base_images,
             "sample_classes": self.sample_classes, "pixel_change": self.pixel_change,
             "logit_change": self.logit_change, "unit_cycle": self.unit_cycle,
         })
@@ -176,6 +179,7 @@ def sweep_units(
         own = None if base_logits is None else base_logits.argmax(1)
     h, w = base_u8.shape[1:3]
     images = np.zeros((n_samples, len(units_arr), n_steps, h, w, 3), np.uint8)
+    latents = np.zeros((n_samples, len(units_arr), n_steps, link.out_dim), np.float32)
     pixel = np.zeros((n_samples, len(units_arr)), np.float32)
     logit = np.full((n_samples, len(units_arr)), np.nan, np.float32)
     cycle = np.full((n_samples, len(units_arr)), np.nan, np.float32)
@@ -183,7 +187,9 @@ def sweep_units(
         for j, unit in enumerate(units_arr):
             modified = np.repeat(features[:, None, :], n_steps, axis=1)  # (S, steps, D)
             modified[:, :, unit] = values[j][None, :]
-            imgs = generator.synthesize(link.predict(modified.reshape(-1, features.shape[1])))
+            step_latents = link.predict(modified.reshape(-1, features.shape[1]))
+            latents[:, j] = step_latents.reshape(n_samples, n_steps, -1)
+            imgs = generator.synthesize(step_latents)
             imgs_s = imgs.reshape(n_samples, n_steps, *imgs.shape[1:])
             images[:, j] = images_to_uint8(imgs).reshape(n_samples, n_steps, h, w, 3)
             pixel[:, j] = (imgs_s[:, -1] - imgs_s[:, 0]).abs().flatten(1).mean(1).numpy()
@@ -200,7 +206,7 @@ def sweep_units(
               "classifier": classifier.describe() if classifier is not None else None,
               "range_from": "features" if range_features is None else f"{len(range_features)} range samples"}
     return SweepResult(
-        units=units_arr, values=values, images=images, base_images=base_u8,
+        units=units_arr, values=values, images=images, latents=latents, base_images=base_u8,
         sample_classes=np.full(n_samples, -1) if sample_classes is None else np.asarray(sample_classes),
         pixel_change=pixel, logit_change=logit, unit_cycle=cycle, config=config,
     )

@@ -1,0 +1,140 @@
+"""Quantify what each swept unit changes in the image, per part (METHODS §3.4).
+
+For every (unit, sample) of a :class:`~encoderscope.linking.tune.SweepResult`, the step images get part maps from a
+:class:`~encoderscope.linking.parts.PartModel`, and :func:`~encoderscope.linking.metrics.part_changes` scores the
+change of area, luminance, entropy, eccentricity and angle of every part from the first step to the last (with the
+20 px floor). Per unit and part the changes are averaged over samples; for every (part, property) the units are
+ranked by the absolute mean change: the "most selective" units. (How the paper thresholds selectivity is not known,
+METHODS §3.4 TODO-PDF; the ranking and the per-sample sign consistency are reported instead of a threshold.)
+
+Example:
+    >>> from encoderscope.linking.generators import load_generator
+    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.pairs import make_pairs
+    >>> from encoderscope.linking.network import fit_link
+    >>> from encoderscope.linking.tune import sweep_units
+    >>> from encoderscope.linking.parts import fit_part_model
+    >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
+    >>> pairs = make_pairs(gen, clf, 20, progress=False)
+    >>> sweep = sweep_units(fit_link(pairs.features, pairs.latents).network, gen, clf, pairs.features[:2],
+    ...                     units=[0, 1], progress=False)
+    >>> parts = fit_part_model(sweep.images.reshape(-1, 16, 16, 3), k=2, source="pixels")
+    >>> result = quantify_sweep(sweep, parts, progress=False)
+    >>> [key for key in result.summary()[0] if key.startswith("d_") and "sign" not in key]
+    ['d_area', 'd_luminance', 'd_entropy', 'd_eccentricity', 'd_angle']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encoderscope._io import write_json
+from encoderscope._progress import progress_bar
+from encoderscope.linking.metrics import MIN_AREA, PROPERTIES, part_changes
+from encoderscope.linking.parts import PartModel
+from encoderscope.linking.report import image_grid, run_info, save_png, write_csv
+from encoderscope.linking.tune import SweepResult
+
+PALETTE = np.array([
+    [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
+    [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128], [170, 110, 40],
+], dtype=np.uint8)
+
+
+def colour_labels(labels: np.ndarray) -> np.ndarray:
+    """``(..., H, W)`` int part maps -> ``(..., H, W, 3)`` uint8 colours."""
+    return PALETTE[labels % len(PALETTE)]
+
+
+@dataclass
+class QuantifyResult:
+    """Per (unit, sample, part) change scores of a sweep, their summaries and the part maps used."""
+
+    rows: list[dict[str, Any]]
+    part_names: list[str]
+    labels: np.ndarray
+    sweep: SweepResult
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Mean change per (unit, part) over samples, with the fraction of samples agreeing in sign."""
+        out = []
+        keys = sorted({(r["unit"], r["part"]) for r in self.rows})
+        for unit, part in keys:
+            sel = [r for r in self.rows if r["unit"] == unit and r["part"] == part]
+            row: dict[str, Any] = {"unit": unit, "part": part, "part_name": self.part_names[part],
+                                   "n_samples": len(sel)}
+            for prop in PROPERTIES:
+                values = np.array([r[prop] for r in sel], dtype=np.float64)
+                mean = float(values.mean())
+                row[prop] = mean
+                row[f"{prop}_sign_agreement"] = float(np.mean(np.sign(values) == np.sign(mean))) if mean else 0.0
+            out.append(row)
+        return out
+
+    def selective_units(self, top: int = 5) -> list[dict[str, Any]]:
+        """For every (part, property): the ``top`` units with the largest absolute mean change."""
+        summary = self.summary()
+        out = []
+        for part, name in enumerate(self.part_names):
+            for prop in PROPERTIES:
+                rows = [r for r in summary if r["part"] == part]
+                rows.sort(key=lambda r, p=prop: -abs(r[p]))
+                for rank, r in enumerate(rows[:top], start=1):
+                    if r[prop] == 0.0:
+                        break
+                    out.append({"part": part, "part_name": name, "property": prop, "rank": rank, "unit": r["unit"],
+                                "mean_change": r[prop], "sign_agreement": r[f"{prop}_sign_agreement"]})
+        return out
+
+    def save(self, out_dir: str | Path, max_figures: int = 8) -> Path:
+        """Write ``changes.csv``, ``units/unit_XXXX.csv``, ``summary.csv``, ``selective_units.csv``, figures and
+        ``run.json``."""
+        out = Path(out_dir)
+        write_csv(out / "changes.csv", self.rows)
+        for unit in sorted({r["unit"] for r in self.rows}):
+            write_csv(out / "units" / f"unit_{unit:04d}.csv", [r for r in self.rows if r["unit"] == unit])
+        write_csv(out / "summary.csv", self.summary())
+        write_csv(out / "selective_units.csv", self.selective_units(),
+                  ["part", "part_name", "property", "rank", "unit", "mean_change", "sign_agreement"])
+        ranking = self.sweep.ranking()
+        for row in ranking[:max_figures]:
+            j = int(np.flatnonzero(self.sweep.units == row["unit"])[0])
+            save_png(out / "figures" / f"unit_{row['unit']:04d}_parts.png", self.figure(j))
+        write_json(out / "run.json", run_info("link quantify", self.config))
+        return out
+
+    def figure(self, unit_index: int, sample: int = 0) -> np.ndarray:
+        """Step images on the top row and their colour-coded part maps below (the reference's strip layout)."""
+        images = self.sweep.images[sample, unit_index]
+        maps = colour_labels(self.labels[sample, unit_index])
+        return image_grid(np.stack([images, maps]))
+
+
+def quantify_sweep(
+    sweep: SweepResult, parts: PartModel, min_area: int = MIN_AREA, progress: bool = True
+) -> QuantifyResult:
+    """Score the per-part changes of every unit and sample of a sweep (see the module docstring)."""
+    n_samples, n_units, n_steps = sweep.images.shape[:3]
+    flat_images = sweep.images.reshape(-1, *sweep.images.shape[3:])
+    flat_latents = sweep.latents.reshape(-1, sweep.latents.shape[-1])
+    needs_latents = parts.source.kind == "generator"
+    labels = parts.predict(flat_images, flat_latents if needs_latents else None).reshape(
+        n_samples, n_units, n_steps, *sweep.images.shape[3:5]
+    )
+    rows = []
+    with progress_bar("part metrics", total=n_units, enabled=progress) as advance:
+        for j, unit in enumerate(sweep.units):
+            for s in range(n_samples):
+                for row in part_changes(sweep.images[s, j], labels[s, j], parts=list(range(len(parts.part_names))),
+                                        min_area=min_area):
+                    rows.append({"unit": int(unit), "sample": s, "sample_class": int(sweep.sample_classes[s]),
+                                 "part_name": parts.part_names[row["part"]], **row})
+            advance(1)
+    config = {"parts": parts.config, "part_method": parts.method, "part_names": parts.part_names,
+              "min_area": min_area, "sweep": sweep.config}
+    return QuantifyResult(rows, parts.part_names, labels, sweep, config)
