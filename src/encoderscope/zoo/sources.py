@@ -281,7 +281,11 @@ def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) ->
 def load_checkpoint(path: str, arch: Encoder, trust_pickle: bool = False) -> Encoder:
     """``file:PATH``: weights from a local file into the architecture of ``arch`` (built with random init)."""
     state = read_state_dict(path, trust_pickle=trust_pickle)
-    result = arch.module.load_state_dict(state, strict=False)
+    try:
+        result = arch.module.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        detail = next((line.strip() for line in str(err).splitlines() if "mismatch" in line), "shape mismatch")
+        raise SourceError(f"{path} does not fit {arch.spec}: {detail}") from err
     if result.missing_keys or result.unexpected_keys:
         raise SourceError(
             f"{path} does not fit {arch.spec}: {len(result.missing_keys)} missing keys "

@@ -1,0 +1,5 @@
+"""``python -m encoderscope`` runs the command line."""
+
+from encoderscope.cli import main
+
+main()

@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from encoderscope.errors import SourceError, WeightsUnavailableError
+from encoderscope.zoo import load_model
+from encoderscope.zoo.sources import read_state_dict
+
+
+def test_spec_errors_are_one_line():
+    for spec, pattern in [
+        ("resnet50", "no source prefix"),
+        ("foo:bar", "unknown model source"),
+        ("timm:", "names no model"),
+        ("timm:not_a_model_xyz", "unknown timm model"),
+        ("tv:not_a_model_xyz", "unknown torchvision model"),
+        ("tv:resnet18:NOPE", "has no weights"),
+    ]:
+        with pytest.raises(SourceError, match=pattern) as info:
+            load_model(spec)
+        assert "\n" not in str(info.value)
+
+
+def test_unreachable_weights_say_what_works_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", "/nonexistent-encoderscope-test")
+    with pytest.raises(WeightsUnavailableError, match="work offline"):
+        load_model("tv:resnet18")
+
+
+def test_random_init_is_seeded():
+    a = load_model("timm:resnet18", random_init=True, seed=1).module.conv1.weight
+    b = load_model("timm:resnet18", random_init=True, seed=1).module.conv1.weight
+    c = load_model("timm:resnet18", random_init=True, seed=2).module.conv1.weight
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_file_checkpoint_round_trip(tmp_path):
+    source = load_model("timm:resnet18", random_init=True, seed=3)
+    path = tmp_path / "ckpt.pt"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in source.module.state_dict().items()}}, path)
+    loaded = load_model(f"file:{path}", arch="timm:resnet18")
+    assert torch.equal(loaded.module.conv1.weight, source.module.conv1.weight)
+    assert loaded.spec == f"file:{path}" and len(loaded.fingerprint) == 16
+    assert not any(p.requires_grad for p in loaded.module.parameters())
+
+
+def test_file_checkpoint_errors(tmp_path):
+    with pytest.raises(SourceError, match="needs its architecture"):
+        load_model(f"file:{tmp_path / 'x.pt'}")
+    with pytest.raises(SourceError, match="not found"):
+        load_model(f"file:{tmp_path / 'x.pt'}", arch="timm:resnet18")
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, wrong)
+    with pytest.raises(SourceError, match="does not fit"):
+        load_model(f"file:{wrong}", arch="timm:resnet18")
+
+
+class _Pickled:
+    pass
+
+
+def test_pickled_objects_refused_without_trust(tmp_path):
+    path = tmp_path / "obj.pt"
+    torch.save({"weights": torch.zeros(1), "extra": _Pickled()}, path)
+    with pytest.raises(SourceError, match="trust_pickle"):
+        read_state_dict(path)
+
+
+def test_safetensors_checkpoint(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "w.safetensors"
+    save_file({"weight": torch.ones(2, 3)}, str(path))
+    assert torch.equal(read_state_dict(path)["weight"], torch.ones(2, 3))
+
+
+def test_plain_module_gets_layout_and_blocks():
+    import timm
+
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, reg_tokens=2, num_classes=0)
+    enc = load_model(vit)
+    assert enc.layout.prefix_kinds == ("cls", "reg", "reg")
+    assert enc.depth_layers[-1] == "blocks.11"
+    assert enc.spec == "module:VisionTransformer"
