@@ -1,0 +1,35 @@
+"""Clustering the positions of one image (or of a sample of positions from many images) into concepts.
+
+Example:
+    >>> import numpy as np
+    >>> x = np.concatenate([np.zeros((6, 3)), np.ones((4, 3))]).astype("float32")
+    >>> cluster_positions(x, 2).tolist()
+    [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from encoderscope.cluster import DEFAULT_N_INIT, fit_clusters
+from encoderscope.errors import ParameterError
+
+
+def cluster_positions(
+    features: np.ndarray | torch.Tensor,
+    k: int | str,
+    method: str = "kmeans",
+    seed: int = 0,
+    backend: str = "faiss",
+    n_init: int = DEFAULT_N_INIT,
+) -> np.ndarray:
+    """``(N,)`` int64 concept labels in ``[0, k)`` for ``(N, D)`` position features.
+
+    ``method`` is ``"kmeans"`` (default; k-means++ with ``n_init`` seeded restarts), ``"pca"`` or
+    ``"agglomerative"``; ``k`` an integer, ``"auto"`` or ``"silhouette"`` (see :mod:`encoderscope.cluster`).
+    The ``"attention"`` method needs the model, not features: use :func:`encoderscope.nave.nave`.
+    """
+    if method == "attention":
+        raise ParameterError("method 'attention' labels patches by attention head; call nave(..., method='attention')")
+    return fit_clusters(features, k, method=method, seed=seed, backend=backend, n_init=n_init).labels

@@ -1,0 +1,332 @@
+"""NAVE end to end: images -> one forward pass per batch -> combined depths -> concept maps (a :class:`NaveResult`).
+
+Scopes:
+
+* ``"image"`` (the paper): one clustering per image.
+* ``"dataset"``: one clustering shared by all images, so concept ids mean the same everywhere. A first streaming
+  pass keeps a seeded sample of positions: every image contributes the same quota,
+  ``ceil(fit_positions / n_images)`` positions drawn without replacement with ``default_rng([seed, image index])``;
+  the clustering is fitted on that sample; a second streaming pass assigns every position to its nearest concept.
+  Only the sample (at most about ``fit_positions`` rows) and the grid-level label maps are held, so peak memory
+  does not grow with the number of images. For each concept, the gallery lists the images it covers most.
+
+Several layer sets of one encoder can share one forward pass (:func:`nave_layer_sets`); the demo uses this.
+
+Example:
+    >>> from PIL import Image
+    >>> from encoderscope.zoo import load_model
+    >>> enc = load_model("timm:vit_tiny_patch16_224", random_init=True)
+    >>> result = nave(enc, [Image.new("RGB", (64, 48), "red")], k=2, progress=False)
+    >>> result.label_map(0).shape
+    (48, 64)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from encoderscope._progress import warn
+from encoderscope.capture.extract import Batch, iter_batches
+from encoderscope.capture.layers import LayerSpec, resolve_layers
+from encoderscope.cluster import DEFAULT_N_INIT, Clustering, fit_clusters
+from encoderscope.cluster._checks import parse_k
+from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
+from encoderscope.nave.attention import attention_labels, attention_module
+from encoderscope.nave.combine import RESAMPLE_MODES, combine_depths
+from encoderscope.nave.result import NaveRecord, NaveResult
+from encoderscope.zoo import load_model
+from encoderscope.zoo.encoder import Encoder
+
+METHODS = ("kmeans", "pca", "agglomerative", "attention")
+SCOPES = ("image", "dataset")
+FIT_POSITIONS = 20000
+GALLERY_SIZE = 8
+
+
+@dataclasses.dataclass
+class _LayerSet:
+    names: list[str]
+    capture: list[str]
+    attn: nn.Module | None = None
+
+
+def prepare_encoder(
+    encoder: str | nn.Module | Encoder,
+    random_init: bool = False,
+    seed: int = 0,
+    size: int | str | None = "default",
+    max_side: int | str | None = "default",
+) -> Encoder:
+    """Load ``encoder`` when it is a spec and apply the input size options (a copy; the original is untouched).
+
+    ``size``: shorter side in pixels, ``None`` for the native resolution (the reference's choice), ``"default"`` for
+    the encoder's own (224 for the zoo). ``max_side``: cap on the longer side, ``"default"`` keeps the encoder's.
+    """
+    enc = encoder if isinstance(encoder, Encoder) else load_model(encoder, random_init=random_init, seed=seed)
+    changes: dict[str, Any] = {}
+    if size != "default":
+        changes["size"] = size
+    if max_side != "default":
+        changes["max_side"] = max_side
+    for name, value in changes.items():
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ParameterError(f"{name} must be a positive number of pixels or None, got {value!r}")
+    if not changes:
+        return enc
+    return dataclasses.replace(enc, preprocess=dataclasses.replace(enc.preprocess, **changes))
+
+
+def _layer_sets(encoder: Encoder, layer_sets: Sequence[LayerSpec | None], method: str) -> list[_LayerSet]:
+    sets = []
+    for spec in layer_sets:
+        names = resolve_layers(encoder, spec)
+        if method != "attention":
+            sets.append(_LayerSet(names, names))
+            continue
+        if len(names) != 1:
+            raise ParameterError(f"method 'attention' uses one block, got {len(names)} layers {names}")
+        qkv, attn = attention_module(encoder, names[0])
+        sets.append(_LayerSet(names, [qkv], attn))
+    return sets
+
+
+def _features(batch: Batch, layer_set: _LayerSet, resample: str) -> torch.Tensor:
+    grids = []
+    for name in layer_set.names:
+        grid = batch.outputs[name].grid
+        if grid is None:
+            raise LayerError(
+                f"layer {name!r} has no spatial grid (output kind {batch.outputs[name].kind!r}); NAVE needs "
+                "convolutional maps or patch tokens"
+            )
+        grids.append(grid)
+    return combine_depths(grids, resample=resample, input_hw=batch.input_hw)
+
+
+def _record(batch: Batch, j: int, labels: np.ndarray, k: int, k_choice: Any = None) -> NaveRecord:
+    item, prepared = batch.items[j], batch.prepared[j]
+    return NaveRecord(
+        key=item.key,
+        index=batch.indices[j],
+        labels=labels.astype(np.int16),
+        k=k,
+        original_hw=prepared.original_hw,
+        content_hw=prepared.content_hw,
+        padded_hw=prepared.padded_hw,
+        path=None if item.path is None else str(item.path),
+        k_choice=None if k_choice is None else dataclasses.asdict(k_choice),
+        item=item,
+    )
+
+
+def _display_name(encoder: Encoder, layer_set: _LayerSet, method: str) -> str:
+    model = encoder.spec + (" (random init)" if encoder.random_init else "")
+    if method == "attention":
+        return f"{model} · attention heads of {layer_set.names[0]}"
+    return f"{model} · {', '.join(layer_set.names)}"
+
+
+def _gallery(records: list[NaveRecord], k: int, size: int) -> dict[int, list[tuple[str, float]]]:
+    if not records:
+        return {}
+    coverage = np.stack([record.coverage()[:k] for record in records])
+    gallery = {}
+    for concept in range(k):
+        order = np.argsort(-coverage[:, concept], kind="stable")[:size]
+        gallery[concept] = [(records[i].key, float(coverage[i, concept])) for i in order if coverage[i, concept] > 0]
+    return gallery
+
+
+def _notes(encoder: Encoder, records: list[NaveRecord]) -> list[str]:
+    pre = encoder.preprocess
+    if pre.max_side is None:
+        return []
+    unbounded = dataclasses.replace(pre, max_side=None)
+    capped = [r.key for r in records if unbounded.dense_size(r.original_hw) != r.content_hw]
+    if not capped:
+        return []
+    return [f"{len(capped)} image(s) downscaled to max_side={pre.max_side} px: {', '.join(capped[:20])}"]
+
+
+def nave_layer_sets(
+    encoder: str | nn.Module | Encoder,
+    images: Any,
+    layer_sets: Sequence[LayerSpec | None],
+    k: int | str = 5,
+    method: str = "kmeans",
+    scope: str = "image",
+    seed: int = 0,
+    backend: str = "faiss",
+    resample: str = "bicubic",
+    batch_size: int = 8,
+    progress: bool = True,
+    n_init: int = DEFAULT_N_INIT,
+    fit_positions: int = FIT_POSITIONS,
+    heads: Sequence[int] | None = None,
+    random_init: bool = False,
+    size: int | str | None = "default",
+    max_side: int | str | None = "default",
+    autocast: bool = False,
+    gallery_size: int = GALLERY_SIZE,
+) -> list[NaveResult]:
+    """:func:`nave` for several layer sets of one encoder, sharing one forward pass per batch (and per scope pass).
+
+    Returns one :class:`NaveResult` per layer set, in order.
+    """
+    from encoderscope.data.images import ImageSet, open_images
+
+    if method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if scope not in SCOPES:
+        raise ParameterError(f"unknown scope {scope!r}; choose one of {', '.join(SCOPES)}")
+    if resample not in RESAMPLE_MODES:
+        raise ParameterError(f"unknown resample mode {resample!r}; choose one of {', '.join(RESAMPLE_MODES)}")
+    if fit_positions < 2:
+        raise ParameterError(f"fit_positions must be at least 2, got {fit_positions}")
+    parsed_k = parse_k(k)
+    enc = prepare_encoder(encoder, random_init=random_init, seed=seed, size=size, max_side=max_side)
+    sets = _layer_sets(enc, layer_sets or [None], method)
+    capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
+    image_set = images if isinstance(images, ImageSet) else open_images(images)
+    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast)
+    errors: list[dict[str, str]] = []
+    records: list[list[NaveRecord]] = [[] for _ in sets]
+    fits: list[Clustering | None] = [None for _ in sets]
+    clustering = dict(method=method, seed=seed, backend=backend, n_init=n_init)
+
+    def cluster_one(batch: Batch, j: int, s: int, feats: torch.Tensor) -> None:
+        h, w, dim = feats.shape[1:]
+        try:
+            fit = fit_clusters(feats[j].reshape(-1, dim), parsed_k, **clustering)
+        except EncoderscopeError as err:
+            key = batch.items[j].key
+            warn(f"skipped {key}: {err}")
+            errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
+            return
+        records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
+
+    if method == "attention" or scope == "image":
+        for batch in iter_batches(enc, image_set, capture, **passes):
+            for s, layer_set in enumerate(sets):
+                if layer_set.attn is not None:
+                    labels, n_heads = attention_labels(batch.outputs[layer_set.capture[0]], layer_set.attn, enc, heads)
+                    for j in range(len(batch.indices)):
+                        records[s].append(_record(batch, j, labels[j].numpy(), n_heads))
+                    continue
+                feats = _features(batch, layer_set, resample)
+                for j in range(len(batch.indices)):
+                    cluster_one(batch, j, s, feats)
+    else:
+        quota = max(1, math.ceil(fit_positions / max(1, len(image_set))))
+        samples: list[list[np.ndarray]] = [[] for _ in sets]
+        for batch in iter_batches(enc, image_set, capture, **passes):
+            for s, layer_set in enumerate(sets):
+                feats = _features(batch, layer_set, resample)
+                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1]).numpy()
+                for j, index in enumerate(batch.indices):
+                    n = flat.shape[1]
+                    pick = np.random.default_rng([seed, index]).choice(n, size=min(n, quota), replace=False)
+                    samples[s].append(flat[j, np.sort(pick)].copy())
+        for s in range(len(sets)):
+            if not samples[s]:
+                continue
+            fits[s] = fit_clusters(np.concatenate(samples[s]), parsed_k, **clustering)
+            samples[s] = []
+        for batch in iter_batches(enc, image_set, capture, **{**passes, "progress": progress}):
+            for s, layer_set in enumerate(sets):
+                fit = fits[s]
+                if fit is None:
+                    continue
+                feats = _features(batch, layer_set, resample)
+                b, h, w, dim = feats.shape
+                labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
+                for j in range(b):
+                    records[s].append(_record(batch, j, labels[j], fit.k))
+
+    unreadable = list({item.key: {"key": item.key, "reason": item.reason} for item in image_set.skipped}.values())
+    results = []
+    for s, layer_set in enumerate(sets):
+        kept = sorted(records[s], key=lambda record: record.index)
+        if not kept:
+            reasons = [e["reason"] for e in errors] + [u["reason"] for u in unreadable]
+            raise ParameterError(f"no concept map could be computed: {reasons[0] if reasons else 'no images'}")
+        fit = fits[s]
+        config = {
+            "model": enc.spec,
+            "architecture": enc.architecture,
+            "weights": enc.weights,
+            "layout": enc.layout.describe(),
+            "layers": layer_set.names,
+            "k": parsed_k if method != "attention" else kept[0].k,
+            "method": method,
+            "scope": scope if method != "attention" else "image",
+            "seed": seed,
+            "backend": backend,
+            "n_init": n_init,
+            "resample": resample,
+            "batch_size": batch_size,
+            "preprocess": dataclasses.asdict(enc.preprocess),
+            "autocast": autocast,
+        }
+        notes = _notes(enc, kept)
+        if method == "attention":
+            config["heads"] = list(heads) if heads is not None else "all"
+            notes.append("method 'attention': K is the number of heads used; labels are head indices")
+        gallery: dict[int, list[tuple[str, float]]] = {}
+        if fit is not None:
+            config.update(fit_positions=fit_positions, k_fitted=fit.k)
+            if fit.k_choice is not None:
+                config["k_choice"] = dataclasses.asdict(fit.k_choice)
+            gallery = _gallery(kept, fit.k, gallery_size)
+        skipped = unreadable + [e for e in errors if e["layers"] == ",".join(layer_set.names)]
+        results.append(
+            NaveResult(_display_name(enc, layer_set, method), kept, config, skipped, gallery, notes)
+        )
+    return results
+
+
+def nave(
+    encoder: str | nn.Module | Encoder,
+    images: Any,
+    layers: LayerSpec | None = None,
+    k: int | str = 5,
+    method: str = "kmeans",
+    scope: str = "image",
+    seed: int = 0,
+    backend: str = "faiss",
+    resample: str = "bicubic",
+    batch_size: int = 8,
+    progress: bool = True,
+    **options: Any,
+) -> NaveResult:
+    """NAVE concept maps of ``images`` under ``encoder`` (METHODS.md §1.2; see the module docstring for scopes).
+
+    Args:
+        encoder: an :class:`~encoderscope.zoo.Encoder`, a module, or a spec such as ``"zoo:dinov2-vits14"``.
+        images: files, folders, ``"zoo:photos"``, PIL images, or an :class:`~encoderscope.data.ImageSet`.
+        layers: layer names/globs/depth indices, shallow to deep; ``None`` = ``encoder.default_layers`` (the last
+            block or stage).
+        k: number of concepts, ``"auto"`` (the reference's inertia-drop rule) or ``"silhouette"``.
+        method: ``"kmeans"``, ``"pca"``, ``"agglomerative"`` or ``"attention"`` (ViTs: CLS-to-patch attention,
+            label = argmax head; ``layers`` names one block; ``heads=[...]`` picks heads).
+        scope: ``"image"`` (one clustering per image) or ``"dataset"`` (one shared clustering).
+        seed: seed of every random choice.
+        backend: k-means back-end: ``"faiss"`` (CPU default), ``"torch"`` (GPU when available), ``"sklearn"``.
+        resample: ``"bicubic"`` (reference) or ``"bilinear-input"`` (departure; see :func:`combine_depths`).
+        batch_size: images per forward pass.
+        progress: show progress bars.
+        **options: ``n_init`` (k-means restarts, 4), ``fit_positions`` (dataset-scope sample, 20000), ``heads``,
+            ``random_init``, ``size`` (shorter side in px; ``None`` = native resolution as the reference),
+            ``max_side``, ``autocast`` (bfloat16 forward), ``gallery_size`` (8).
+    """
+    return nave_layer_sets(
+        encoder, images, [layers], k=k, method=method, scope=scope, seed=seed, backend=backend,
+        resample=resample, batch_size=batch_size, progress=progress, **options,
+    )[0]

@@ -1,0 +1,207 @@
+"""NAVE results: per-image records with grid-level label maps, full-resolution maps on demand, and ``save``.
+
+Label maps are stored at the resolution they were computed (the first layer's grid, tiny), with the geometry needed
+to map them onto each image: nearest neighbour from the grid to the padded input, crop of the content region (the
+zero padding is bottom/right), nearest neighbour to the image's original size. Nearest neighbour samples
+``floor(i * src / dst)``, as ``cv2.INTER_NEAREST`` in the reference. Holding grids instead of full-size maps keeps the
+memory of a dataset-scope run independent of image sizes.
+
+Example:
+    >>> import numpy as np
+    >>> grid_to_image(np.array([[0, 1], [2, 3]]), padded_hw=(4, 4), content_hw=(3, 4), original_hw=(6, 8))[:, ::2]
+    array([[0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [2, 2, 3, 3],
+           [2, 2, 3, 3]])
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encoderscope._io import write_json, write_npz, write_text
+from encoderscope.errors import ParameterError
+
+
+def grid_to_image(
+    grid: np.ndarray, padded_hw: tuple[int, int], content_hw: tuple[int, int], original_hw: tuple[int, int]
+) -> np.ndarray:
+    """Map a ``(h, w)`` label grid onto the original image (see the module docstring)."""
+    h, w = grid.shape
+    rows_content = (np.arange(original_hw[0]) * content_hw[0]) // original_hw[0]
+    cols_content = (np.arange(original_hw[1]) * content_hw[1]) // original_hw[1]
+    rows = (rows_content * h) // padded_hw[0]
+    cols = (cols_content * w) // padded_hw[1]
+    return grid[rows[:, None], cols[None, :]]
+
+
+@dataclass
+class NaveRecord:
+    """One image's concept map.
+
+    Attributes:
+        key: the image key (path relative to the input folder, file name, ``photos/chelsea``...).
+        index: position of the image in the input set.
+        labels: ``(h, w)`` int16 concept ids on the feature grid.
+        k: number of concepts of this map.
+        original_hw: size of the image as loaded.
+        content_hw: size after preprocessing, before padding.
+        padded_hw: size of the padded input.
+        path: the image file, when it came from one.
+        k_choice: how K was chosen (rule, candidates, scores) when K was not fixed.
+        item: the image item (to reload the picture for overlays); not saved.
+    """
+
+    key: str
+    index: int
+    labels: np.ndarray
+    k: int
+    original_hw: tuple[int, int]
+    content_hw: tuple[int, int]
+    padded_hw: tuple[int, int]
+    path: str | None = None
+    k_choice: dict[str, Any] | None = None
+    item: Any = field(default=None, repr=False, compare=False)
+
+    def label_map(self) -> np.ndarray:
+        """``(H, W)`` int16 concept map at the image's original resolution."""
+        return grid_to_image(self.labels, self.padded_hw, self.content_hw, self.original_hw)
+
+    def coverage(self) -> np.ndarray:
+        """``(k,)`` fraction of the image covered by each concept (on the grid, padding excluded)."""
+        h, w = self.labels.shape
+        rows = -(-self.content_hw[0] * h // self.padded_hw[0])
+        cols = -(-self.content_hw[1] * w // self.padded_hw[1])
+        counts = np.bincount(self.labels[:rows, :cols].ravel(), minlength=self.k).astype(np.float64)
+        return counts / max(1.0, counts.sum())
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description (no arrays)."""
+        return {
+            "key": self.key,
+            "index": self.index,
+            "path": self.path,
+            "k": self.k,
+            "original_hw": list(self.original_hw),
+            "content_hw": list(self.content_hw),
+            "padded_hw": list(self.padded_hw),
+            "grid_hw": list(self.labels.shape),
+            "k_choice": self.k_choice,
+        }
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries that shape the result."""
+    import importlib.metadata as metadata
+
+    found = {"python": platform.python_version()}
+    for name in ("encoderscope", "torch", "timm", "numpy", "faiss-cpu", "scikit-learn", "scikit-image"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+@dataclass
+class NaveResult:
+    """Concept maps of a set of images under one encoder and one layer set (or one baseline).
+
+    Attributes:
+        name: display name, e.g. ``"zoo:dinov2-vits14 · blocks.11"``.
+        records: per-image records in input order.
+        config: the resolved configuration (model, layers, K, method, scope, seed, back-end, preprocessing...).
+        skipped: inputs that could not be used, as ``{"key", "reason"}`` dicts.
+        gallery: dataset scope only: concept id -> ``[(image key, fraction of the image), ...]``, most covered
+            first.
+        notes: remarks for run.json (downscaled images, K overrides...).
+    """
+
+    name: str
+    records: list[NaveRecord]
+    config: dict[str, Any]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    gallery: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def keys(self) -> list[str]:
+        """Image keys in input order."""
+        return [record.key for record in self.records]
+
+    def record(self, image: int | str) -> NaveRecord:
+        """The record of an image, by position or key."""
+        if isinstance(image, str):
+            for record in self.records:
+                if record.key == image:
+                    return record
+            raise ParameterError(f"no image with key {image!r}; known keys start with {self.keys[:5]}")
+        return self.records[image]
+
+    def label_map(self, image: int | str) -> np.ndarray:
+        """``(H, W)`` concept map of one image at its original resolution."""
+        return self.record(image).label_map()
+
+    def label_maps(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``(key, map)`` for every image, computed one at a time."""
+        for record in self.records:
+            yield record.key, record.label_map()
+
+    @property
+    def k(self) -> int:
+        """Largest number of concepts over the images."""
+        return max((record.k for record in self.records), default=0)
+
+    def run_info(self) -> dict[str, Any]:
+        """What run.json holds: configuration, versions, seed, skipped inputs, notes and per-image summaries."""
+        return {
+            "name": self.name,
+            "config": self.config,
+            "seed": self.config.get("seed"),
+            "versions": versions(),
+            "skipped": self.skipped,
+            "notes": self.notes,
+            "images": [record.summary() for record in self.records],
+            "gallery": {str(c): [[key, round(f, 4)] for key, f in entries] for c, entries in self.gallery.items()},
+        }
+
+    def coverage_csv(self) -> str:
+        """CSV of ``key, concept, fraction`` for every image and concept."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["key", "concept", "fraction"])
+        for record in self.records:
+            for concept, fraction in enumerate(record.coverage()):
+                writer.writerow([record.key, concept, f"{fraction:.6f}"])
+        return buffer.getvalue()
+
+    def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
+        """Write ``labels.npz``, ``coverage.csv``, ``run.json``, overlay PNGs, galleries and ``report.html``.
+
+        ``labels.npz`` holds one int16 array per image at its original resolution, keyed by the image key.
+        Returns the output folder.
+        """
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_npz(folder / "labels.npz", dict(self.label_maps()))
+        write_text(folder / "coverage.csv", self.coverage_csv())
+        write_json(folder / "run.json", self.run_info())
+        if report:
+            from encoderscope.nave.pictures import write_pictures
+
+            write_pictures([self], folder)
+        return folder
