@@ -82,3 +82,19 @@ def test_plain_module_gets_layout_and_blocks():
     assert enc.layout.prefix_kinds == ("cls", "reg", "reg")
     assert enc.depth_layers[-1] == "blocks.11"
     assert enc.spec == "module:VisionTransformer"
+
+
+def test_huggingface_local_config_with_registers(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Dinov2WithRegistersConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        patch_size=8, image_size=64, num_register_tokens=4,
+    )
+    config.save_pretrained(tmp_path)
+    from encoderscope.capture import list_layers
+
+    enc = load_model(f"hf:{tmp_path}", random_init=True)
+    assert enc.layout.prefix_kinds == ("cls", "reg", "reg", "reg", "reg")
+    assert enc.depth_layers == ["model.encoder.layer.0", "model.encoder.layer.1"]
+    info = next(iter(list_layers(enc, input_size=(64, 48), pattern="model.encoder.layer.1")))
+    assert (info.grid, info.prefix) == ((8, 6), "cls+4reg")
