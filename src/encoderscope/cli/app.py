@@ -26,7 +26,7 @@ def _register_commands() -> None:
 
 
 # One module per concern. Add a name here when a command module lands.
-COMMAND_MODULES: list[str] = ["layers"]
+COMMAND_MODULES: list[str] = ["layers", "link"]
 
 
 def main(argv: list[str] | None = None) -> None:
