@@ -180,6 +180,7 @@ def iter_batches(
     autocast: bool = False,
     max_buffered: int | None = None,
     cache: bool | str | os.PathLike[str] = False,
+    device: str | torch.device | None = None,
 ) -> Iterator[Batch]:
     """Stream batches of activations (see the module docstring).
 
@@ -194,7 +195,10 @@ def iter_batches(
         max_buffered: images held while grouping sizes (default ``4 * batch_size``).
         cache: reuse activations from the content-hashed cache (``True`` = the default cache folder, or a folder);
             see :mod:`encoderscope.capture.cache`.
+        device: move the encoder there first (default: where it is).
     """
+    if device is not None:
+        encoder.to(device)
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
     names = resolve_layers(encoder, layers)
@@ -242,6 +246,7 @@ def extract(
     stop_early: bool = True,
     autocast: bool = False,
     cache: bool | str | os.PathLike[str] = False,
+    device: str | torch.device | None = None,
 ) -> Activations:
     """All requested layers for all images, in input order (see :func:`iter_batches` for the arguments).
 
@@ -252,7 +257,15 @@ def extract(
     names = resolve_layers(encoder, layers)
     batches = list(
         iter_batches(
-            encoder, image_set, names, batch_size, progress, stop_early=stop_early, autocast=autocast, cache=cache
+            encoder,
+            image_set,
+            names,
+            batch_size,
+            progress,
+            stop_early=stop_early,
+            autocast=autocast,
+            cache=cache,
+            device=device,
         )
     )
     order = sorted((index, b, j) for b, batch in enumerate(batches) for j, index in enumerate(batch.indices))
