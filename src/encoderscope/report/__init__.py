@@ -1,1 +1,77 @@
-"""encoderscope.report"""
+"""encoderscope.report: pictures and the self-contained HTML report.
+
+Modules (each one concern):
+
+* ``palette``  -- :func:`concept_palette` (K distinct, colour-blind-aware colours) and cluster matching across maps
+  (:func:`match_labels`, :func:`align_labels`, :func:`align_many`: Hungarian matching on pixel overlap).
+* ``overlay``  -- label map + photo -> :func:`overlay`; :func:`label_panel`, :func:`heatmap_overlay`;
+  :func:`side_by_side` and :func:`panel_grid` figures with captions; :func:`png_bytes`, :func:`save_png`.
+* ``gallery``  -- concept galleries and neuron galleries as single figures (import from ``report.gallery``).
+* ``html``     -- :func:`write_report` with :class:`Section`, :class:`PanelRow`, :class:`Panel`, :class:`Legend`,
+  :class:`Table`, :class:`Figure`, :class:`Note`.
+* ``plots``    -- line, bar and histogram plots to PNG for the studies (import from ``report.plots``).
+
+Example:
+    >>> import numpy as np
+    >>> from encoderscope.report import overlay, concept_palette
+    >>> overlay(np.zeros((8, 8, 3), np.uint8), np.eye(8, dtype=int), concept_palette(2)).shape
+    (8, 8, 3)
+"""
+
+from __future__ import annotations
+
+from encoderscope.report.html import Figure, Legend, Note, Panel, PanelRow, Section, Table, render_report, write_report
+from encoderscope.report.overlay import (
+    color_labels,
+    heatmap_overlay,
+    jpeg_bytes,
+    label_panel,
+    overlay,
+    panel_grid,
+    png_bytes,
+    save_png,
+    side_by_side,
+    thumbnail,
+    to_rgb,
+)
+from encoderscope.report.palette import (
+    IGNORE_LABEL,
+    align_labels,
+    align_many,
+    concept_palette,
+    hex_colors,
+    match_labels,
+    overlap_matrix,
+    resize_labels,
+)
+
+__all__ = [
+    "IGNORE_LABEL",
+    "Figure",
+    "Legend",
+    "Note",
+    "Panel",
+    "PanelRow",
+    "Section",
+    "Table",
+    "align_labels",
+    "align_many",
+    "color_labels",
+    "concept_palette",
+    "heatmap_overlay",
+    "hex_colors",
+    "jpeg_bytes",
+    "label_panel",
+    "match_labels",
+    "overlap_matrix",
+    "overlay",
+    "panel_grid",
+    "png_bytes",
+    "render_report",
+    "resize_labels",
+    "save_png",
+    "side_by_side",
+    "thumbnail",
+    "to_rgb",
+    "write_report",
+]
