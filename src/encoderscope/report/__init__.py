@@ -6,10 +6,10 @@ Modules (each one concern):
   (:func:`match_labels`, :func:`align_labels`, :func:`align_many`: Hungarian matching on pixel overlap).
 * ``overlay``  -- label map + photo -> :func:`overlay`; :func:`label_panel`, :func:`heatmap_overlay`;
   :func:`side_by_side` and :func:`panel_grid` figures with captions; :func:`png_bytes`, :func:`save_png`.
-* ``gallery``  -- concept galleries and neuron galleries as single figures (import from ``report.gallery``).
+* ``gallery``  -- concept galleries and neuron galleries as single figures.
 * ``html``     -- :func:`write_report` with :class:`Section`, :class:`PanelRow`, :class:`Panel`, :class:`Legend`,
   :class:`Table`, :class:`Figure`, :class:`Note`.
-* ``plots``    -- line, bar and histogram plots to PNG for the studies (import from ``report.plots``).
+* ``plots``    -- line, bar and histogram plots to PNG for the studies.
 
 Example:
     >>> import numpy as np
@@ -20,6 +20,15 @@ Example:
 
 from __future__ import annotations
 
+from encoderscope.report.gallery import (
+    GalleryRow,
+    concept_gallery,
+    concept_presence,
+    gallery_figure,
+    highlight_concept,
+    neuron_gallery,
+    top_images,
+)
 from encoderscope.report.html import Figure, Legend, Note, Panel, PanelRow, Section, Table, render_report, write_report
 from encoderscope.report.overlay import (
     color_labels,
@@ -44,10 +53,12 @@ from encoderscope.report.palette import (
     overlap_matrix,
     resize_labels,
 )
+from encoderscope.report.plots import bar_plot, histogram, line_plot
 
 __all__ = [
     "IGNORE_LABEL",
     "Figure",
+    "GalleryRow",
     "Legend",
     "Note",
     "Panel",
@@ -56,6 +67,7 @@ __all__ = [
     "Table",
     "align_labels",
     "align_many",
+    "bar_plot",
     "color_labels",
     "concept_palette",
     "heatmap_overlay",
