@@ -26,7 +26,6 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from encoderscope.errors import ParameterError
 
@@ -258,6 +257,8 @@ def match_labels(
         >>> match_labels(np.array([[0, 1, 1]]), np.array([[2, 0, 0]]), k_other=3).tolist()
         [1, 2, 0]
     """
+    from scipy.optimize import linear_sum_assignment
+
     counts = overlap_matrix(reference, other, k_ref, k_other)
     k_ref, k_other = counts.shape
     mapping = np.full(k_other, -1, dtype=np.int64)
