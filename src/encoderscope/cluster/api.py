@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from encoderscope.cluster._checks import as_features, check_k, parse_k
+from encoderscope.cluster._threads import limit_threads
 from encoderscope.cluster.agglomerative import ward_fit
 from encoderscope.cluster.choose_k import KChoice, choose_k
 from encoderscope.cluster.kmeans import DEFAULT_N_INIT, kmeans, nearest_center
@@ -97,6 +98,14 @@ def fit_clusters(
         raise ParameterError(f"unknown clustering method {method!r}; choose one of {', '.join(METHODS)}")
     x = as_features(features)
     parsed = parse_k(k)
+    with limit_threads(x.shape[0], x.shape[1], parsed if isinstance(parsed, int) else 10):
+        return _fit(x, parsed, method, seed, backend, n_init, device)
+
+
+def _fit(
+    x: np.ndarray, parsed: int | str, method: str, seed: int, backend: str, n_init: int,
+    device: str | torch.device | None,
+) -> Clustering:
     choice = None
     if isinstance(parsed, str):
         choice = choose_k(x, parsed, seed=seed, backend=backend, n_init=n_init)

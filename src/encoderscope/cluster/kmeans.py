@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from encoderscope.cluster._checks import as_features, check_k
+from encoderscope.cluster._threads import limit_threads
 from encoderscope.errors import ParameterError
 
 BACKENDS = ("faiss", "torch", "sklearn")
@@ -89,16 +90,15 @@ def _plus_plus_numpy(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 def _lloyd_numpy(
     x: np.ndarray, centers: np.ndarray, max_iter: int, tol_abs: float
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
-    from scipy import sparse
-
     n, k = x.shape[0], centers.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
     iteration = 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 - reported as n_iter
         new_labels, dist = nearest_center(x, centers)
         counts = np.bincount(new_labels, minlength=k)
-        onehot = sparse.csr_matrix((np.ones(n, dtype=np.float32), (new_labels, np.arange(n))), shape=(k, n))
-        sums = np.asarray(onehot @ x)
+        onehot = np.zeros((k, n), dtype=np.float32)
+        onehot[new_labels, np.arange(n)] = 1.0
+        sums = onehot @ x
         new_centers = centers.copy()
         filled = counts > 0
         new_centers[filled] = sums[filled] / counts[filled, None]
@@ -201,6 +201,14 @@ def kmeans(
         raise ParameterError(f"unknown k-means back-end {backend!r}; choose one of {', '.join(BACKENDS)}")
     if n_init < 1 or max_iter < 1:
         raise ParameterError(f"n_init and max_iter must be at least 1, got {n_init} and {max_iter}")
+    with limit_threads(x.shape[0], x.shape[1], k):
+        return _fit(x, k, seed, n_init, max_iter, tol, backend, device)
+
+
+def _fit(
+    x: np.ndarray, k: int, seed: int, n_init: int, max_iter: int, tol: float, backend: str,
+    device: str | torch.device | None,
+) -> KMeansFit:
     tol_abs = float(np.mean(np.var(x, axis=0, dtype=np.float64))) * tol
     if backend == "sklearn":
         from sklearn.cluster import KMeans

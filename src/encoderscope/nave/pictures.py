@@ -1,0 +1,168 @@
+"""Pictures of NAVE results: overlay PNGs, side-by-side comparisons, concept galleries and ``report.html``.
+
+Drawing is done by :mod:`encoderscope.report`; this module decides what goes where. One result gives per-image
+overlays (``overlays/<key>.png``), a concept gallery for the dataset scope (``gallery.png``) and a report; several
+results (a :class:`~encoderscope.nave.compare.Comparison`, e.g. the demo) give, per image, the photo and every
+result's map with concepts matched to the first result's colours (``compare/<key>.png``), the agreement table, and
+one report with everything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from encoderscope.nave.result import NaveRecord, NaveResult
+
+if TYPE_CHECKING:
+    from encoderscope.nave.compare import Comparison
+
+MAX_REPORT_IMAGES = 60
+
+
+def safe_name(key: str) -> str:
+    """A relative file path for an image key (``photos/chelsea`` -> ``photos/chelsea.png``)."""
+    parts = [re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in key.replace("\\", "/").split("/")]
+    parts = [part for part in parts if part not in ("", ".", "..")]
+    return "/".join(parts or ["image"]) + ".png"
+
+
+def _photo(record: NaveRecord) -> np.ndarray:
+    from encoderscope.report import to_rgb
+
+    if record.item is None:
+        return np.full((*record.original_hw, 3), 235, np.uint8)
+    return to_rgb(record.item.load())
+
+
+class _LazyPhotos(Sequence[np.ndarray]):
+    """Photos of some records, loaded only when a gallery shows them."""
+
+    def __init__(self, records: Sequence[NaveRecord]) -> None:
+        self.records = list(records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: Any) -> Any:
+        return _photo(self.records[index])
+
+
+def gallery_figure(result: NaveResult) -> np.ndarray | None:
+    """The concept gallery of a dataset-scope result (``None`` for other scopes)."""
+    from encoderscope.report.gallery import concept_gallery
+
+    if not result.gallery:
+        return None
+    shown = sorted({key for entries in result.gallery.values() for key, _ in entries})
+    records = [result.record(key) for key in shown]
+    return concept_gallery(
+        _LazyPhotos(records), [r.label_map() for r in records], k=result.k, n=max(map(len, result.gallery.values())),
+        keys=shown, title=f"Concept gallery · {result.name}",
+    )
+
+
+def _describe(result: NaveResult) -> str:
+    config = result.config
+    parts = [f"{key} {config[key]}" for key in ("method", "scope", "k", "resample") if key in config]
+    return ", ".join(parts)
+
+
+def _single_sections(result: NaveResult, folder: Path) -> list[Any]:
+    from encoderscope.report import Figure, Legend, Note, Panel, PanelRow, Section, concept_palette, overlay, save_png
+
+    palette = concept_palette(max(1, result.k))
+    rows = []
+    for n, record in enumerate(result.records):
+        photo, labels = _photo(record), record.label_map()
+        picture = overlay(photo, labels, palette)
+        save_png(folder / "overlays" / safe_name(record.key), picture)
+        if n < MAX_REPORT_IMAGES:
+            rows.append(PanelRow([Panel(photo, "photo"), Panel(picture, f"K = {record.k}")], title=record.key))
+    blocks: list[Any] = [Legend([f"concept {i}" for i in range(result.k)]), *rows]
+    if len(result.records) > MAX_REPORT_IMAGES:
+        blocks.append(Note(f"{len(result.records) - MAX_REPORT_IMAGES} more images: see overlays/ and labels.npz."))
+    sections = [Section(f"Concept maps · {result.name}", blocks, intro=_describe(result))]
+    figure = gallery_figure(result)
+    if figure is not None:
+        save_png(folder / "gallery.png", figure)
+        sections.append(Section("Concept gallery", [Figure(figure, "Where each shared concept is most present.")]))
+    return sections
+
+
+def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
+    from encoderscope.report import (
+        Figure,
+        Legend,
+        Note,
+        Panel,
+        PanelRow,
+        Section,
+        Table,
+        concept_palette,
+        overlay,
+        save_png,
+        side_by_side,
+    )
+
+    names = comparison.names
+    n_results = len(names)
+    table = Table(
+        [{"result": names[m], **{f"ARI vs {b}": float(comparison.mean_ari[m, b]) for b in range(n_results)}}
+         for m in range(n_results)],
+        caption="Mean adjusted Rand index between the maps (1 = identical partitions, 0 = chance)",
+    )
+    key_table = Table([{"#": m, "result": name, "settings": _describe(comparison.results[m])}
+                       for m, name in enumerate(names)], caption="Results (column numbers in the ARI table)")
+    aligned_all = [[comparison.aligned_map(m, i) for m in range(n_results)] for i in range(len(comparison.keys))]
+    top = max(int(labels.max()) for maps in aligned_all for labels in maps) + 1
+    palette = concept_palette(max(1, top))
+    rows = []
+    for i, key in enumerate(comparison.keys):
+        photo = _photo(comparison.results[0].record(key))
+        panels = [Panel(photo, "photo")]
+        pictures = [(photo, "photo")]
+        for m, labels in enumerate(aligned_all[i]):
+            picture = overlay(photo, labels, palette)
+            save_png(folder / "overlays" / f"{m:02d}" / safe_name(key), picture)
+            caption = names[m] if m == 0 else f"{names[m]} · ARI {comparison.ari[i, 0, m]:.2f}"
+            panels.append(Panel(picture, caption, tooltip=names[m]))
+            pictures.append((picture, caption))
+        save_png(folder / "compare" / safe_name(key), side_by_side(pictures, height=min(256, photo.shape[0])))
+        if i < MAX_REPORT_IMAGES:
+            rows.append(PanelRow(panels, title=key))
+    intro = (
+        "Each map's concepts are renumbered to match the first map's by Hungarian matching on pixel overlap, so a "
+        "colour means the matched concept across columns. ARI compares each map with the first one."
+    )
+    blocks: list[Any] = [Legend([f"concept {c}" for c in range(top)]), *rows]
+    if len(comparison.keys) > MAX_REPORT_IMAGES:
+        blocks.append(Note(f"{len(comparison.keys) - MAX_REPORT_IMAGES} more images: see compare/ and overlays/."))
+    sections = [Section("Agreement", [key_table, table]), Section("Concept maps", blocks, intro=intro)]
+    for result in comparison.results:
+        figure = gallery_figure(result)
+        if figure is not None:
+            sections.append(Section(f"Concept gallery · {result.name}", [Figure(figure)]))
+    return sections
+
+
+def write_pictures(
+    results: Sequence[NaveResult], folder: str | Path, comparison: Comparison | None = None, title: str = ""
+) -> Path:
+    """Write overlays, galleries and ``report.html`` into ``folder``; returns the report's path."""
+    from encoderscope.report import write_report
+
+    out = Path(folder)
+    if comparison is not None:
+        sections = _comparison_sections(comparison, out)
+        config: dict[str, Any] = comparison.run_info()
+    else:
+        sections = [section for result in results for section in _single_sections(result, out)]
+        config = {"results": [r.run_info() | {"images": len(r.records)} for r in results]}
+    heading = title or ("NAVE concept maps" if len(results) == 1 else "NAVE: comparing concept maps")
+    subtitle = " | ".join(result.name for result in results)
+    return write_report(out / "report.html", heading, sections, config=config, subtitle=subtitle)
