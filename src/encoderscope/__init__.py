@@ -31,6 +31,15 @@ _API: dict[str, str] = {
     "unit_activations": "encoderscope.capture.pooling",
     "open_images": "encoderscope.data.images",
     "load_image": "encoderscope.data.images",
+    "open_voc": "encoderscope.data.voc",
+    "open_coco": "encoderscope.data.voc",
+    "SceneConfig": "encoderscope.data.scenes",
+    "generate_scenes": "encoderscope.data.scenes",
+    "write_scenes": "encoderscope.data.scenes",
+    "CorLocConfig": "encoderscope.nave.metrics",
+    "corloc": "encoderscope.nave.metrics",
+    "hungarian_miou": "encoderscope.nave.metrics",
+    "best_match_iou": "encoderscope.nave.metrics",
     "EncoderscopeError": "encoderscope.errors",
 }
 
