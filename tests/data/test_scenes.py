@@ -24,8 +24,14 @@ def test_same_seed_gives_identical_files(tmp_path):
     b = write_scenes(tmp_path / "b", n=4, seed=7, config=FAST, progress=False)
     files_a, files_b = _files(a.root), _files(b.root)
     assert files_a == files_b
-    assert {"JPEGImages/000003.jpg", "Annotations/000000.xml", "SegmentationObject/000001.png",
-            "ImageSets/Main/all.txt", "run.json", "classes.txt"} <= set(files_a)
+    assert {
+        "JPEGImages/000003.jpg",
+        "Annotations/000000.xml",
+        "SegmentationObject/000001.png",
+        "ImageSets/Main/all.txt",
+        "run.json",
+        "classes.txt",
+    } <= set(files_a)
     c = write_scenes(tmp_path / "c", n=4, seed=8, config=FAST, progress=False)
     assert _files(c.root)["JPEGImages/000000.jpg"] != files_a["JPEGImages/000000.jpg"]
     run = read_json(a.root / "run.json")
@@ -54,8 +60,9 @@ def test_boxes_masks_and_sizes_are_consistent():
 
 
 def test_occlusion_limit():
-    config = SceneConfig(kinds=("shape",), min_objects=3, max_objects=3, min_scale=0.5, max_scale=0.6,
-                         max_occlusion=0.1)
+    config = SceneConfig(
+        kinds=("shape",), min_objects=3, max_objects=3, min_scale=0.5, max_scale=0.6, max_occlusion=0.1
+    )
     generator = SceneGenerator(1, config)
     for index in range(6):
         scene = generator.scene(index)

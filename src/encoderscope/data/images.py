@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -100,12 +101,18 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         (255, 255, 255)
     """
     path = Path(path)
+    with _reading(path), Image.open(path) as handle:
+        handle.load()
+        image = ImageOps.exif_transpose(handle) or handle
+        image.load()
+        return to_rgb(image).copy()
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn any failure to open or decode ``path`` into ``ImageError("cannot read image <path>: <reason>")``."""
     try:
-        with Image.open(path) as handle:
-            handle.load()
-            image = ImageOps.exif_transpose(handle) or handle
-            image.load()
-            return to_rgb(image).copy()
+        yield
     except FileNotFoundError:
         raise ImageError(f"cannot read image {path}: no such file") from None
     except IsADirectoryError:
@@ -136,18 +143,9 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         (40, 30)
     """
     path = Path(path)
-    try:
-        with Image.open(path) as handle:
-            width, height = handle.size
-            orientation = handle.getexif().get(_EXIF_ORIENTATION, 1)
-    except FileNotFoundError:
-        raise ImageError(f"cannot read image {path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"cannot read image {path}: it is a folder") from None
-    except Image.UnidentifiedImageError:
-        raise ImageError(f"cannot read image {path}: not an image file PIL can identify") from None
-    except Exception as err:
-        raise ImageError(f"cannot read image {path}: {_reason(err)}") from None
+    with _reading(path), Image.open(path) as handle:
+        width, height = handle.size
+        orientation = handle.getexif().get(_EXIF_ORIENTATION, 1)
     return (height, width) if orientation in _SWAPPED_ORIENTATIONS else (width, height)
 
 
@@ -173,9 +171,7 @@ class ImageItem:
     key: str
     label: str | None
     path: Path | None
-    source: Image.Image | Callable[[], Image.Image | np.ndarray] | None = field(
-        default=None, repr=False, compare=False
-    )
+    source: Image.Image | Callable[[], Image.Image | np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def load(self) -> Image.Image:
         """The image in RGB (``ImageError`` when it cannot be read)."""

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import platform
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -405,6 +404,8 @@ class ScenesSummary:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready record (without the output path, so identical runs give identical files)."""
+        from encoderscope.nave.result import versions  # the shared run-record helper
+
         return {
             "command": "scenes",
             "n": self.n,
@@ -414,7 +415,7 @@ class ScenesSummary:
             "class_counts": self.class_counts,
             "objects_per_image": {str(k): v for k, v in self.objects_per_image.items()},
             "missing_sources": self.missing_sources,
-            "versions": _versions(),
+            "versions": versions(),
         }
 
 
@@ -440,9 +441,7 @@ def write_scenes(
     with progress_bar("scenes", total=n, enabled=progress) as advance:
         for index in range(n):
             scene = generator.scene(index)
-            write_voc_sample(
-                root, scene.annotation(), scene.image, scene.object_map, config.jpeg_quality, "scenes"
-            )
+            write_voc_sample(root, scene.annotation(), scene.image, scene.object_map, config.jpeg_quality, "scenes")
             ids.append(scene.image_id)
             classes.update(o.name for o in scene.objects)
             per_image[len(scene.objects)] += 1
@@ -462,15 +461,3 @@ def write_scenes(
     )
     write_json(root / "run.json", summary.to_dict())
     return summary
-
-
-def _versions() -> dict[str, str]:
-    import PIL
-    import skimage
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
-        "scikit-image": skimage.__version__,
-    }

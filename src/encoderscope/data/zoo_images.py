@@ -79,9 +79,7 @@ PHOTOS: tuple[ZooPhoto, ...] = (
     _photo("chelsea", "skimage", "data/chelsea.png", "a cat (scikit-image)"),
     _photo("coffee", "skimage", "data/coffee.png", "a cup of coffee (scikit-image)"),
     _photo("rocket", "skimage", "data/rocket.jpg", "a rocket on its launch pad (scikit-image)"),
-    _photo(
-        "motorcycle", "skimage", "data/motorcycle_left.png", "a motorcycle, stereo left view (scikit-image)"
-    ),
+    _photo("motorcycle", "skimage", "data/motorcycle_left.png", "a motorcycle, stereo left view (scikit-image)"),
     _photo("camera", "skimage", "data/camera.png", "a cameraman, grayscale (scikit-image)"),
     _photo("coins", "skimage", "data/coins.png", "coins, grayscale (scikit-image)"),
     _photo("clock", "skimage", "data/clock_motion.png", "a clock, grayscale (scikit-image)"),
@@ -90,9 +88,7 @@ PHOTOS: tuple[ZooPhoto, ...] = (
     _photo("retina", "skimage", "data/retina.jpg", "a human retina (scikit-image)"),
     _photo("china", "sklearn", "datasets/images/china.jpg", "a Chinese temple (scikit-learn)"),
     _photo("flower", "sklearn", "datasets/images/flower.jpg", "a flower (scikit-learn)"),
-    _photo(
-        "grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper (matplotlib)"
-    ),
+    _photo("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper (matplotlib)"),
     _photo("dog", "debian:darknet", "dog.jpg", "a dog, a bicycle and a truck (Debian darknet)"),
     _photo("eagle", "debian:darknet", "eagle.jpg", "an eagle (Debian darknet)"),
     _photo("giraffe", "debian:darknet", "giraffe.jpg", "a giraffe and a zebra (Debian darknet)"),

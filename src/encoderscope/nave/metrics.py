@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import io
-import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 from encoderscope._io import write_json, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.nave.result import versions
 
 REFERENCE_MIN_AREA = 14 * 14 * 4
 """The reference area threshold in pixels (components must be larger than this)."""
@@ -233,7 +233,7 @@ class CorLocResult:
                 "n_images": self.n_images,
                 "config": asdict(self.config),
                 "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
-                "versions": _versions(),
+                "versions": versions(),
             },
         )
         return out
@@ -350,15 +350,3 @@ def hungarian_miou(
     matched = {int(c): (int(cluster_ids[r]), float(iou[r, c])) for r, c in zip(rows, cols, strict=True)}
     matches = tuple((int(s), *(matched.get(j, (None, 0.0)))) for j, s in enumerate(segment_ids))
     return MaskMatch(float(np.mean([m[2] for m in matches])), matches)  # type: ignore[arg-type]
-
-
-def _versions() -> dict[str, str]:
-    import scipy
-    import skimage
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-image": skimage.__version__,
-    }
