@@ -233,7 +233,8 @@ def cached_state_dict(
 
 def load_backbone(onnx_path: str | os.PathLike[str], source_sha256: str) -> Dinov2Backbone:
     """The pretrained backbone: architecture from :func:`build_backbone`, weights from :func:`cached_state_dict`."""
-    model = build_backbone(initialise=False)
+    with torch.device("meta"):  # no memory or init work for parameters that are replaced right away
+        model = build_backbone(initialise=False)
     expected = {k: v.shape for k, v in model.state_dict().items()}
-    model.load_state_dict(cached_state_dict(onnx_path, source_sha256, expected), strict=True)
+    model.load_state_dict(cached_state_dict(onnx_path, source_sha256, expected), strict=True, assign=True)
     return model
