@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "hungarian_miou": "encoderscope.nave.metrics",
     "best_match_iou": "encoderscope.nave.metrics",
     "EncoderscopeError": "encoderscope.errors",
+    "zoo_models": "encoderscope.zoo.offline",
 }
 
 
