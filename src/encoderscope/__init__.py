@@ -42,6 +42,9 @@ _API: dict[str, str] = {
     "best_match_iou": "encoderscope.nave.metrics",
     "EncoderscopeError": "encoderscope.errors",
     "zoo_models": "encoderscope.zoo.offline",
+    "nave": "encoderscope.nave",  # the subpackage, callable: encoderscope.nave(encoder, images, ...)
+    "nave_maps": "encoderscope.nave.pipeline",
+    "NaveResult": "encoderscope.nave.result",
 }
 
 
@@ -49,7 +52,8 @@ def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'encoderscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"encoderscope.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

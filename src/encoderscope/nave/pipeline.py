@@ -330,3 +330,7 @@ def nave(
         encoder, images, [layers], k=k, method=method, scope=scope, seed=seed, backend=backend,
         resample=resample, batch_size=batch_size, progress=progress, **options,
     )[0]
+
+
+nave_maps = nave
+"""The same function as :func:`nave`, under the flat-API name ``encoderscope.nave_maps``."""
