@@ -20,6 +20,7 @@ from encoderscope.nave.metrics import (
     corloc,
     hungarian_miou,
     localise_image,
+    mask_scores,
 )
 
 
@@ -165,3 +166,17 @@ def test_best_match_iou_and_void_pixels():
     assert best_match_iou(clusters, segments, background=None)[0] == pytest.approx(1.0)  # A = bg exactly
     with pytest.raises(ParameterError, match="differ in size"):
         best_match_iou(clusters[:, :5], segments)
+
+
+def test_mask_scores_average_and_skip(tmp_path):
+    clusters, segments = _stripes()
+    perfect = segments.copy()
+    scores = mask_scores([clusters, perfect, perfect], [segments, segments, None], keys=["a", "b", "c"])
+    assert scores.miou == pytest.approx(((0.8 + 0.0 + 0.6) / 3 + 1.0) / 2)
+    assert scores.best_iou == pytest.approx((1 / 3 + 0.6 + 1.0 + 1.0) / 4)  # averaged over the 4 objects
+    assert scores.images[0][3] == 2 and scores.skipped == [("c", "no object mask")]
+    scores.save(tmp_path)
+    assert (tmp_path / "masks.csv").read_text().splitlines()[0] == "key,miou,best_iou,n_objects"
+    assert read_json(tmp_path / "masks.json")["n_images"] == 2
+    with pytest.raises(ParameterError):
+        mask_scores([clusters], [None])

@@ -350,3 +350,78 @@ def hungarian_miou(
     matched = {int(c): (int(cluster_ids[r]), float(iou[r, c])) for r, c in zip(rows, cols, strict=True)}
     matches = tuple((int(s), *(matched.get(j, (None, 0.0)))) for j, s in enumerate(segment_ids))
     return MaskMatch(float(np.mean([m[2] for m in matches])), matches)  # type: ignore[arg-type]
+
+
+@dataclass
+class MaskScores:
+    """Mask metrics over images: mean Hungarian ``miou`` per image, and ``best_iou`` averaged over all objects.
+
+    ``images`` rows: (key, Hungarian mIoU, mean best-match IoU of its objects, number of objects).
+    """
+
+    miou: float
+    best_iou: float
+    images: list[tuple[str, float, float, int]]
+    include_background: bool
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_csv(self) -> str:
+        """Per-image rows: key, miou, best_iou, n_objects."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["key", "miou", "best_iou", "n_objects"])
+        for key, miou, best, count in self.images:
+            writer.writerow([key, f"{miou:.6f}", f"{best:.6f}", count])
+        return buffer.getvalue()
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``masks.csv`` (per image) and ``masks.json`` (the means, settings and skipped images)."""
+        out = Path(directory)
+        write_text(out / "masks.csv", self.to_csv())
+        write_json(
+            out / "masks.json",
+            {
+                "metric": "mask_iou",
+                "miou": self.miou,
+                "best_iou": self.best_iou,
+                "n_images": len(self.images),
+                "include_background": self.include_background,
+                "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
+            },
+        )
+        return out
+
+
+def mask_scores(
+    label_maps: Sequence[np.ndarray],
+    segment_maps: Sequence[np.ndarray | None],
+    keys: Sequence[str] | None = None,
+    include_background: bool = True,
+    ignore_index: int | None = 255,
+) -> MaskScores:
+    """Hungarian mIoU and best-match IoU over images; images whose segment map is None are skipped.
+
+    Example:
+        >>> seg = np.zeros((4, 4), dtype=int); seg[:2, :2] = 1
+        >>> scores = mask_scores([seg], [seg])
+        >>> scores.miou, scores.best_iou
+        (1.0, 1.0)
+    """
+    if len(label_maps) != len(segment_maps):
+        raise ParameterError(f"{len(label_maps)} label maps but {len(segment_maps)} segment maps")
+    names = list(keys) if keys is not None else [str(i) for i in range(len(label_maps))]
+    rows: list[tuple[str, float, float, int]] = []
+    skipped: list[tuple[str, str]] = []
+    object_ious: list[float] = []
+    for name, label_map, segments in zip(names, label_maps, segment_maps, strict=True):
+        if segments is None:
+            skipped.append((name, "no object mask"))
+            continue
+        best = best_match_iou(label_map, segments, ignore_index=ignore_index)
+        match = hungarian_miou(label_map, segments, include_background, ignore_index=ignore_index)
+        object_ious.extend(best.values())
+        rows.append((name, match.miou, float(np.mean(list(best.values()))) if best else 0.0, len(best)))
+    if not rows:
+        raise ParameterError("mask metrics need at least one image with an object mask")
+    mean_best = float(np.mean(object_ious)) if object_ious else 0.0
+    return MaskScores(float(np.mean([r[1] for r in rows])), mean_best, rows, include_background, skipped)
