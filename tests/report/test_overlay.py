@@ -55,9 +55,9 @@ def test_overlay_blend_hand_computed() -> None:
 
 def test_overlay_boundaries_follow_find_boundaries() -> None:
     labels = np.zeros((12, 12), int)
-    labels[3:9, 3:9] = 1
+    labels[3:9, 3:9] = 1  # concept 1 inside concept 0: both sides are outlined, 0 is not 'background'
     out = overlay(np.full((12, 12, 3), 255, np.uint8), labels, boundary_color=(1, 2, 3))
-    edges = find_boundaries(labels, mode="inner")
+    edges = find_boundaries(labels, mode="thick")
     assert (out[edges] == [1, 2, 3]).all()
     assert not (out[~edges] == [1, 2, 3]).all(axis=-1).any()
 
@@ -157,3 +157,12 @@ def test_save_png_is_atomic(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.undo()
     assert target.read_bytes() == before  # the old file is intact
     assert sorted(os.listdir(target.parent)) == ["x.png"]  # and no temporary file is left
+
+
+def test_boundary_width_scales_with_the_photo() -> None:
+    labels = np.zeros((4, 4), int)
+    labels[:, 2:] = 1
+    small = overlay(np.full((40, 40, 3), 255, np.uint8), labels, boundary_color=(0, 0, 0), alpha=0.0)
+    large = overlay(np.full((1200, 1200, 3), 255, np.uint8), labels, boundary_color=(0, 0, 0), alpha=0.0)
+    assert (small[20].sum(axis=-1) == 0).sum() == 2  # one pixel on each side of the edge
+    assert (large[600].sum(axis=-1) == 0).sum() == 2 * 2  # 1200 px: two pixels each side

@@ -134,7 +134,7 @@ nav a, a { color: var(--accent); text-decoration: none; }
 p.note, .intro { max-width: 860px; }
 .intro { color: var(--muted); }
 .row { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; margin-bottom: 6px; }
-figure.panel { margin: 0; width: var(--panel, 220px); }
+figure.panel { margin: 0; width: var(--panel, 240px); }
 figure.panel img { width: 100%; height: auto; display: block; border-radius: 3px; background: var(--soft);
   image-rendering: auto; }
 figcaption { font-size: 12.5px; color: var(--muted); margin-top: 3px; line-height: 1.35;
@@ -160,6 +160,11 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12.5px; }
 """
 
 
+# Report thumbnails are shown at about 2/3 of their pixel size; at this quality and 4:2:0 chroma the difference
+# from 4:4:4 at quality 88 is not visible there, and files are a third smaller.
+_JPEG_QUALITY = 84
+
+
 def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -178,9 +183,9 @@ class _ImageStore:
         if self.image_format == "png":
             return png_bytes(rgb, optimize=True), "png"
         if self.image_format == "jpeg":
-            return jpeg_bytes(rgb, quality=88), "jpeg"
+            return jpeg_bytes(rgb, quality=_JPEG_QUALITY, subsampling=2), "jpeg"
         png = png_bytes(rgb, optimize=True)
-        jpg = jpeg_bytes(rgb, quality=88)
+        jpg = jpeg_bytes(rgb, quality=_JPEG_QUALITY, subsampling=2)
         # Flat colours (label maps, plots) compress well as PNG and stay crisp; photos are far smaller as JPEG.
         return (png, "png") if len(png) <= 1.3 * len(jpg) else (jpg, "jpeg")
 
@@ -292,7 +297,7 @@ def render_report(
     subtitle: str = "",
     thumb_side: int = 360,
     figure_side: int = 1600,
-    panel_px: int = 220,
+    panel_px: int = 240,
     image_format: str = "auto",
     _store: _ImageStore | None = None,
 ) -> str:
@@ -344,7 +349,7 @@ def write_report(
     embed: bool = True,
     thumb_side: int = 360,
     figure_side: int = 1600,
-    panel_px: int = 220,
+    panel_px: int = 240,
     image_format: str = "auto",
 ) -> Path:
     """Write a self-contained HTML report to ``path`` (atomically) and return the path.

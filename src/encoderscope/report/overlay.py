@@ -159,13 +159,15 @@ def overlay(
     alpha: float = 0.5,
     boundaries: bool = True,
     boundary_color: tuple[int, int, int] = (20, 20, 20),
-    boundary_width: int = 1,
+    boundary_width: int | None = None,
 ) -> np.ndarray:
     """Colour-fill a photo with its label map and outline the regions; returns ``(H, W, 3)`` uint8 at the photo's size.
 
     The label map is resized to the photo with nearest neighbour when sizes differ. Fill: ``(1 - alpha) * photo +
     alpha * palette[label]`` (negative labels stay unfilled). Boundaries: ``skimage.segmentation.find_boundaries``
-    (``mode="inner"``, one pixel; ``boundary_width`` > 1 thickens them).
+    (``mode="thick"``: the pixels on both sides of every change of label, so no concept id is treated as background),
+    ``boundary_width`` pixels on each side: by default one per 600 pixels of the photo's longer side (at least one),
+    so boundaries stay visible when a large photo is shown as a thumbnail.
 
     Example:
         >>> lab = np.array([[0, 1]]); px = overlay(np.zeros((4, 4, 3), np.uint8), lab, boundaries=False)
@@ -184,7 +186,9 @@ def overlay(
     out[valid] = (1.0 - alpha) * out[valid] + alpha * colours[labels[valid]].astype(np.float32)
     out = np.round(out).astype(np.uint8)
     if boundaries:
-        edges = find_boundaries(labels, mode="inner")
+        if boundary_width is None:
+            boundary_width = max(1, round(max(photo.shape[:2]) / 600))
+        edges = find_boundaries(labels, mode="thick")
         if boundary_width > 1:
             from scipy.ndimage import binary_dilation
 
@@ -438,15 +442,15 @@ def png_bytes(image: ImageLike, optimize: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def jpeg_bytes(image: ImageLike, quality: int = 90) -> bytes:
-    """Encode a picture as JPEG bytes (4:4:4 chroma, so thin coloured boundaries stay sharp).
+def jpeg_bytes(image: ImageLike, quality: int = 90, subsampling: int = 0) -> bytes:
+    """Encode a picture as JPEG bytes; ``subsampling`` 0 = 4:4:4 chroma (sharpest), 2 = 4:2:0 (smallest).
 
     Example:
         >>> jpeg_bytes(np.zeros((2, 2, 3), np.uint8))[:2]
         b'\\xff\\xd8'
     """
     buffer = io.BytesIO()
-    Image.fromarray(to_rgb(image)).save(buffer, format="JPEG", quality=int(quality), subsampling=0)
+    Image.fromarray(to_rgb(image)).save(buffer, format="JPEG", quality=int(quality), subsampling=int(subsampling))
     return buffer.getvalue()
 
 
