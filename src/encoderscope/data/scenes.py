@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import pickle  # only for its exception type: torch.load runs with weights_only=True
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -384,11 +385,14 @@ def face_bank(n: int = _FACE_BANK, seed: int = _FACE_SEED) -> np.ndarray:
         weights = locate.package_file("gan_face_generate", "weights.tar", pip_name="gan-face-generate", no_deps=True)
     except WeightsUnavailableError as err:
         raise SourceError(str(err)) from None
-    from gan_face_generate.models import Generator
+    try:
+        from gan_face_generate.models import Generator
 
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    generator = Generator(0, 3, 100, 64)
-    generator.load_state_dict(state["netG_state_dict"])
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        generator = Generator(0, 3, 100, 64)
+        generator.load_state_dict(state["netG_state_dict"])
+    except (ImportError, RuntimeError, KeyError, TypeError, ValueError, OSError, pickle.UnpicklingError) as err:
+        raise SourceError(f"cannot load the DCGAN face generator from {weights}: {type(err).__name__} {err}") from None
     generator.eval()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
