@@ -9,7 +9,7 @@ from encoderscope._io import read_json
 from encoderscope.data import zoo_images
 from encoderscope.data.scenes import SceneConfig, SceneGenerator, generate_scenes, write_scenes
 from encoderscope.data.voc import open_voc
-from encoderscope.errors import ParameterError
+from encoderscope.errors import ParameterError, SourceError
 from encoderscope.nave.metrics import corloc, hungarian_miou
 
 FAST = SceneConfig(kinds=("horse", "shape"))  # needs only scikit-image, no weights or Debian data
@@ -114,3 +114,19 @@ def test_fashion_and_face_objects():
     assert "face" in names and names - {"face"}
     again = SceneGenerator(0, SceneConfig(kinds=("fashion", "face"), min_objects=3), warn_missing=False)
     assert np.array_equal(np.asarray(generator.scene(5).image), np.asarray(again.scene(5).image))
+
+
+def test_missing_sources_are_left_out_with_a_warning(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(zoo_images, "FASHION_MNIST_DIR", str(tmp_path / "absent"))
+    monkeypatch.setenv("ENCODERSCOPE_CACHE", str(tmp_path / "cache"))
+    zoo_images.fashion_mnist.cache_clear()
+    try:
+        generator = SceneGenerator(0, SceneConfig(kinds=("fashion", "shape")))
+        assert generator.kinds == ("shape",)
+        assert "dataset-fashion-mnist" in generator.missing[0]
+        assert capsys.readouterr().err.count("warning:") == 1
+        assert {o.kind for o in generator.scene(0).objects} == {"shape"}
+        with pytest.raises(SourceError, match="no object source"):
+            SceneGenerator(0, SceneConfig(kinds=("fashion",)), warn_missing=False)
+    finally:
+        zoo_images.fashion_mnist.cache_clear()
