@@ -141,3 +141,10 @@ def test_write_report_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["report.html"]
+
+
+def test_tall_figures_keep_their_height() -> None:
+    tall = np.full((3000, 800, 3), 200, np.uint8)
+    tall[::50] = 0  # some structure
+    (_, picture), = _decode_images(render_report("t", [Section("s", [Figure(tall)])], figure_side=400))
+    assert picture.size == (400, 1500)  # the width is limited, the aspect ratio kept

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from encoderscope.errors import ParameterError
-from encoderscope.report.plots import bar_plot, histogram, line_plot
+from encoderscope.report.plots import bar_plot, histogram, line_plot, matrix_plot, scatter_plot
 
 
 def _size(png: bytes) -> tuple[int, int]:
@@ -53,3 +53,20 @@ def test_histogram_single_and_overlaid() -> None:
         histogram(np.array([np.nan]))
     with pytest.raises(ParameterError):
         histogram({})
+
+
+def test_matrix_plot_grows_with_the_matrix_and_checks_labels() -> None:
+    small = matrix_plot(np.eye(2), ["a", "b"], dpi=50)
+    large = matrix_plot(np.full((6, 6), np.nan), list("abcdef"), vmin=0, vmax=1, annotate=True, dpi=50)
+    assert _size(large)[0] > _size(small)[0] and _size(large)[1] > _size(small)[1]
+    with pytest.raises(ParameterError, match="does not match"):
+        matrix_plot(np.eye(2), ["a", "b", "c"])
+
+
+def test_scatter_plot() -> None:
+    png = scatter_plot({"a": ([0, 1], [1, 0])}, labels={"a": ["p", "q"]}, diagonal=True, size=(3.0, 3.0), dpi=50)
+    assert _size(png) == (150, 150)
+    with pytest.raises(ParameterError, match="x has 1 values"):
+        scatter_plot({"a": ([0], [1, 2])})
+    with pytest.raises(ParameterError):
+        scatter_plot({})

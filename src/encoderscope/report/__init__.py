@@ -9,7 +9,7 @@ Modules (each one concern):
 * ``gallery``  -- concept galleries and neuron galleries as single figures.
 * ``html``     -- :func:`write_report` with :class:`Section`, :class:`PanelRow`, :class:`Panel`, :class:`Legend`,
   :class:`Table`, :class:`Figure`, :class:`Note`.
-* ``plots``    -- line, bar and histogram plots to PNG for the studies.
+* ``plots``    -- line, bar, histogram, matrix and scatter plots to PNG for the studies.
 
 Example:
     >>> import numpy as np
@@ -53,7 +53,7 @@ from encoderscope.report.palette import (
     overlap_matrix,
     resize_labels,
 )
-from encoderscope.report.plots import bar_plot, histogram, line_plot
+from encoderscope.report.plots import bar_plot, histogram, line_plot, matrix_plot, scatter_plot
 
 __all__ = [
     "IGNORE_LABEL",
@@ -81,6 +81,7 @@ __all__ = [
     "label_panel",
     "line_plot",
     "match_labels",
+    "matrix_plot",
     "neuron_gallery",
     "overlap_matrix",
     "overlay",
@@ -89,6 +90,7 @@ __all__ = [
     "render_report",
     "resize_labels",
     "save_png",
+    "scatter_plot",
     "side_by_side",
     "thumbnail",
     "to_rgb",

@@ -5,7 +5,7 @@ order: :class:`PanelRow` (captioned pictures side by side, e.g. one image: the p
 layer set), :class:`Legend` (concept colour swatches with ids and names), :class:`Table` (a list of dicts),
 :class:`Figure` (one large picture, e.g. a gallery or a plot) and :class:`Note` (a paragraph of text).
 
-Pictures are downscaled (panels to ``thumb_side``, figures to ``figure_side`` pixels on the longer side) and
+Pictures are downscaled (panels to ``thumb_side`` pixels on the longer side, figures to ``figure_side`` wide) and
 embedded as base64 data URIs (``embed=True``, one file) or written beside the page in ``<name>_files/``
 (``embed=False``). Each picture is stored as PNG or JPEG, whichever suits it (flat label maps: PNG; photos: JPEG).
 All text is HTML-escaped. The page is written atomically.
@@ -35,7 +35,7 @@ import numpy as np
 
 from encoderscope._io import write_bytes, write_text
 from encoderscope.errors import ParameterError
-from encoderscope.report.overlay import ImageLike, jpeg_bytes, png_bytes, thumbnail
+from encoderscope.report.overlay import ImageLike, jpeg_bytes, png_bytes, thumbnail, to_rgb
 from encoderscope.report.palette import concept_palette, hex_colors
 
 __all__ = [
@@ -189,8 +189,15 @@ class _ImageStore:
         # Flat colours (label maps, plots) compress well as PNG and stay crisp; photos are far smaller as JPEG.
         return (png, "png") if len(png) <= 1.3 * len(jpg) else (jpg, "jpeg")
 
-    def src(self, image: ImageLike, max_side: int) -> str:
-        data, kind = self._encode(thumbnail(image, max_side))
+    def src(self, image: ImageLike, max_side: int, width_only: bool = False) -> str:
+        """``src`` for a picture downscaled to ``max_side`` (its width only, for tall figures such as galleries)."""
+        if width_only:
+            rgb = to_rgb(image)
+            if rgb.shape[1] > max_side:
+                rgb = thumbnail(rgb, round(max_side * max(rgb.shape[:2]) / rgb.shape[1]))
+        else:
+            rgb = thumbnail(image, max_side)
+        data, kind = self._encode(rgb)
         self.total_bytes += len(data)
         if self.folder is None:
             return f"data:image/{kind};base64,{base64.b64encode(data).decode('ascii')}"
@@ -278,7 +285,7 @@ def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side
         return _render_table(block)
     if isinstance(block, Figure):
         caption = f"<figcaption>{_esc(block.caption)}</figcaption>" if block.caption else ""
-        return (f'<figure class="figure"><img src="{store.src(block.image, figure_side)}" '
+        return (f'<figure class="figure"><img src="{store.src(block.image, figure_side, width_only=True)}" '
                 f'alt="{_esc(block.caption)}">{caption}</figure>')
     if isinstance(block, Note):
         return _paragraphs(block.text, "note")
@@ -360,7 +367,8 @@ def write_report(
         sections: :class:`Section` s in order.
         config: the resolved run configuration, shown folded at the end as JSON.
         embed: pictures as data URIs in the page (one file); ``False`` writes them to ``<name>_files/`` beside it.
-        thumb_side / figure_side: longest side in pixels of panel pictures / figures (downscaled, never upscaled).
+        thumb_side: longest side in pixels of panel pictures (downscaled, never upscaled).
+        figure_side: largest width in pixels of figures (tall figures such as galleries keep their height).
         panel_px: displayed panel width in CSS pixels.
         image_format: ``"auto"`` (PNG or JPEG, whichever suits each picture), ``"png"`` or ``"jpeg"``.
 

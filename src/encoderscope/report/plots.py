@@ -23,7 +23,7 @@ from encoderscope._io import write_bytes
 from encoderscope.errors import ParameterError
 from encoderscope.report.palette import concept_palette, hex_colors
 
-__all__ = ["bar_plot", "histogram", "line_plot"]
+__all__ = ["bar_plot", "histogram", "line_plot", "matrix_plot", "scatter_plot"]
 
 _STYLE = {
     "font.family": "DejaVu Sans",
@@ -218,4 +218,102 @@ def histogram(
         if logy:
             ax.set_yscale("log")
         _decorate(ax, title, xlabel, "density" if density and ylabel == "count" else ylabel, len(arrays))
+        return _finish(fig, path, dpi)
+
+
+def matrix_plot(
+    matrix: np.ndarray | Sequence[Sequence[float]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str] | None = None,
+    title: str = "",
+    path: str | os.PathLike[str] | None = None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    annotate: bool = True,
+    colorbar_label: str = "",
+    dpi: int = 200,
+) -> bytes:
+    """A labelled matrix as a heat map (e.g. the mean ARI between models, or unit-by-concept similarities).
+
+    Values are written in the cells when ``annotate`` (in white or black, whichever reads better); NaN cells are
+    left blank. The figure grows with the number of rows and columns. Example:
+        >>> len(matrix_plot([[1.0, 0.2], [0.2, 1.0]], ["dino", "slic"], title="ARI", vmin=0, vmax=1)) > 1000
+        True
+    """
+    from matplotlib import colormaps, rc_context
+
+    data = np.asarray(matrix, dtype=np.float64)
+    col_labels = list(row_labels) if col_labels is None else list(col_labels)
+    if data.ndim != 2 or data.shape != (len(row_labels), len(col_labels)):
+        raise ParameterError(
+            f"matrix of shape {data.shape} does not match {len(row_labels)} x {len(col_labels)} labels"
+        )
+    finite = data[np.isfinite(data)]
+    lo = float(finite.min()) if vmin is None and finite.size else (0.0 if vmin is None else float(vmin))
+    hi = float(finite.max()) if vmax is None and finite.size else (1.0 if vmax is None else float(vmax))
+    size = (1.6 + 0.55 * data.shape[1] + 0.06 * max(map(len, row_labels), default=0),
+            1.2 + 0.42 * data.shape[0])
+    with rc_context({**_STYLE, "axes.grid": False, "axes.spines.top": True, "axes.spines.right": True}):
+        fig, ax = _new_figure(size)
+        image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
+        ax.set_xticks(range(len(col_labels)), col_labels, rotation=35, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(len(row_labels)), row_labels)
+        ax.tick_params(length=0)
+        if annotate:
+            colours = colormaps[cmap]
+            for (r, c), value in np.ndenumerate(data):
+                if not np.isfinite(value):
+                    continue
+                rgb = colours((value - lo) / (hi - lo) if hi > lo else 0.5)[:3]
+                luminance = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+                ax.text(c, r, f"{value:.2g}", ha="center", va="center", fontsize=7.5,
+                        color="black" if luminance > 0.5 else "white")
+        bar = fig.colorbar(image, ax=ax, shrink=0.9, pad=0.02)
+        bar.outline.set_visible(False)
+        if colorbar_label:
+            bar.set_label(colorbar_label)
+        if title:
+            ax.set_title(title)
+        return _finish(fig, path, dpi)
+
+
+def scatter_plot(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    path: str | os.PathLike[str] | None = None,
+    labels: Mapping[str, Sequence[str]] | None = None,
+    diagonal: bool = False,
+    size: tuple[float, float] = (4.2, 3.4),
+    dpi: int = 200,
+) -> bytes:
+    """Points per series ``{name: (x, y)}``; ``labels[name]`` names each point; ``diagonal`` draws y = x.
+
+    Example:
+        >>> len(scatter_plot({"units": ([0.1, 0.5], [0.2, 0.4])}, xlabel="dense", ylabel="LWTA", diagonal=True)) > 1000
+        True
+    """
+    from matplotlib import rc_context
+
+    if not series:
+        raise ParameterError("scatter_plot needs at least one series")
+    with rc_context(_STYLE):
+        fig, ax = _new_figure(size)
+        for i, ((name, (xs, ys)), colour) in enumerate(zip(series.items(), _colours(len(series)), strict=True)):
+            x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+            if x.shape != y.shape:
+                raise ParameterError(f"series {name!r}: x has {x.size} values, y has {y.size}")
+            ax.scatter(x, y, s=16, color=colour, marker=_MARKERS[i % len(_MARKERS)], label=str(name),
+                       edgecolors="white", linewidths=0.4)
+            for text, px, py in zip((labels or {}).get(name, []), x, y, strict=False):
+                ax.annotate(str(text), (px, py), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        if diagonal:
+            lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
+            hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
+            ax.plot([lo, hi], [lo, hi], color="0.6", linewidth=0.8, linestyle="--", zorder=0)
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+        _decorate(ax, title, xlabel, ylabel, len(series), outside=True)
         return _finish(fig, path, dpi)
