@@ -126,16 +126,10 @@ def test_write_report_with_images_beside_the_page(tmp_path: Path) -> None:
     assert "data:image" not in text
 
 
-def test_write_report_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_report_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_writes) -> None:
     path = write_report(tmp_path / "report.html", "old", [Section("s", [Note("n")])])
     before = path.read_bytes()
-    original = Path.write_bytes
-
-    def crash_half_way(self: Path, data: bytes) -> int:
-        original(self, data[: len(data) // 2])
-        raise OSError("disk full")
-
-    monkeypatch.setattr(Path, "write_bytes", crash_half_way)
+    crash_writes()
     with pytest.raises(OSError, match="disk full"):
         write_report(path, "new", _sections())
     monkeypatch.undo()

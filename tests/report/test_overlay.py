@@ -139,19 +139,13 @@ def test_png_round_trip_and_jpeg() -> None:
     assert decoded.shape == img.shape
 
 
-def test_save_png_is_atomic(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_png_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_writes) -> None:
     target = tmp_path / "sub" / "x.png"
     assert save_png(target, np.zeros((3, 3, 3), np.uint8)) == target
     before = target.read_bytes()
     with pytest.raises(ImageError):
         save_png(target, np.zeros((3, 3, 2)))  # bad picture: refused before writing
-    original = Path.write_bytes
-
-    def crash_half_way(self: Path, data: bytes) -> int:
-        original(self, data[: len(data) // 2])
-        raise OSError("disk full")
-
-    monkeypatch.setattr(Path, "write_bytes", crash_half_way)
+    crash_writes()
     with pytest.raises(OSError, match="disk full"):
         save_png(target, np.full((30, 30, 3), 200, np.uint8))
     monkeypatch.undo()

@@ -28,7 +28,7 @@ from encoderscope.report.overlay import (
     BACKGROUND,
     ImageLike,
     _draw_text_block,
-    _resize,
+    _fit,
     _text_height,
     _wrap,
     to_rgb,
@@ -183,9 +183,7 @@ def gallery_figure(
     for row in rows:
         thumbs = []
         for img in row.images:
-            rgb = to_rgb(img)
-            scale = thumb / max(rgb.shape[:2])
-            thumbs.append(_resize(rgb, (max(1, round(rgb.shape[0] * scale)), max(1, round(rgb.shape[1] * scale)))))
+            thumbs.append(_fit(to_rgb(img), thumb))
         img_h = max((t.shape[0] for t in thumbs), default=thumb // 2)
         text_w = header_width - 10 - (20 if row.color is not None else 0)
         head = _wrap(row.label, text_w, font_size + 1, bold=True)

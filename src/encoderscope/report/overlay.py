@@ -99,6 +99,12 @@ def _resize(rgb: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np
     return np.asarray(Image.fromarray(rgb).resize((int(width), int(height)), resample), dtype=np.uint8)
 
 
+def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+    """Scale (up or down, aspect kept) so the longer side is ``side`` pixels."""
+    scale = side / max(rgb.shape[:2])
+    return _resize(rgb, (max(1, round(rgb.shape[0] * scale)), max(1, round(rgb.shape[1] * scale))))
+
+
 def thumbnail(image: ImageLike, max_side: int) -> np.ndarray:
     """Downscale (never upscale) so the longer side is at most ``max_side`` pixels.
 
@@ -107,11 +113,7 @@ def thumbnail(image: ImageLike, max_side: int) -> np.ndarray:
         (40, 20, 3)
     """
     rgb = to_rgb(image)
-    height, width = rgb.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1:
-        return rgb
-    return _resize(rgb, (max(1, round(height * scale)), max(1, round(width * scale))))
+    return rgb if max(rgb.shape[:2]) <= max_side else _fit(rgb, max_side)
 
 
 def _label_array(labels: np.ndarray) -> np.ndarray:
@@ -390,9 +392,7 @@ def panel_grid(
             if cell is None:
                 fitted_row.append(None)
                 continue
-            img = to_rgb(cell)
-            scale = cell_size / max(img.shape[:2])
-            fitted_row.append(_resize(img, (max(1, round(img.shape[0] * scale)), max(1, round(img.shape[1] * scale)))))
+            fitted_row.append(_fit(to_rgb(cell), cell_size))
         fitted_rows.append(fitted_row)
     # Each row is as tall as its tallest cell, so landscape photos do not leave square gaps.
     row_heights = [max((f.shape[0] for f in row if f is not None), default=cell_size // 4) for row in fitted_rows]
