@@ -45,6 +45,11 @@ _API: dict[str, str] = {
     "nave": "encoderscope.nave",  # the subpackage, callable: encoderscope.nave(encoder, images, ...)
     "nave_maps": "encoderscope.nave.pipeline",
     "NaveResult": "encoderscope.nave.result",
+    "report": "encoderscope.report",  # pictures and the HTML report (the subpackage)
+    "write_report": "encoderscope.report.html",
+    "overlay": "encoderscope.report.overlay",
+    "concept_palette": "encoderscope.report.palette",
+    "align_labels": "encoderscope.report.palette",
 }
 
 
