@@ -108,3 +108,22 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape results (for ``run.json`` records).
+
+    Example:
+        >>> "python" in versions()
+        True
+    """
+    import importlib.metadata as metadata
+    import platform
+
+    found = {"python": platform.python_version()}
+    for name in ("encoderscope", "torch", "torchvision", "timm", "numpy", "faiss-cpu", "scikit-learn", "scikit-image"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found

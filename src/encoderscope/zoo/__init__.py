@@ -9,13 +9,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from encoderscope.errors import SourceError
-from encoderscope.zoo.encoder import Encoder
-from encoderscope.zoo.preprocess import PreparedImage, Preprocess
+
+if TYPE_CHECKING:  # torch is imported on first use, so light modules (zoo.locate) stay light
+    from torch import nn
+
+    from encoderscope.zoo.encoder import Encoder
 
 PREFIXES = ("timm:", "tv:", "hf:", "file:", "zoo:")
 
@@ -41,6 +42,10 @@ def load_model(
         seed: seed for random-init weights.
         **kwargs: passed to the timm factory (``img_size=...``).
     """
+    from torch import nn
+
+    from encoderscope.zoo.encoder import Encoder
+
     if isinstance(spec, Encoder):
         return spec.to(device)
     if isinstance(spec, nn.Module):
@@ -75,6 +80,21 @@ def load_model(
     else:
         raise SourceError(f"unknown model source {prefix!r} in {spec!r}; use one of {', '.join(PREFIXES)}")
     return encoder.to(device)
+
+
+_LAZY = {
+    "Encoder": "encoderscope.zoo.encoder",
+    "PreparedImage": "encoderscope.zoo.preprocess",
+    "Preprocess": "encoderscope.zoo.preprocess",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'encoderscope.zoo' has no attribute {name!r}")
 
 
 __all__ = ["Encoder", "PreparedImage", "Preprocess", "load_model"]
