@@ -34,7 +34,8 @@ def tiny_backbone() -> dinov2_onnx.Dinov2Backbone:
 def test_state_dict_is_timm_vit_small_patch14_dinov2(tiny_backbone: dinov2_onnx.Dinov2Backbone) -> None:
     import timm
 
-    reference = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, num_classes=0)
+    with torch.device("meta"):  # shapes only
+        reference = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, num_classes=0)
     ours = {k: tuple(v.shape) for k, v in tiny_backbone.state_dict().items()}
     assert ours == {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     names = dict(tiny_backbone.named_modules())
@@ -65,10 +66,14 @@ def test_native_grid_is_used_unchanged(tiny_backbone: dinov2_onnx.Dinov2Backbone
     torch.testing.assert_close(tokens[:, 1:], tiny_backbone.pos_embed[:, 1:].expand(1, -1, -1))
 
 
-def test_random_init_is_deterministic_per_seed(tiny_backbone: dinov2_onnx.Dinov2Backbone) -> None:
-    first, second, other = tiny_backbone, build_backbone(seed=0), build_backbone(seed=1)
-    torch.testing.assert_close(first.state_dict(), second.state_dict(), rtol=0, atol=0)
-    assert not torch.equal(first.blocks[0].attn.qkv.weight, other.blocks[0].attn.qkv.weight)
+def test_random_init_is_deterministic_and_leaves_the_global_rng_alone(
+    tiny_backbone: dinov2_onnx.Dinov2Backbone,
+) -> None:
+    state = torch.random.get_rng_state()
+    again = build_backbone(seed=0)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.testing.assert_close(tiny_backbone.state_dict(), again.state_dict(), rtol=0, atol=0)
+    assert float(again.blocks[0].attn.qkv.weight.detach().std()) > 0  # really initialised, not left empty
 
 
 # -- cache: the port is replaced by a counting fake (a small state dict) so these run fast and without weights -------
