@@ -161,7 +161,7 @@ class Dissection:
         """Per-neuron galleries of top-activating probe images, ``per_figure`` units per PNG."""
         try:
             from encoderscope.report import save_png
-            from encoderscope.report.gallery import GalleryRow, neuron_gallery
+            from encoderscope.report.gallery import neuron_gallery
         except ImportError:
             warn("galleries skipped: encoderscope.report.gallery is not available")
             return
@@ -169,23 +169,19 @@ class Dissection:
         values = self.activations.values
         for start in range(0, len(units), per_figure):
             chunk = units[start : start + per_figure]
-            rows = []
-            for unit in chunk:
-                top = [int(i) for i in self.top_images[unit, :n_images]]
-                try:
-                    images = [self.activations.items[i].load() for i in top]
-                except Exception as err:  # images given as a matrix, or unreadable now
-                    warn(f"galleries skipped: {err}")
-                    return
-                rows.append(
-                    GalleryRow(
-                        label=f"unit {unit}: {self.concept_of(unit)}",
-                        sublabel=f"{self.similarity} {float(self.best_scores[unit, 0]):.3g}",
-                        images=images,
-                        captions=[f"{float(values[i, unit]):.2f}" for i in top],
-                    )
-                )
-            picture = neuron_gallery(rows, title=f"{self.layer}: units {chunk[0]}-{chunk[-1]}")
+            tops = [[int(i) for i in self.top_images[unit, :n_images]] for unit in chunk]
+            try:
+                images = [[self.activations.items[i].load() for i in top] for top in tops]
+            except Exception as err:  # images given as a matrix, or unreadable now
+                warn(f"galleries skipped: {err}")
+                return
+            picture = neuron_gallery(
+                chunk,
+                images,
+                [f"{self.concept_of(u)} ({self.similarity} {float(self.best_scores[u, 0]):.3g})" for u in chunk],
+                [[float(values[i, u]) for i in top] for u, top in zip(chunk, tops, strict=True)],
+                title=f"{self.layer}: units {chunk[0]}-{chunk[-1]}",
+            )
             save_png(folder / f"units_{chunk[0]:05d}-{chunk[-1]:05d}.png", picture)
 
 

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,8 +26,10 @@ import torch
 from torch import nn
 
 from encoderscope._io import atomic_path, read_json, write_json
+from encoderscope.capture.layout import TokenLayout
 from encoderscope.errors import ParameterError, SourceError
 from encoderscope.lwta.convert import convert, lwta_layers, set_generator
+from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.preprocess import Preprocess
 
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
@@ -136,16 +139,42 @@ def load_checkpoint(folder: str | Path, seed: int | None = None) -> tuple[nn.Mod
     return model.eval(), config
 
 
-def encoder_for(model: nn.Module, config: ModelConfig, spec: str = "lwta") -> object:
-    """The trained network as an :class:`~encoderscope.zoo.Encoder` (for capture and dissection)."""
-    from encoderscope.zoo.sources import from_module
+def _fingerprint(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
-    encoder = from_module(model, preprocess_for(config))
-    encoder.spec = spec
-    encoder.architecture = f"{config.arch}-lwta{config.U}"
-    encoder.weights = "trained with encoderscope lwta train"
-    encoder.class_names = list(config.class_names) or None
-    return encoder
+
+def encoder_for(model: nn.Module, config: ModelConfig, spec: str = "lwta") -> Encoder:
+    """The trained network as an :class:`~encoderscope.zoo.Encoder` (for capture and dissection).
+
+    Built directly (layout and blocks are known for the two architectures), frozen in ``eval()`` mode.
+    """
+    from encoderscope.zoo.sources import freeze
+
+    if config.arch == "vit":
+        layout = TokenLayout(prefix_kinds=("cls",), patch_size=(config.patch_size, config.patch_size))
+        depth = [f"blocks.{i}" for i in range(config.depth)]
+        feature = "fc_norm" if hasattr(model, "fc_norm") else None
+    else:
+        layout = TokenLayout()
+        depth = ["layer1", "layer2", "layer3", "layer4"]
+        feature = "global_pool"
+    return Encoder(
+        module=freeze(model),
+        preprocess=preprocess_for(config),
+        layout=layout,
+        spec=spec,
+        architecture=f"{config.arch}-lwta{config.U}",
+        weights="trained with encoderscope lwta train",
+        fingerprint=_fingerprint(model),
+        depth_layers=depth,
+        classifier=model,
+        class_names=list(config.class_names) or None,
+        feature_layer=feature,
+    )
 
 
 __all__ = [
