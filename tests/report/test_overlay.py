@@ -33,6 +33,8 @@ def test_to_rgb_conversions() -> None:
     assert to_rgb(np.full((2, 3), 7, np.uint8))[0, 0].tolist() == [7, 7, 7]
     assert to_rgb(np.ones((2, 2, 3)))[0, 0].tolist() == [255, 255, 255]
     assert to_rgb(np.full((1, 1, 3), 128.0))[0, 0].tolist() == [128, 128, 128]
+    assert to_rgb(np.full((1, 1), 65535, np.uint16))[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb(np.array([[True, False]]))[0].tolist() == [[255, 255, 255], [0, 0, 0]]
     rgba = np.zeros((1, 1, 4), np.uint8)  # fully transparent black -> white page
     assert to_rgb(rgba)[0, 0].tolist() == [255, 255, 255]
     assert to_rgb(Image.new("LA", (2, 2), (0, 255)))[0, 0].tolist() == [0, 0, 0]

@@ -52,7 +52,10 @@ TEXT_COLOR = (30, 30, 30)
 
 
 def to_rgb(image: ImageLike) -> np.ndarray:
-    """Any picture -> ``(H, W, 3)`` uint8 RGB array (RGBA is composited on white; floats are taken in [0, 1]).
+    """Any picture -> ``(H, W, 3)`` uint8 RGB array.
+
+    RGBA is composited on white; floats in [0, 1] are scaled to 0..255 (other numbers are taken on the 0..255
+    scale and clipped); uint16 is scaled from 0..65535; booleans become black and white.
 
     Example:
         >>> to_rgb(np.zeros((2, 3))).shape
@@ -75,6 +78,10 @@ def to_rgb(image: ImageLike) -> np.ndarray:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype == np.uint16:
+        arr = np.round(arr / 257.0).astype(np.uint8)  # 16-bit images: full range to 0..255
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float64)
         if not np.isfinite(arr).all():
