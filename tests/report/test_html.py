@@ -142,3 +142,10 @@ def test_tall_figures_keep_their_height() -> None:
     tall[::50] = 0  # some structure
     (_, picture), = _decode_images(render_report("t", [Section("s", [Figure(tall)])], figure_side=400))
     assert picture.size == (400, 1500)  # the width is limited, the aspect ratio kept
+
+
+def test_panel_size_switch_without_scripts() -> None:
+    with_panels = render_report("t", _sections(), panel_px=200)
+    assert 'style="--panel-m:200px"' in with_panels and 'id="size-l"' in with_panels
+    assert "<script" not in with_panels
+    assert 'id="size-l"' not in render_report("t", [Section("s", [Note("text only")])])

@@ -123,7 +123,7 @@ _CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink);
   font: 15px/1.5 -apple-system, "Segoe UI", "Helvetica Neue", Arial, "DejaVu Sans", sans-serif; }
-main { max-width: 1280px; margin: 0 auto; padding: 24px 28px 48px; }
+main { max-width: 1280px; margin: 0 auto; padding: 24px 28px 48px; --panel: var(--panel-m); }
 header { border-bottom: 1px solid var(--line); margin-bottom: 18px; }
 h1 { font-size: 26px; margin: 0 0 4px; font-weight: 650; }
 .subtitle { color: var(--muted); margin: 0 0 14px; }
@@ -134,7 +134,7 @@ nav a, a { color: var(--accent); text-decoration: none; }
 p.note, .intro { max-width: 860px; }
 .intro { color: var(--muted); }
 .row { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; margin-bottom: 6px; }
-figure.panel { margin: 0; width: var(--panel, 240px); }
+figure.panel { margin: 0; width: var(--panel); }
 figure.panel img { width: 100%; height: auto; display: block; border-radius: 3px; background: var(--soft);
   image-rendering: auto; }
 figcaption { font-size: 12.5px; color: var(--muted); margin-top: 3px; line-height: 1.35;
@@ -143,7 +143,14 @@ figure.figure { margin: 10px 0 16px; }
 figure.figure img { max-width: 100%; height: auto; display: block; }
 figure.figure figcaption { font-size: 13.5px; max-width: 860px; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 14px; margin: 6px 0 12px; padding: 8px 10px;
-  background: var(--soft); border-radius: 6px; }
+  background: var(--soft); border-radius: 6px; position: sticky; top: 0; z-index: 1;
+  box-shadow: 0 1px 0 var(--line); }
+.sizes { font-size: 13px; color: var(--muted); margin: 0 0 12px; }
+.sizes label { margin-left: 8px; cursor: pointer; }
+main:has(#size-s:checked) { --panel: calc(var(--panel-m) * 2 / 3); }
+main:has(#size-l:checked) { --panel: calc(var(--panel-m) * 3 / 2); }
+@media print { .sizes, nav { display: none; } .legend { position: static; }
+  figure, tr, .legend { break-inside: avoid; } h2, h3 { break-after: avoid; } }
 .legend .title { font-weight: 600; width: 100%; font-size: 13px; }
 .legend span.item { display: inline-flex; align-items: center; gap: 6px; font-size: 13px; }
 .swatch { width: 14px; height: 14px; border-radius: 3px; display: inline-block; border: 1px solid rgba(0,0,0,.25); }
@@ -269,7 +276,7 @@ def _paragraphs(text: str, css_class: str) -> str:
     return "".join(f'<p class="{css_class}">{_esc(c)}</p>' for c in chunks)
 
 
-def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side: int, panel_px: int) -> str:
+def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side: int) -> str:
     if isinstance(block, PanelRow):
         title = f"<h3>{_esc(block.title)}</h3>" if block.title else ""
         figures = []
@@ -278,7 +285,7 @@ def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side
             caption = f"<figcaption>{_esc(panel.caption)}</figcaption>" if panel.caption else ""
             figures.append(f'<figure class="panel"{tip}><img src="{store.src(panel.image, thumb_side)}" '
                            f'alt="{_esc(panel.caption)}" loading="lazy">{caption}</figure>')
-        return f'{title}<div class="row" style="--panel:{panel_px}px">{"".join(figures)}</div>'
+        return f'{title}<div class="row">{"".join(figures)}</div>'
     if isinstance(block, Legend):
         return _render_legend(block)
     if isinstance(block, Table):
@@ -325,7 +332,7 @@ def render_report(
         body.append(f'<section id="{_anchor(i, section.title)}"><h2>{_esc(section.title)}</h2>')
         if section.intro:
             body.append(_paragraphs(section.intro, "intro"))
-        body.extend(_render_block(b, store, thumb_side, figure_side, panel_px) for b in section.blocks)
+        body.extend(_render_block(b, store, thumb_side, figure_side) for b in section.blocks)
         body.append("</section>")
     config_html = ""
     if config is not None:
@@ -334,6 +341,13 @@ def render_report(
     from encoderscope import __version__
 
     sub = f'<p class="subtitle">{_esc(subtitle)}</p>' if subtitle else ""
+    has_panels = any(isinstance(b, PanelRow) for s in sections for b in s.blocks)
+    sizes = (
+        '<div class="sizes">Panel size:'
+        + "".join(f'<label><input type="radio" name="size" id="size-{key}"{" checked" if key == "m" else ""}>'
+                  f"{name}</label>" for key, name in (("s", "small"), ("m", "medium"), ("l", "large")))
+        + "</div>"
+    ) if has_panels else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -341,7 +355,7 @@ def render_report(
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data: 'self' file:; "
         "style-src 'unsafe-inline'\">"
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body><main><header><h1>{_esc(title)}</h1>{sub}{toc}</header>\n"
+        f'<body><main style="--panel-m:{int(panel_px)}px"><header><h1>{_esc(title)}</h1>{sub}{toc}{sizes}</header>\n'
         + "\n".join(body)
         + f"\n{config_html}<footer>Made with encoderscope {_esc(__version__)}.</footer></main></body></html>\n"
     )
@@ -369,7 +383,8 @@ def write_report(
         embed: pictures as data URIs in the page (one file); ``False`` writes them to ``<name>_files/`` beside it.
         thumb_side: longest side in pixels of panel pictures (downscaled, never upscaled).
         figure_side: largest width in pixels of figures (tall figures such as galleries keep their height).
-        panel_px: displayed panel width in CSS pixels.
+        panel_px: displayed panel width in CSS pixels ("medium" in the page's small / medium / large switch, which
+            works without scripts).
         image_format: ``"auto"`` (PNG or JPEG, whichever suits each picture), ``"png"`` or ``"jpeg"``.
 
     Example:
