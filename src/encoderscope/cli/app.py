@@ -26,7 +26,7 @@ def _register_commands() -> None:
 
 
 # One module per concern. Add a name here when a command module lands.
-COMMAND_MODULES: list[str] = ["layers", "link", "scenes", "lwta", "dissect", "study"]
+COMMAND_MODULES: list[str] = ["layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc"]
 
 
 def main(argv: list[str] | None = None) -> None:

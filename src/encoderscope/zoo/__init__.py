@@ -71,7 +71,7 @@ def load_model(
     elif prefix == "zoo":
         from encoderscope.zoo.offline import load_zoo_model
 
-        encoder = load_zoo_model(name, random_init=random_init)
+        encoder = load_zoo_model(name, random_init=random_init, seed=seed)
     elif prefix == "file":
         if arch is None:
             raise SourceError(f"{spec}: a checkpoint needs its architecture, e.g. arch='timm:resnet18' (--arch)")
