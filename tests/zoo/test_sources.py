@@ -87,8 +87,13 @@ def test_plain_module_gets_layout_and_blocks():
 def test_huggingface_local_config_with_registers(tmp_path):
     transformers = pytest.importorskip("transformers")
     config = transformers.Dinov2WithRegistersConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        patch_size=8, image_size=64, num_register_tokens=4,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        patch_size=8,
+        image_size=64,
+        num_register_tokens=4,
     )
     config.save_pretrained(tmp_path)
     from encoderscope.capture import list_layers
