@@ -149,3 +149,12 @@ def test_panel_size_switch_without_scripts() -> None:
     assert 'style="--panel-m:200px"' in with_panels and 'id="size-l"' in with_panels
     assert "<script" not in with_panels
     assert 'id="size-l"' not in render_report("t", [Section("s", [Note("text only")])])
+
+
+def test_figures_choose_png_for_plots_and_jpeg_for_photo_heavy_pictures() -> None:
+    from encoderscope.report.plots import line_plot
+
+    page = render_report("t", [Section("s", [Figure(line_plot({"a": ([1, 2], [1, 2])}, dpi=80)),
+                                             Figure(_photo(3, (400, 600)))])])
+    kinds = [kind for kind, _ in _decode_images(page)]
+    assert kinds == ["png", "jpeg"]

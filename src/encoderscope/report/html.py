@@ -170,6 +170,8 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12.5px; }
 # Report thumbnails are shown at about 2/3 of their pixel size; at this quality and 4:2:0 chroma the difference
 # from 4:4:4 at quality 88 is not visible there, and files are a third smaller.
 _JPEG_QUALITY = 84
+_JPEG_QUALITY_TEXT = 90  # figures with text: 4:4:4 chroma, a higher quality
+_FLAT_FOR_PNG = 0.5
 
 
 def _esc(text: Any) -> str:
@@ -186,15 +188,20 @@ class _ImageStore:
         self.folder = page.with_name(page.stem + "_files") if page is not None and not embed else None
         self.total_bytes = 0
 
-    def _encode(self, rgb: np.ndarray) -> tuple[bytes, str]:
-        if self.image_format == "png":
-            return png_bytes(rgb, optimize=True), "png"
-        if self.image_format == "jpeg":
-            return jpeg_bytes(rgb, quality=_JPEG_QUALITY, subsampling=2), "jpeg"
-        png = png_bytes(rgb, optimize=True)
-        jpg = jpeg_bytes(rgb, quality=_JPEG_QUALITY, subsampling=2)
-        # Flat colours (label maps, plots) compress well as PNG and stay crisp; photos are far smaller as JPEG.
-        return (png, "png") if len(png) <= 1.3 * len(jpg) else (jpg, "jpeg")
+    def _encode(self, rgb: np.ndarray, figure: bool) -> tuple[bytes, str]:
+        kind = self.image_format
+        if kind == "auto" and figure:
+            # Figures are few and hold text: encode both, keep PNG unless it is much larger (photo-heavy galleries).
+            png, jpg = png_bytes(rgb), jpeg_bytes(rgb, quality=_JPEG_QUALITY_TEXT)
+            return (png, "png") if len(png) <= 1.3 * len(jpg) else (jpg, "jpeg")
+        if kind == "auto":
+            # Panels are many: flat colours (label maps) go to PNG, photos and overlays to JPEG, decided cheaply by
+            # the share of pixels equal to their left neighbour instead of encoding twice.
+            flat = float(np.all(rgb[:, 1:] == rgb[:, :-1], axis=-1).mean()) if rgb.shape[1] > 1 else 1.0
+            kind = "png" if flat >= _FLAT_FOR_PNG else "jpeg"
+        if kind == "png":
+            return png_bytes(rgb), "png"
+        return jpeg_bytes(rgb, quality=_JPEG_QUALITY, subsampling=2), "jpeg"
 
     def src(self, image: ImageLike, max_side: int, width_only: bool = False) -> str:
         """``src`` for a picture downscaled to ``max_side`` (its width only, for tall figures such as galleries)."""
@@ -204,7 +211,7 @@ class _ImageStore:
                 rgb = thumbnail(rgb, round(max_side * max(rgb.shape[:2]) / rgb.shape[1]))
         else:
             rgb = thumbnail(image, max_side)
-        data, kind = self._encode(rgb)
+        data, kind = self._encode(rgb, figure=width_only)
         self.total_bytes += len(data)
         if self.folder is None:
             return f"data:image/{kind};base64,{base64.b64encode(data).decode('ascii')}"
