@@ -1,9 +1,10 @@
 import numpy as np
+import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from encoderscope._io import read_json
 from encoderscope.nave import NaveRecord, NaveResult
-from encoderscope.nave.compare import compare, compare_results
+from encoderscope.nave.compare import adjusted_rand, compare, compare_results
 
 
 def result_of(grid: np.ndarray, name: str) -> NaveResult:
@@ -37,3 +38,11 @@ def test_compare_models_and_a_baseline_end_to_end(tiny_vit, tmp_path):
     assert len(info["mean_ari"]["matrix"]) == 3
     assert (out / "compare" / "image-000.png").exists() and (out / "report.html").exists()
     assert (out / "ari.csv").read_text().splitlines()[-1].startswith("mean,")
+
+
+def test_adjusted_rand_matches_sklearn():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, (30, 20))
+    b = (a + (rng.random((30, 20)) < 0.3)) % 4
+    assert adjusted_rand(a, b) == pytest.approx(adjusted_rand_score(a.ravel(), b.ravel()), abs=1e-12)
+    assert adjusted_rand(np.zeros((2, 2), int), np.zeros((2, 2), int)) == 1.0

@@ -33,10 +33,30 @@ from encoderscope.nave.result import NaveResult, versions
 
 
 def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
-    """Adjusted Rand index between two label maps of the same shape."""
-    from sklearn.metrics import adjusted_rand_score
+    """Adjusted Rand index between two label maps of the same shape (non-negative labels).
 
-    return float(adjusted_rand_score(a.ravel(), b.ravel()))
+    Computed from the contingency table (one ``bincount``), with the same formula and the same convention as
+    :func:`sklearn.metrics.adjusted_rand_score` (1.0 when both partitions are trivial).
+
+    Example:
+        >>> adjusted_rand(np.array([[0, 0, 1, 1]]), np.array([[5, 5, 2, 2]]))
+        1.0
+    """
+    from encoderscope.report.palette import overlap_matrix
+
+    counts = overlap_matrix(a, b).astype(np.float64)
+    n = counts.sum()
+
+    def pairs(x: np.ndarray | float) -> np.ndarray | float:
+        return x * (x - 1) / 2
+
+    together = float(pairs(counts).sum())
+    rows, cols = float(pairs(counts.sum(axis=1)).sum()), float(pairs(counts.sum(axis=0)).sum())
+    expected = rows * cols / pairs(n) if n > 1 else 0.0
+    maximum = (rows + cols) / 2
+    if maximum == expected:
+        return 1.0
+    return float((together - expected) / (maximum - expected))
 
 
 @dataclass
@@ -155,7 +175,8 @@ def compare(
     """Run NAVE with every model on the same images (plus superpixel baselines) and compare the maps.
 
     Args:
-        models: specs, modules or encoders; ``"baseline:slic"`` / ``"baseline:felzenszwalb"`` are accepted too.
+        models: specs, modules or encoders; ``"random-init:SPEC"`` builds SPEC without weights (seeded);
+            ``"baseline:slic"`` / ``"baseline:felzenszwalb"`` are superpixel maps.
         images: as for :func:`~encoderscope.nave.nave`.
         layers: layers for every model (``None``: each model's last block or stage).
         k: concepts per map (baselines use it as their region count; ``"auto"`` gives them 5).
@@ -167,6 +188,7 @@ def compare(
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.nave.baselines import baseline_maps
     from encoderscope.nave.pipeline import nave
+    from encoderscope.zoo import load_model
 
     image_set = images if isinstance(images, ImageSet) else open_images(images)
     region_count = k if isinstance(k, int) else 5
@@ -174,6 +196,9 @@ def compare(
     for model in [*models, *(f"baseline:{name}" for name in baselines)]:
         if isinstance(model, str) and model.startswith("baseline:"):
             results.append(baseline_maps(image_set, model.split(":", 1)[1], region_count, seed, progress=progress))
+        elif isinstance(model, str) and model.startswith("random-init:"):
+            encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed)
+            results.append(nave(encoder, image_set, layers, k=k, seed=seed, progress=progress, **options))
         else:
             results.append(nave(model, image_set, layers, k=k, seed=seed, progress=progress, **options))
     return compare_results(results)

@@ -1,6 +1,7 @@
 """Pictures of NAVE results: overlay PNGs, side-by-side comparisons, concept galleries and ``report.html``.
 
-Drawing is done by :mod:`encoderscope.report`; this module decides what goes where. One result gives per-image
+Drawing is done by :mod:`encoderscope.report`; this module decides what goes where. Pictures are drawn at most
+640 px on the longer side (the full-resolution maps are in ``labels.npz``). One result gives per-image
 overlays (``overlays/<key>.png``), a concept gallery for the dataset scope (``gallery.png``) and a report; several
 results (a :class:`~encoderscope.nave.compare.Comparison`, e.g. the demo) give, per image, the photo and every
 result's map with concepts matched to the first result's colours (``compare/<key>.png``), the agreement table, and
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from encoderscope.nave.compare import Comparison
 
 MAX_REPORT_IMAGES = 60
+PICTURE_SIDE = 640
 
 
 def safe_name(key: str) -> str:
@@ -32,11 +34,12 @@ def safe_name(key: str) -> str:
 
 
 def _photo(record: NaveRecord) -> np.ndarray:
-    from encoderscope.report import to_rgb
+    """The image, downscaled to at most :data:`PICTURE_SIDE` px (label maps are resized onto it, nearest)."""
+    from encoderscope.report import thumbnail
 
     if record.item is None:
-        return np.full((*record.original_hw, 3), 235, np.uint8)
-    return to_rgb(record.item.load())
+        return thumbnail(np.full((*record.original_hw, 3), 235, np.uint8), PICTURE_SIDE)
+    return thumbnail(record.item.load(), PICTURE_SIDE)
 
 
 class _LazyPhotos(Sequence[np.ndarray]):
