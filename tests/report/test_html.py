@@ -158,3 +158,12 @@ def test_figures_choose_png_for_plots_and_jpeg_for_photo_heavy_pictures() -> Non
                                              Figure(_photo(3, (400, 600)))])])
     kinds = [kind for kind, _ in _decode_images(page)]
     assert kinds == ["png", "jpeg"]
+
+
+def test_high_resolution_plots_are_shown_at_their_physical_size() -> None:
+    from encoderscope.report.plots import line_plot
+
+    plot = line_plot({"a": ([1, 2], [1, 2])}, size=(5.0, 3.0), dpi=192)  # 960 px wide, 5 inches
+    page = render_report("t", [Section("s", [Figure(plot), Figure(_photo(), width=300), Figure(_photo())])])
+    assert re.findall(r'<img src="[^"]+"( style="width:\d+px")?', page) == [
+        ' style="width:480px"', ' style="width:300px"', ""]

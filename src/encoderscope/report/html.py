@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from encoderscope._io import write_bytes, write_text
 from encoderscope.errors import ParameterError
@@ -93,10 +95,17 @@ class Table:
 
 @dataclass
 class Figure:
-    """One large picture (a gallery, a grid figure or a plot) with a caption."""
+    """One large picture (a gallery, a grid figure or a plot) with a caption.
+
+    ``width`` is the displayed width in CSS pixels (never beyond the page). By default a PNG/JPEG given as bytes
+    or a path that records its resolution (matplotlib does) is shown at its physical size (``pixels * 96 / dpi``),
+    so a 200-dpi plot is not blown up to twice its intended size; other pictures are shown at one CSS pixel per
+    pixel.
+    """
 
     image: ImageLike
     caption: str = ""
+    width: int | None = None
 
 
 @dataclass
@@ -283,6 +292,21 @@ def _paragraphs(text: str, css_class: str) -> str:
     return "".join(f'<p class="{css_class}">{_esc(c)}</p>' for c in chunks)
 
 
+def _physical_width(image: ImageLike) -> int | None:
+    """CSS width of an encoded picture that records a resolution above screen resolution, else None."""
+    if not isinstance(image, (bytes, bytearray, str, os.PathLike)):
+        return None
+    try:
+        with Image.open(io.BytesIO(image) if isinstance(image, (bytes, bytearray)) else image) as opened:
+            dpi = opened.info.get("dpi")
+            width = opened.width
+    except OSError:
+        return None  # reading fails later with the usual one-line error
+    if not dpi or float(dpi[0]) < 120:
+        return None
+    return round(width * 96 / float(dpi[0]))
+
+
 def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side: int) -> str:
     if isinstance(block, PanelRow):
         title = f"<h3>{_esc(block.title)}</h3>" if block.title else ""
@@ -299,7 +323,9 @@ def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side
         return _render_table(block)
     if isinstance(block, Figure):
         caption = f"<figcaption>{_esc(block.caption)}</figcaption>" if block.caption else ""
-        return (f'<figure class="figure"><img src="{store.src(block.image, figure_side, width_only=True)}" '
+        width = block.width if block.width is not None else _physical_width(block.image)
+        style = f' style="width:{int(width)}px"' if width else ""
+        return (f'<figure class="figure"><img src="{store.src(block.image, figure_side, width_only=True)}"{style} '
                 f'alt="{_esc(block.caption)}">{caption}</figure>')
     if isinstance(block, Note):
         return _paragraphs(block.text, "note")
