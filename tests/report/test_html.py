@@ -27,7 +27,7 @@ from encoderscope.report.html import (
 from encoderscope.report.overlay import label_panel
 from tests.conftest import make_image
 
-EVIL = '<script>alert("x")</script> & \'q\''
+EVIL = "<script>alert(\"x\")</script> & 'q'"
 
 
 def _photo(seed: int = 0, size: tuple[int, int] = (300, 400)) -> np.ndarray:
@@ -44,17 +44,28 @@ def _sections() -> list[Section]:
     labels = np.zeros((30, 40), int)
     labels[:, 20:] = 1
     return [
-        Section(f"Maps {EVIL}", [
-            Legend(["sky", EVIL]),
-            PanelRow([Panel(_photo(), f"photo {EVIL}", tooltip=EVIL), Panel(label_panel(labels), "map")],
-                     title=f"img {EVIL}"),
-        ], intro=f"intro {EVIL}"),
-        Section("Numbers", [
-            Table([{"model": EVIL, "ari": 0.123456789, "n": 3}, {"model": "b", "extra": None, "ok": True}],
-                  caption=f"cap {EVIL}"),
-            Figure(_photo(1, (50, 60)), caption=EVIL),
-            Note(f"first {EVIL}\n\nsecond"),
-        ]),
+        Section(
+            f"Maps {EVIL}",
+            [
+                Legend(["sky", EVIL]),
+                PanelRow(
+                    [Panel(_photo(), f"photo {EVIL}", tooltip=EVIL), Panel(label_panel(labels), "map")],
+                    title=f"img {EVIL}",
+                ),
+            ],
+            intro=f"intro {EVIL}",
+        ),
+        Section(
+            "Numbers",
+            [
+                Table(
+                    [{"model": EVIL, "ari": 0.123456789, "n": 3}, {"model": "b", "extra": None, "ok": True}],
+                    caption=f"cap {EVIL}",
+                ),
+                Figure(_photo(1, (50, 60)), caption=EVIL),
+                Note(f"first {EVIL}\n\nsecond"),
+            ],
+        ),
     ]
 
 
@@ -140,7 +151,7 @@ def test_write_report_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_tall_figures_keep_their_height() -> None:
     tall = np.full((3000, 800, 3), 200, np.uint8)
     tall[::50] = 0  # some structure
-    (_, picture), = _decode_images(render_report("t", [Section("s", [Figure(tall)])], figure_side=400))
+    ((_, picture),) = _decode_images(render_report("t", [Section("s", [Figure(tall)])], figure_side=400))
     assert picture.size == (400, 1500)  # the width is limited, the aspect ratio kept
 
 
@@ -154,8 +165,9 @@ def test_panel_size_switch_without_scripts() -> None:
 def test_figures_choose_png_for_plots_and_jpeg_for_photo_heavy_pictures() -> None:
     from encoderscope.report.plots import line_plot
 
-    page = render_report("t", [Section("s", [Figure(line_plot({"a": ([1, 2], [1, 2])}, dpi=80)),
-                                             Figure(_photo(3, (400, 600)))])])
+    page = render_report(
+        "t", [Section("s", [Figure(line_plot({"a": ([1, 2], [1, 2])}, dpi=80)), Figure(_photo(3, (400, 600)))])]
+    )
     kinds = [kind for kind, _ in _decode_images(page)]
     assert kinds == ["png", "jpeg"]
 
@@ -166,4 +178,7 @@ def test_high_resolution_plots_are_shown_at_their_physical_size() -> None:
     plot = line_plot({"a": ([1, 2], [1, 2])}, size=(5.0, 3.0), dpi=192)  # 960 px wide, 5 inches
     page = render_report("t", [Section("s", [Figure(plot), Figure(_photo(), width=300), Figure(_photo())])])
     assert re.findall(r'<img src="[^"]+"( style="width:\d+px")?', page) == [
-        ' style="width:480px"', ' style="width:300px"', ""]
+        ' style="width:480px"',
+        ' style="width:300px"',
+        "",
+    ]

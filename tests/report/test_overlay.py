@@ -123,8 +123,9 @@ def test_long_captions_wrap_instead_of_overflowing() -> None:
 
 def test_panel_grid_layout_and_checks() -> None:
     img = np.full((10, 20, 3), 50, np.uint8)
-    grid = panel_grid([[img, None], [img, img]], row_labels=["a", "b"], col_labels=["photo", "map"],
-                      cell_size=40, gap=4, margin=5)
+    grid = panel_grid(
+        [[img, None], [img, img]], row_labels=["a", "b"], col_labels=["photo", "map"], cell_size=40, gap=4, margin=5
+    )
     assert grid.dtype == np.uint8 and grid.shape[1] > 2 * 40
     with pytest.raises(ParameterError, match="row labels"):
         panel_grid([[img]], row_labels=["a", "b"])

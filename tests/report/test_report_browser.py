@@ -39,17 +39,27 @@ def _report(path: Path, embed: bool) -> Path:
         first[:, 8:] = 1
         first[3:6, 4:8] = 2
         second = np.roll(2 - first, seed, axis=1)
-        rows.append(PanelRow([
-            Panel(photo, "photo"),
-            Panel(overlay(photo, first), "model A · K=3"),
-            Panel(overlay(photo, align_labels(first, second)), "model B · K=3 (matched)"),
-            Panel(label_panel(first, size=(96, 128)), "model A map"),
-        ], title=f"image {seed}"))
+        rows.append(
+            PanelRow(
+                [
+                    Panel(photo, "photo"),
+                    Panel(overlay(photo, first), "model A · K=3"),
+                    Panel(overlay(photo, align_labels(first, second)), "model B · K=3 (matched)"),
+                    Panel(label_panel(first, size=(96, 128)), "model A map"),
+                ],
+                title=f"image {seed}",
+            )
+        )
     sections = [
         Section("Concept maps", [Legend(["left", "right", "square"]), *rows], intro="Generated images."),
-        Section("Numbers", [Table([{"model": "A", "ARI": 1.0}, {"model": "B", "ARI": 0.5}]),
-                            Figure(label_panel(np.eye(4, dtype=int), size=(80, 80)), "a figure"),
-                            Note("done")]),
+        Section(
+            "Numbers",
+            [
+                Table([{"model": "A", "ARI": 1.0}, {"model": "B", "ARI": 0.5}]),
+                Figure(label_panel(np.eye(4, dtype=int), size=(80, 80)), "a figure"),
+                Note("done"),
+            ],
+        ),
     ]
     return write_report(path, "Browser check", sections, config={"k": 3}, embed=embed)
 

@@ -195,8 +195,7 @@ def gallery_figure(
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     if title_lines:
-        _draw_text_block(draw, title_lines, margin, margin, width - 2 * margin, font_size + 4, bold=True,
-                         align="left")
+        _draw_text_block(draw, title_lines, margin, margin, width - 2 * margin, font_size + 4, bold=True, align="left")
     y = margin + title_h
     for index, (row, thumbs, head, sub, row_h) in enumerate(laid_out):
         if index:
@@ -296,6 +295,7 @@ def neuron_gallery(
     for u, unit in enumerate(units):
         captions = [f"a = {v:.3g}" for v in activations[u]] if activations is not None else []
         label = f"unit {unit}" if isinstance(unit, (int, np.integer)) else str(unit)
-        rows.append(GalleryRow(label, list(images[u]), captions,
-                               sublabel=descriptions[u] if descriptions is not None else ""))
+        rows.append(
+            GalleryRow(label, list(images[u]), captions, sublabel=descriptions[u] if descriptions is not None else "")
+        )
     return gallery_figure(rows, title=title, thumb=thumb)

@@ -281,8 +281,7 @@ def _render_legend(legend: Legend) -> str:
     items = []
     for concept_id, name, colour in zip(ids, names, colours, strict=False):
         label = f"{concept_id}" if str(name) in ("", str(concept_id)) else f"{concept_id} · {name}"
-        items.append(f'<span class="item"><span class="swatch" style="background:{colour}"></span>'
-                     f"{_esc(label)}</span>")
+        items.append(f'<span class="item"><span class="swatch" style="background:{colour}"></span>{_esc(label)}</span>')
     title = f'<span class="title">{_esc(legend.title)}</span>' if legend.title else ""
     return f'<div class="legend">{title}{"".join(items)}</div>'
 
@@ -314,8 +313,10 @@ def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side
         for panel in block.panels:
             tip = f' title="{_esc(panel.tooltip)}"' if panel.tooltip else ""
             caption = f"<figcaption>{_esc(panel.caption)}</figcaption>" if panel.caption else ""
-            figures.append(f'<figure class="panel"{tip}><img src="{store.src(panel.image, thumb_side)}" '
-                           f'alt="{_esc(panel.caption)}" loading="lazy">{caption}</figure>')
+            figures.append(
+                f'<figure class="panel"{tip}><img src="{store.src(panel.image, thumb_side)}" '
+                f'alt="{_esc(panel.caption)}" loading="lazy">{caption}</figure>'
+            )
         return f'{title}<div class="row">{"".join(figures)}</div>'
     if isinstance(block, Legend):
         return _render_legend(block)
@@ -325,8 +326,10 @@ def _render_block(block: Block, store: _ImageStore, thumb_side: int, figure_side
         caption = f"<figcaption>{_esc(block.caption)}</figcaption>" if block.caption else ""
         width = block.width if block.width is not None else _physical_width(block.image)
         style = f' style="width:{int(width)}px"' if width else ""
-        return (f'<figure class="figure"><img src="{store.src(block.image, figure_side, width_only=True)}"{style} '
-                f'alt="{_esc(block.caption)}">{caption}</figure>')
+        return (
+            f'<figure class="figure"><img src="{store.src(block.image, figure_side, width_only=True)}"{style} '
+            f'alt="{_esc(block.caption)}">{caption}</figure>'
+        )
     if isinstance(block, Note):
         return _paragraphs(block.text, "note")
     raise ParameterError(f"unknown report block {type(block).__name__}")
@@ -357,8 +360,9 @@ def render_report(
     store = _store or _ImageStore(None, True, image_format)
     toc = ""
     if len(sections) > 1:
-        links = "".join(f'<li><a href="#{_anchor(i, s.title)}">{_esc(s.title)}</a></li>'
-                        for i, s in enumerate(sections))
+        links = "".join(
+            f'<li><a href="#{_anchor(i, s.title)}">{_esc(s.title)}</a></li>' for i, s in enumerate(sections)
+        )
         toc = f"<nav><ol>{links}</ol></nav>"
     body = []
     for i, section in enumerate(sections):
@@ -376,11 +380,18 @@ def render_report(
     sub = f'<p class="subtitle">{_esc(subtitle)}</p>' if subtitle else ""
     has_panels = any(isinstance(b, PanelRow) for s in sections for b in s.blocks)
     sizes = (
-        '<div class="sizes">Panel size:'
-        + "".join(f'<label><input type="radio" name="size" id="size-{key}"{" checked" if key == "m" else ""}>'
-                  f"{name}</label>" for key, name in (("s", "small"), ("m", "medium"), ("l", "large")))
-        + "</div>"
-    ) if has_panels else ""
+        (
+            '<div class="sizes">Panel size:'
+            + "".join(
+                f'<label><input type="radio" name="size" id="size-{key}"{" checked" if key == "m" else ""}>'
+                f"{name}</label>"
+                for key, name in (("s", "small"), ("m", "medium"), ("l", "large"))
+            )
+            + "</div>"
+        )
+        if has_panels
+        else ""
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -428,7 +439,16 @@ def write_report(
     """
     page = Path(path)
     store = _ImageStore(page, embed, image_format)
-    text = render_report(title, sections, config=config, subtitle=subtitle, thumb_side=thumb_side,
-                         figure_side=figure_side, panel_px=panel_px, image_format=image_format, _store=store)
+    text = render_report(
+        title,
+        sections,
+        config=config,
+        subtitle=subtitle,
+        thumb_side=thumb_side,
+        figure_side=figure_side,
+        panel_px=panel_px,
+        image_format=image_format,
+        _store=store,
+    )
     write_text(page, text)
     return page

@@ -142,8 +142,12 @@ def _palette_for(labels: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
     return palette
 
 
-def color_labels(labels: np.ndarray, palette: np.ndarray | None = None, size: tuple[int, int] | None = None,
-                 background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
+def color_labels(
+    labels: np.ndarray,
+    palette: np.ndarray | None = None,
+    size: tuple[int, int] | None = None,
+    background: tuple[int, int, int] = BACKGROUND,
+) -> np.ndarray:
     """Label map -> ``(H, W, 3)`` colour image (concept ``i`` in ``palette[i]``, negative labels in ``background``).
 
     ``size`` = (H, W) resizes the map first (nearest). Example:
@@ -205,8 +209,9 @@ def overlay(
     return out
 
 
-def label_panel(labels: np.ndarray, size: tuple[int, int] | None = None, palette: np.ndarray | None = None,
-                boundaries: bool = True) -> np.ndarray:
+def label_panel(
+    labels: np.ndarray, size: tuple[int, int] | None = None, palette: np.ndarray | None = None, boundaries: bool = True
+) -> np.ndarray:
     """The label map alone in concept colours with thin dark boundaries (what a map looks like without the photo).
 
     Example:
@@ -219,8 +224,14 @@ def label_panel(labels: np.ndarray, size: tuple[int, int] | None = None, palette
     return overlay(blank, labels, palette=palette, alpha=1.0, boundaries=boundaries)
 
 
-def heatmap_overlay(image: ImageLike, heat: np.ndarray, alpha: float = 0.55, cmap: str = "inferno",
-                    vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+def heatmap_overlay(
+    image: ImageLike,
+    heat: np.ndarray,
+    alpha: float = 0.55,
+    cmap: str = "inferno",
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> np.ndarray:
     """A unit's activation map (h, w) over the photo, colour-mapped (matplotlib ``cmap``), bilinear-upsampled.
 
     Values are scaled to [vmin, vmax] (default: the map's own min and max). Example:
@@ -237,7 +248,8 @@ def heatmap_overlay(image: ImageLike, heat: np.ndarray, alpha: float = 0.55, cma
     hi = float(heat.max()) if vmax is None else float(vmax)
     scaled = np.clip((heat - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(heat)
     big = Image.fromarray((scaled * 255).astype(np.uint8)).resize(
-        (photo.shape[1], photo.shape[0]), Image.Resampling.BILINEAR)
+        (photo.shape[1], photo.shape[0]), Image.Resampling.BILINEAR
+    )
     rgba = colormaps[cmap](np.asarray(big) / 255.0)
     out = (1 - alpha) * photo.astype(np.float64) + alpha * rgba[:, :, :3] * 255.0
     return np.round(out).astype(np.uint8)
@@ -254,7 +266,8 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.I
 
         path = font_manager.findfont(
             font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal"),
-            fallback_to_default=True)
+            fallback_to_default=True,
+        )
         return ImageFont.truetype(path, size)
     except (OSError, ImportError, ValueError):  # pragma: no cover - matplotlib always ships DejaVu
         return ImageFont.load_default(size)
@@ -288,8 +301,17 @@ def _wrap(text: str, width_px: int, size: int, bold: bool = False) -> list[str]:
     return fitted
 
 
-def _draw_text_block(draw: ImageDraw.ImageDraw, lines: list[str], x: int, y: int, width: int, size: int,
-                     bold: bool = False, align: str = "center", color: tuple[int, int, int] = TEXT_COLOR) -> int:
+def _draw_text_block(
+    draw: ImageDraw.ImageDraw,
+    lines: list[str],
+    x: int,
+    y: int,
+    width: int,
+    size: int,
+    bold: bool = False,
+    align: str = "center",
+    color: tuple[int, int, int] = TEXT_COLOR,
+) -> int:
     """Draw wrapped lines; returns the y below the block."""
     font = _font(size, bold)
     line_height = int(size * 1.3)
@@ -414,21 +436,30 @@ def panel_grid(
     top = margin + title_h
     for c, lines in enumerate(col_wrapped):
         x = margin + label_w + c * (cell_size + gap)
-        _draw_text_block(draw, lines, x, top + header_h - 4 - _text_height(lines, label_size), cell_size,
-                         label_size, bold=True)
+        _draw_text_block(
+            draw, lines, x, top + header_h - 4 - _text_height(lines, label_size), cell_size, label_size, bold=True
+        )
     y = top + header_h
     for r, row in enumerate(fitted_rows):
         row_h = row_heights[r]
         if row_wrapped:
             lines = row_wrapped[r]
-            _draw_text_block(draw, lines, margin, y + (row_h - _text_height(lines, label_size)) // 2,
-                             label_w - 8, label_size, align="left")
+            _draw_text_block(
+                draw,
+                lines,
+                margin,
+                y + (row_h - _text_height(lines, label_size)) // 2,
+                label_w - 8,
+                label_size,
+                align="left",
+            )
         for c, fitted in enumerate(row):
             if fitted is None:
                 continue
             x = margin + label_w + c * (cell_size + gap)
-            canvas.paste(Image.fromarray(fitted),
-                         (x + (cell_size - fitted.shape[1]) // 2, y + (row_h - fitted.shape[0]) // 2))
+            canvas.paste(
+                Image.fromarray(fitted), (x + (cell_size - fitted.shape[1]) // 2, y + (row_h - fitted.shape[0]) // 2)
+            )
         y += row_h + gap
     return np.asarray(canvas, dtype=np.uint8).copy()
 

@@ -161,11 +161,19 @@ def bar_plot(
         for j, (name, colour) in enumerate(zip(names, _colours(len(names)), strict=True)):
             heights = np.array([float(g.get(name, np.nan)) for g in groups.values()])
             err = np.array([float(errs.get(k, {}).get(name, np.nan)) for k in groups]) if errors else None
-            bars = ax.bar(centres - 0.4 + width * (j + 0.5), heights, width * 0.92, color=colour, label=str(name),
-                          yerr=err, capsize=2 if errors else 0)
+            bars = ax.bar(
+                centres - 0.4 + width * (j + 0.5),
+                heights,
+                width * 0.92,
+                color=colour,
+                label=str(name),
+                yerr=err,
+                capsize=2 if errors else 0,
+            )
             if annotate:
-                ax.bar_label(bars, labels=[f"{h:.3g}" if np.isfinite(h) else "" for h in heights], fontsize=7,
-                             padding=2)
+                ax.bar_label(
+                    bars, labels=[f"{h:.3g}" if np.isfinite(h) else "" for h in heights], fontsize=7, padding=2
+                )
         ax.set_xticks(centres, list(groups) if grouped else [])
         if not grouped:
             ax.set_xticks(centres - 0.4 + width * (np.arange(len(names)) + 0.5), names)
@@ -252,8 +260,7 @@ def matrix_plot(
     finite = data[np.isfinite(data)]
     lo = float(finite.min()) if vmin is None and finite.size else (0.0 if vmin is None else float(vmin))
     hi = float(finite.max()) if vmax is None and finite.size else (1.0 if vmax is None else float(vmax))
-    size = (1.6 + 0.55 * data.shape[1] + 0.06 * max(map(len, row_labels), default=0),
-            1.2 + 0.42 * data.shape[0])
+    size = (1.6 + 0.55 * data.shape[1] + 0.06 * max(map(len, row_labels), default=0), 1.2 + 0.42 * data.shape[0])
     with rc_context({**_STYLE, "axes.grid": False, "axes.spines.top": True, "axes.spines.right": True}):
         fig, ax = _new_figure(size)
         image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
@@ -267,8 +274,15 @@ def matrix_plot(
                     continue
                 rgb = colours((value - lo) / (hi - lo) if hi > lo else 0.5)[:3]
                 luminance = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
-                ax.text(c, r, f"{value:.2g}", ha="center", va="center", fontsize=7.5,
-                        color="black" if luminance > 0.5 else "white")
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color="black" if luminance > 0.5 else "white",
+                )
         bar = fig.colorbar(image, ax=ax, shrink=0.9, pad=0.02)
         bar.outline.set_visible(False)
         if colorbar_label:
@@ -305,8 +319,16 @@ def scatter_plot(
             x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
             if x.shape != y.shape:
                 raise ParameterError(f"series {name!r}: x has {x.size} values, y has {y.size}")
-            ax.scatter(x, y, s=16, color=colour, marker=_MARKERS[i % len(_MARKERS)], label=str(name),
-                       edgecolors="white", linewidths=0.4)
+            ax.scatter(
+                x,
+                y,
+                s=16,
+                color=colour,
+                marker=_MARKERS[i % len(_MARKERS)],
+                label=str(name),
+                edgecolors="white",
+                linewidths=0.4,
+            )
             for text, px, py in zip((labels or {}).get(name, []), x, y, strict=False):
                 ax.annotate(str(text), (px, py), textcoords="offset points", xytext=(3, 3), fontsize=7)
         if diagonal:
