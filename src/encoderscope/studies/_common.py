@@ -113,6 +113,14 @@ class StudySummary:
         self.parts.append(f"![{caption}]({filename})\n\n*{caption}*")
         return path
 
+    def picture(self, image: Any, filename: str, caption: str) -> Path:
+        """Save an RGB picture (e.g. a ``report.panel_grid``) as ``out_dir/filename`` and reference it."""
+        from encoderscope.report import save_png
+
+        path = save_png(self.out_dir / filename, image)
+        self.parts.append(f"![{caption}]({filename})\n\n*{caption}*")
+        return path
+
     @contextmanager
     def timed(self, label: str) -> Iterator[None]:
         """Record the wall time of a block under ``label`` (reported in run.json and summary.md)."""
