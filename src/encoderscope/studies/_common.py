@@ -204,13 +204,11 @@ def nave_maps(
 
     names = list(dict.fromkeys(name for layer_set in layer_sets for name in layer_set))
     result = MapSet([list(s) for s in layer_sets], [int(k) for k in ks])
-    for s in range(len(layer_sets)):
-        for k in result.ks:
-            result.maps[(s, k)] = []
-            result.grids[(s, k)] = []
+    # batches group images by padded size, so results are gathered by input index and put in input order at the end
+    found: dict[int, tuple[str, dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]] = {}
     for batch in iter_batches(encoder, images, names, batch_size=batch_size, progress=progress):
         for j, prepared in enumerate(batch.prepared):
-            result.keys.append(batch.items[j].key)
+            per_image: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
             for s, layer_set in enumerate(layer_sets):
                 grids = []
                 for name in layer_set:
@@ -222,10 +220,14 @@ def nave_maps(
                 flat = feats.reshape(-1, dim)
                 for k in result.ks:
                     labels = cluster_positions(flat, min(k, h * w), seed=seed).reshape(h, w)
-                    result.grids[(s, k)].append(labels)
-                    result.maps[(s, k)].append(
-                        grid_to_image(labels, prepared.padded_hw, prepared.content_hw, prepared.original_hw)
-                    )
+                    full = grid_to_image(labels, prepared.padded_hw, prepared.content_hw, prepared.original_hw)
+                    per_image[(s, k)] = (labels, full)
+            found[batch.indices[j]] = (batch.items[j].key, per_image)
+    order = sorted(found)
+    result.keys = [found[i][0] for i in order]
+    for key in ((s, k) for s in range(len(layer_sets)) for k in result.ks):
+        result.grids[key] = [found[i][1][key][0] for i in order]
+        result.maps[key] = [found[i][1][key][1] for i in order]
     return result
 
 
