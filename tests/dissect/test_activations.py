@@ -1,0 +1,35 @@
+"""Unit activations through the capture core: pooling choices and matrices given directly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from encoderscope.data.images import open_images
+from encoderscope.dissect import activations_from_tensor, neuron_activations
+from encoderscope.errors import ParameterError
+from encoderscope.lwta import LWTA
+from tests.conftest import make_image
+
+
+def test_conv_layers_are_mean_pooled_by_default_and_max_on_request() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), LWTA(2, mode="conv", generator=None))
+    images = open_images([make_image(32, 32, seed=i) for i in range(3)])
+    mean = neuron_activations(net, images, "1", progress=False)
+    top = neuron_activations(net, images, "1", pool="max", progress=False)
+    assert mean.pool == "mean" and mean.values.shape == (3, 8)
+    assert (top.values >= mean.values - 1e-6).all()
+    assert mean.keys == ["image-000", "image-001", "image-002"]
+
+
+def test_one_layer_at_a_time_and_given_matrices() -> None:
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3))
+    with pytest.raises(ParameterError, match="one layer"):
+        neuron_activations(net, [make_image(32, 32)], "*", progress=False)
+    acts = activations_from_tensor(torch.ones(2, 3), "fc", keys=["a", "b"])
+    assert acts.keys == ["a", "b"]
+    with pytest.raises(ParameterError):
+        acts.items[0].load()
+    with pytest.raises(ParameterError, match="N, U"):
+        activations_from_tensor(torch.ones(3), "fc")
