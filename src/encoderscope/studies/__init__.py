@@ -26,6 +26,10 @@ StudyFunction = Callable[[Path, bool], None]
 #: name -> "module:function" of a callable (out_dir: Path, quick: bool) -> None.
 STUDIES: dict[str, str] = {
     "lwta": "encoderscope.studies.lwta:study",
+    "supervision": "encoderscope.studies.supervision:run",
+    "registers": "encoderscope.studies.registers:run",
+    "clever-hans": "encoderscope.studies.clever_hans:run",
+    "baselines": "encoderscope.studies.baselines:run",
 }
 
 
