@@ -28,6 +28,16 @@ import numpy as np
 CACHE_ENV = "ENCODERSCOPE_CACHE"
 
 
+def _file_mode() -> int:
+    """Mode of a normally created file (0666 less the umask); mkstemp alone would leave 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def cache_dir(*parts: str) -> Path:
     """The encoderscope cache folder (``$ENCODERSCOPE_CACHE`` or ``~/.cache/encoderscope``), created on demand."""
     root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "encoderscope")
@@ -46,6 +56,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -1,0 +1,30 @@
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from encoderscope._io import atomic_path, read_json, read_npz, write_json, write_npz
+
+
+def test_atomic_write_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert read_json(target) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_files_get_normal_permissions(tmp_path):
+    write_json(tmp_path / "run.json", {})
+    mode = stat.S_IMODE(os.stat(tmp_path / "run.json").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+
+
+def test_npz_round_trip_without_pickle(tmp_path):
+    write_npz(tmp_path / "a.npz", {"x": np.arange(3)})
+    assert read_npz(tmp_path / "a.npz")["x"].tolist() == [0, 1, 2]
