@@ -130,12 +130,11 @@ def evaluate(
         raise ParameterError(f"evaluation needs at least one pass, got {passes}")
     model.eval()
     set_generator(model, torch.Generator().manual_seed(seed))
-    total = torch.zeros(len(labels), model(pixels[:1]).shape[-1])
-    first = torch.zeros_like(total)
+    total = first = torch.zeros(())
     with SparsityMeter(model) as meter, progress_bar("evaluating", total=passes + 1, enabled=progress) as step:
         for index in range(passes):
             logits = torch.cat([model(pixels[i : i + batch_size]) for i in range(0, len(labels), batch_size)])
-            total += logits
+            total = total + logits
             if index == 0:
                 first = logits
             step(1)

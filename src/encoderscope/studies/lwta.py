@@ -36,17 +36,17 @@ class StudyPlan:
 
     vit_us: tuple[int, ...] = (1, 2, 4, 8, 16)
     resnet_us: tuple[int, ...] = (1, 2, 4, 8)
-    train_limit: int = 4000
-    test_limit: int = 600
+    train_limit: int = 2000
+    test_limit: int = 500
     epochs: int = 2
-    batch_size: int = 64
-    probe: int = 400
-    embed_dim: int = 64
-    depth: int = 4
-    resnet_channels: tuple[int, ...] = (16, 32, 64, 128)
+    batch_size: int = 32
+    probe: int = 300
+    embed_dim: int = 48
+    depth: int = 3
+    resnet_channels: tuple[int, ...] = (8, 16, 32, 64)
     real_networks: bool = True
-    real_concepts: str = "words-3k"
-    scenes: int = 30
+    real_concepts: str = "words-1k"
+    scenes: int = 9
     explain_images: int = 3
     seed: int = 0
 
