@@ -40,6 +40,7 @@ from encoderscope.cluster._checks import parse_k
 from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
 from encoderscope.nave.attention import attention_labels, attention_module
 from encoderscope.nave.combine import RESAMPLE_MODES, combine_depths
+from encoderscope.nave.prefetch import PrefetchedImages
 from encoderscope.nave.result import NaveRecord, NaveResult
 from encoderscope.zoo import load_model
 from encoderscope.zoo.encoder import Encoder
@@ -194,7 +195,7 @@ def nave_layer_sets(
     enc = prepare_encoder(encoder, random_init=random_init, seed=seed, size=size, max_side=max_side)
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
-    image_set = images if isinstance(images, ImageSet) else open_images(images)
+    image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))
     passes = dict(batch_size=batch_size, progress=progress, autocast=autocast)
     errors: list[dict[str, str]] = []
     records: list[list[NaveRecord]] = [[] for _ in sets]
