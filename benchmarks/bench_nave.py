@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -113,20 +112,6 @@ def measure_rss(n_images: int, size: int) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def write_section(markdown: str) -> Path:
-    """Replace (or append) the ``## NAVE`` section of BENCHMARKS.md, atomically."""
-    from encoderscope._io import write_text
-
-    path = ROOT / "BENCHMARKS.md"
-    header = "# Benchmarks\n\nMeasured figures; each section is written by its script in benchmarks/.\n"
-    text = path.read_text() if path.exists() else header
-    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = f"## {SECTION}\n\n{markdown.strip()}\n\n"
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
-    write_text(path, text.rstrip("\n") + "\n")
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -197,7 +182,10 @@ def main() -> None:
     markdown = "\n".join(lines)
     print(markdown)
     if not args.no_write:
-        print(f"wrote {write_section(markdown)}")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _sections import write_section
+
+        print(f"wrote {write_section(SECTION, markdown)}")
 
 
 if __name__ == "__main__":

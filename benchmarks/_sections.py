@@ -1,0 +1,24 @@
+"""Writing one section of BENCHMARKS.md: each benchmark script owns its ``## <name>`` section and replaces only it.
+
+Example (from a script in benchmarks/): ``write_section("NAVE", "| a | b |\\n|---|---|")``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "# Benchmarks\n\nMeasured figures; each section is written by its script in benchmarks/.\n"
+
+
+def write_section(section: str, markdown: str, path: Path = ROOT / "BENCHMARKS.md") -> Path:
+    """Replace (or append) the ``## <section>`` part of BENCHMARKS.md (created if missing), atomically."""
+    from encoderscope._io import write_text
+
+    text = path.read_text() if path.exists() else HEADER
+    pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    block = f"## {section}\n\n{markdown.strip()}\n\n"
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
+    write_text(path, text.rstrip("\n") + "\n")
+    return path
