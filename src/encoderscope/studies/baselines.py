@@ -37,11 +37,13 @@ class NaveEntry:
 
     spec: str
     layers: list[str]
+    random_init: bool = False
 
     @property
     def name(self) -> str:
         """Display name, e.g. ``NAVE dinov2-vits14 blocks.11``."""
-        return f"NAVE {self.spec.split(':')[-1]} {layer_label(self.layers)}"
+        suffix = " (random init)" if self.random_init else ""
+        return f"NAVE {self.spec.split(':')[-1]} {layer_label(self.layers)}{suffix}"
 
 
 def default_entries() -> list[NaveEntry]:
@@ -99,12 +101,12 @@ def run(out_dir: Path, quick: bool = False, config: BaselinesConfig | None = Non
     results: dict[str, dict[int, dict[str, float]]] = {}
     examples: dict[str, list[np.ndarray]] = {}
     k_show = 5 if 5 in cfg.ks else cfg.ks[-1]
-    by_spec: dict[str, list[NaveEntry]] = {}
+    by_model: dict[tuple[str, bool], list[NaveEntry]] = {}
     for entry in cfg.entries:
-        by_spec.setdefault(entry.spec, []).append(entry)
-    for spec, entries in by_spec.items():
+        by_model.setdefault((entry.spec, entry.random_init), []).append(entry)
+    for (spec, random_init), entries in by_model.items():
         with summary.timed(spec):
-            encoder = prepare_encoder(spec, seed=cfg.seed, size=cfg.size)
+            encoder = prepare_encoder(spec, random_init=random_init, seed=cfg.seed, size=cfg.size)
             maps = nave_maps(encoder, images, [e.layers for e in entries], cfg.ks, seed=cfg.seed)
         for s, entry in enumerate(entries):
             results[entry.name] = {k: _score(maps.maps[(s, k)], scene_list) for k in cfg.ks}
