@@ -33,6 +33,8 @@ def test_save_writes_labels_run_json_pictures_and_report(tiny_vit, tmp_path):
     assert (out / "overlays" / "image-000.png").stat().st_size > 0
     html = (out / "report.html").read_text()
     assert html.count("data:image") >= 4 and "image-001" in html
+    figure = result.plot("image-001")
+    assert figure.ndim == 3 and figure.shape[2] == 3 and figure.std() > 0
     rows = (out / "coverage.csv").read_text().splitlines()
     assert rows[0] == "key,concept,fraction" and len(rows) == 1 + 2 * 3
 

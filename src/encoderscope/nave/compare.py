@@ -93,6 +93,15 @@ class Comparison:
         labels = self.results[result].label_map(self.keys[index])
         return self.mappings[result][index][labels]
 
+    def plot(self, image: int | str = 0) -> np.ndarray:
+        """``(H, W, 3)`` uint8 figure: the photo and every result's map of one image, colours matched."""
+        from encoderscope.nave.pictures import comparison_panels
+        from encoderscope.report import concept_palette, side_by_side
+
+        index = self.keys.index(image) if isinstance(image, str) else image
+        top = max(int(np.max(self.mappings[m][index])) for m in range(len(self.results)))
+        return side_by_side(comparison_panels(self, index, concept_palette(top + 1)))
+
     def ari_csv(self) -> str:
         """CSV rows ``key, model_a, model_b, ari`` (one per image and pair) plus ``mean`` rows."""
         buffer = io.StringIO()

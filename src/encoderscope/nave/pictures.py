@@ -55,6 +55,28 @@ class _LazyPhotos(Sequence[np.ndarray]):
         return _photo(self.records[index])
 
 
+def record_figure(result: NaveResult, record: NaveRecord) -> np.ndarray:
+    """The photo and its concept map side by side."""
+    from encoderscope.report import concept_palette, overlay, side_by_side
+
+    photo = _photo(record)
+    picture = overlay(photo, record.label_map(), concept_palette(max(1, record.k)))
+    return side_by_side([(photo, record.key), (picture, f"{result.name} · K = {record.k}")])
+
+
+def comparison_panels(comparison: Comparison, index: int, palette: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """``(picture, caption)`` for image ``index``: the photo, then every result's map in matched colours."""
+    from encoderscope.report import overlay
+
+    key = comparison.keys[index]
+    photo = _photo(comparison.results[0].record(key))
+    panels = [(photo, "photo")]
+    for m, name in enumerate(comparison.names):
+        caption = name if m == 0 else f"{name} · ARI {comparison.ari[index, 0, m]:.2f}"
+        panels.append((overlay(photo, comparison.aligned_map(m, index), palette), caption))
+    return panels
+
+
 def gallery_figure(result: NaveResult) -> np.ndarray | None:
     """The concept gallery of a dataset-scope result (``None`` for other scopes)."""
     from encoderscope.report.gallery import concept_gallery
@@ -107,7 +129,6 @@ def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
         Section,
         Table,
         concept_palette,
-        overlay,
         save_png,
         side_by_side,
     )
@@ -121,28 +142,22 @@ def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
     )
     key_table = Table([{"#": m, "result": name, "settings": _describe(comparison.results[m])}
                        for m, name in enumerate(names)], caption="Results (column numbers in the ARI table)")
-    aligned_all = [[comparison.aligned_map(m, i) for m in range(n_results)] for i in range(len(comparison.keys))]
-    top = max(int(labels.max()) for maps in aligned_all for labels in maps) + 1
-    palette = concept_palette(max(1, top))
+    top = max(int(np.max(comparison.mappings[m][i])) for m in range(n_results) for i in range(len(comparison.keys)))
+    palette = concept_palette(top + 1)
     rows = []
     for i, key in enumerate(comparison.keys):
-        photo = _photo(comparison.results[0].record(key))
-        panels = [Panel(photo, "photo")]
-        pictures = [(photo, "photo")]
-        for m, labels in enumerate(aligned_all[i]):
-            picture = overlay(photo, labels, palette)
+        pictures = comparison_panels(comparison, i, palette)
+        for m, (picture, _) in enumerate(pictures[1:]):
             save_png(folder / "overlays" / f"{m:02d}" / safe_name(key), picture)
-            caption = names[m] if m == 0 else f"{names[m]} · ARI {comparison.ari[i, 0, m]:.2f}"
-            panels.append(Panel(picture, caption, tooltip=names[m]))
-            pictures.append((picture, caption))
-        save_png(folder / "compare" / safe_name(key), side_by_side(pictures, height=min(256, photo.shape[0])))
+        save_png(folder / "compare" / safe_name(key), side_by_side(pictures, height=min(256, pictures[0][0].shape[0])))
         if i < MAX_REPORT_IMAGES:
+            panels = [Panel(picture, caption, tooltip=caption) for picture, caption in pictures]
             rows.append(PanelRow(panels, title=key))
     intro = (
         "Each map's concepts are renumbered to match the first map's by Hungarian matching on pixel overlap, so a "
         "colour means the matched concept across columns. ARI compares each map with the first one."
     )
-    blocks: list[Any] = [Legend([f"concept {c}" for c in range(top)]), *rows]
+    blocks: list[Any] = [Legend([f"concept {c}" for c in range(top + 1)]), *rows]
     if len(comparison.keys) > MAX_REPORT_IMAGES:
         blocks.append(Note(f"{len(comparison.keys) - MAX_REPORT_IMAGES} more images: see compare/ and overlays/."))
     sections = [Section("Agreement", [key_table, table]), Section("Concept maps", blocks, intro=intro)]

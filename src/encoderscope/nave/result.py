@@ -189,6 +189,12 @@ class NaveResult:
                 writer.writerow([record.key, concept, f"{fraction:.6f}"])
         return buffer.getvalue()
 
+    def plot(self, image: int | str = 0) -> np.ndarray:
+        """``(H, W, 3)`` uint8 figure: one image and its concept map side by side."""
+        from encoderscope.nave.pictures import record_figure
+
+        return record_figure(self, self.record(image))
+
     def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
         """Write ``labels.npz``, ``coverage.csv``, ``run.json``, overlay PNGs, galleries and ``report.html``.
 
