@@ -21,7 +21,7 @@ import torch
 from encoderscope.cluster._checks import as_features, check_k
 from encoderscope.cluster.kmeans import nearest_center
 
-MAX_WARD_POINTS = 20000
+MAX_WARD_POINTS = 10000
 
 
 @dataclass
@@ -42,7 +42,7 @@ class WardFit:
 
 
 def ward_fit(features: np.ndarray | torch.Tensor, k: int) -> WardFit:
-    """Ward agglomerative clustering into ``k`` clusters (memory grows as N², so N is capped at 20000)."""
+    """Ward agglomerative clustering into ``k`` clusters (memory grows as N², so N is capped at 10000)."""
     from sklearn.cluster import AgglomerativeClustering
 
     from encoderscope.errors import ParameterError

@@ -37,6 +37,7 @@ from encoderscope.capture.extract import Batch, iter_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.cluster import DEFAULT_N_INIT, Clustering, fit_clusters
 from encoderscope.cluster._checks import parse_k
+from encoderscope.cluster.agglomerative import MAX_WARD_POINTS
 from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
 from encoderscope.nave.attention import attention_labels, attention_module
 from encoderscope.nave.combine import RESAMPLE_MODES, combine_depths
@@ -192,6 +193,8 @@ def nave_layer_sets(
     if fit_positions < 2:
         raise ParameterError(f"fit_positions must be at least 2, got {fit_positions}")
     parsed_k = parse_k(k)
+    if method == "agglomerative":
+        fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
     enc = prepare_encoder(encoder, random_init=random_init, seed=seed, size=size, max_side=max_side)
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
