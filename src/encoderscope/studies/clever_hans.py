@@ -62,7 +62,7 @@ class CleverHansConfig:
     @classmethod
     def quick(cls) -> CleverHansConfig:
         """Small images, a few hundred training images, one epoch, 6 NAVE images."""
-        return cls(size=32, train_limit=256, test_limit=200, epochs=1, nave_images=4)
+        return cls(size=32, train_limit=192, test_limit=128, epochs=1, nave_images=3)
 
 
 def _rgb(images: np.ndarray) -> np.ndarray:
