@@ -295,7 +295,8 @@ def _location_figure(summary: StudySummary, results: list[dict[str, Any]], scene
             cell_h, cell_w = h / grid.shape[0], w / grid.shape[1]
             for y, x in zip(ys, xs, strict=True):
                 row[0].add_patch(plt.Rectangle((x * cell_w, y * cell_h), cell_w, cell_h, fill=False, ec="red", lw=1))
-            row[0].set_title(f"{r['model']}: top {cfg.top_share:.0%} norms", fontsize=7)
+            row[0].set_title(f"top {cfg.top_share:.0%} norms (red)", fontsize=7)
+            row[0].set_ylabel(r["model"].split(":")[-1], fontsize=6)
             row[1].imshow(grid, cmap="inferno")
             row[1].set_title(f"{r['last_block']} patch norms", fontsize=7)
             row[2].imshow(palette[r["_maps"]["none"][i] % cfg.k])
