@@ -84,8 +84,9 @@ class LwtaStudyResult:
         """results.csv/json, sparsity.csv, explanations.csv, real_networks.csv, figures and run.json."""
         from encoderscope.dissect.describe import _csv
 
-        write_text(folder / "results.csv", _csv(self.rows, list(self.rows[0])))
-        write_text(folder / "sparsity.csv", _csv(self.sparsity, list(self.sparsity[0])))
+        if self.rows:
+            write_text(folder / "results.csv", _csv(self.rows, list(self.rows[0])))
+            write_text(folder / "sparsity.csv", _csv(self.sparsity, list(self.sparsity[0])))
         if self.explanations:
             write_text(folder / "explanations.csv", _csv(self.explanations, list(self.explanations[0])))
         if self.real:
@@ -320,8 +321,13 @@ def _real_networks(plan: StudyPlan, folder: Path, progress: bool) -> list[dict[s
     return rows
 
 
-def run(out_dir: Path, quick: bool = False, progress: bool = True) -> LwtaStudyResult:
-    """Run the study into ``out_dir`` (see the module docstring); ``quick`` is the under-a-minute variant."""
+def run(
+    out_dir: Path, quick: bool = False, progress: bool = True, parts: tuple[str, ...] = ("vit", "resnet", "real")
+) -> LwtaStudyResult:
+    """Run the study into ``out_dir`` (see the module docstring); ``quick`` is the under-a-minute variant.
+
+    ``parts`` selects ``vit``, ``resnet`` and ``real`` (the pretrained networks), e.g. to run them in parallel.
+    """
     from encoderscope.data.images import open_images
     from encoderscope.lwta.models import ModelConfig
     from encoderscope.lwta.train import fashion_tensors
@@ -336,6 +342,8 @@ def run(out_dir: Path, quick: bool = False, progress: bool = True) -> LwtaStudyR
     probe = open_images("zoo:fashion-mnist", limit=plan.probe)
     rows, sparsity, explanations = [], [], []
     for arch, us in (("vit", plan.vit_us), ("resnet", plan.resnet_us)):
+        if arch not in parts:
+            continue
         for U in us:
             row, sp, ex = _train_and_dissect(arch, U, plan, data, probe, out_dir, progress)
             rows.append(row)
@@ -343,7 +351,7 @@ def run(out_dir: Path, quick: bool = False, progress: bool = True) -> LwtaStudyR
             explanations.extend(ex)
     result = LwtaStudyResult(plan, rows, sparsity, explanations, [], time.perf_counter() - start)
     result.save(out_dir)
-    if plan.real_networks:
+    if plan.real_networks and "real" in parts:
         result.real = _real_networks(plan, out_dir, progress)
         result.seconds = time.perf_counter() - start
         result.save(out_dir)
