@@ -50,6 +50,13 @@ _API: dict[str, str] = {
     "overlay": "encoderscope.report.overlay",
     "concept_palette": "encoderscope.report.palette",
     "align_labels": "encoderscope.report.palette",
+    "lwta": "encoderscope.lwta",  # DISCOVER's LWTA layers: lwta.LWTA, lwta.convert, training
+    "LWTA": "encoderscope.lwta.layer",
+    "dissect": "encoderscope.dissect",  # network dissection: dissect.dissect(...), similarity functions, scorers
+    "Dissection": "encoderscope.dissect.describe",
+    "describe_units": "encoderscope.dissect.describe",
+    "neuron_activations": "encoderscope.dissect.activations",
+    "load_concepts": "encoderscope.dissect.concepts",
 }
 
 
