@@ -95,19 +95,22 @@ class NormStats:
 
 
 def token_norms(encoder: Any, images: list[Any], batch_size: int) -> NormStats:
-    """Patch-token norm grids (per image, valid cells) and prefix-token norms for every block."""
+    """Patch-token norm grids (per image in input order, valid cells) and prefix-token norms for every block."""
+    patch: dict[str, dict[int, np.ndarray]] = {}
     stats = NormStats({}, {}, {})
     for batch in iter_batches(encoder, images, encoder.depth_layers, batch_size=batch_size, progress=False):
         for name, output in batch.outputs.items():
             norms = output.grid.norm(dim=1)
             for j, prepared in enumerate(batch.prepared):
                 rows, cols = valid_cells(prepared, tuple(norms.shape[-2:]))
-                stats.patch.setdefault(name, []).append(norms[j, :rows, :cols].numpy())
+                patch.setdefault(name, {})[batch.indices[j]] = norms[j, :rows, :cols].numpy()
             if output.prefix is not None:
                 for j in range(len(batch.prepared)):
                     for kind, token in zip(output.prefix_kinds, output.prefix[j], strict=True):
                         target = stats.cls if kind == "cls" else stats.registers
                         target.setdefault(name, []).append(float(token.norm()))
+    # batches group images by padded size: put the grids back in input order
+    stats.patch = {name: [grids[i] for i in sorted(grids)] for name, grids in patch.items()}
     return stats
 
 
