@@ -49,3 +49,16 @@ def test_quick_run_random_init(tmp_path) -> None:
     summary = (out / "summary.md").read_text()
     assert "Token norms per block" in summary
     assert (out / "norms.png").stat().st_size > 1000 and (out / "locations.png").stat().st_size > 1000
+
+
+def test_token_norms_keep_input_order_across_sizes() -> None:
+    from PIL import Image
+
+    from encoderscope.nave import prepare_encoder
+    from encoderscope.studies.registers import token_norms
+
+    encoder = prepare_encoder("timm:vit_tiny_patch16_224", random_init=True, size=32)
+    images = [Image.new("RGB", (64, 32)), Image.new("RGB", (32, 32)), Image.new("RGB", (64, 32))]
+    stats = token_norms(encoder, images, batch_size=8)
+    assert [g.shape for g in stats.patch["blocks.11"]] == [(2, 4), (2, 2), (2, 4)]
+    assert len(stats.cls["blocks.11"]) == 3

@@ -42,3 +42,17 @@ def test_quick_run_random_init(tmp_path) -> None:
 @pytest.mark.zoo
 def test_quick_run_zoo(tmp_path) -> None:
     _check(run(tmp_path, quick=True), 4)
+
+
+def test_nave_maps_keep_input_order_across_sizes() -> None:
+    from PIL import Image
+
+    from encoderscope.nave import prepare_encoder
+    from encoderscope.studies._common import nave_maps
+
+    encoder = prepare_encoder("timm:vit_tiny_patch16_224", random_init=True, size=32)
+    images = [Image.new("RGB", (64, 32)), Image.new("RGB", (32, 32)), Image.new("RGB", (64, 32), "red")]
+    maps = nave_maps(encoder, images, [["blocks.11"]], [2])
+    assert maps.keys == ["image-000", "image-001", "image-002"]
+    assert [m.shape for m in maps.maps[(0, 2)]] == [(32, 64), (32, 32), (32, 64)]
+    assert [g.shape for g in maps.grids[(0, 2)]] == [(2, 4), (2, 2), (2, 4)]
