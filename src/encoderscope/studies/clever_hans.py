@@ -44,10 +44,11 @@ CAPTURE_IOU = 0.5
 class CleverHansConfig:
     """Settings; :meth:`quick` gives the < 60 s variant run by the tests."""
 
-    size: int = 64
-    train_limit: int = 2000
+    size: int = 32
+    train_limit: int = 1500
     test_limit: int = 1000
-    epochs: int = 4
+    epochs: int = 3
+    batch_size: int = 32
     target_class: int = 6  # "Shirt"
     share: float = 0.95
     archs: tuple[str, ...] = ("cnn", "vit")
@@ -190,7 +191,8 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
             name = f"{arch}-{training}"
             with summary.timed(f"train {name}"):
                 result = train_classifier(arch, (data_x, train_y), (test_x, test_y), epochs=cfg.epochs,  # type: ignore[arg-type]
-                                          seed=cfg.seed, class_names=names, progress=progress)
+                                          seed=cfg.seed, class_names=names, batch_size=cfg.batch_size,
+                                          progress=progress)
             tests[name] = clever_hans_test(result.model, result.config.model, test_x, test_y, test_stamped,
                                            cfg.target_class)
             tests[name]["train_seconds"] = result.seconds
