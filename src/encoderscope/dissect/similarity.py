@@ -38,7 +38,8 @@ def _check(concept_scores: torch.Tensor, activations: torch.Tensor) -> tuple[tor
     if P.shape[0] == 0 or P.shape[1] == 0 or A.shape[1] == 0:
         raise ParameterError("similarity needs at least one image, one concept and one unit")
     for name, tensor in (("concept_scores", P), ("activations", A)):
-        if not bool(torch.isfinite(tensor).all()):
+        rows = max(1, DEFAULT_CHUNK // max(1, tensor.shape[1]))  # isfinite makes full-size temporaries
+        if not all(bool(torch.isfinite(tensor[r : r + rows]).all()) for r in range(0, tensor.shape[0], rows)):
             raise ActivationError(f"{name} contains NaN or Inf values")
     dtype = P.dtype if P.is_floating_point() else torch.float32
     return P.to(dtype), A.to(device=P.device, dtype=dtype)
