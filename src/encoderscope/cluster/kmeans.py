@@ -59,6 +59,18 @@ class KMeansFit:
         return nearest_center(as_features(features), self.centers)[0]
 
 
+def mean_variance(x: np.ndarray, chunk: int = 8192) -> float:
+    """Mean over features of the per-feature variance, accumulated in float64 over row chunks (no full copy)."""
+    total = np.zeros(x.shape[1], dtype=np.float64)
+    squares = np.zeros(x.shape[1], dtype=np.float64)
+    for start in range(0, x.shape[0], chunk):
+        block = x[start : start + chunk].astype(np.float64)
+        total += block.sum(axis=0)
+        squares += (block * block).sum(axis=0)
+    mean = total / x.shape[0]
+    return float(np.maximum(squares / x.shape[0] - mean * mean, 0.0).mean())
+
+
 def nearest_center(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, squared distances)`` of each row of ``x`` to its nearest row of ``centers`` (exact, faiss)."""
     import faiss
@@ -102,8 +114,9 @@ def _lloyd_numpy(
         new_centers = centers.copy()
         filled = counts > 0
         new_centers[filled] = sums[filled] / counts[filled, None]
-        for j, far in zip(np.flatnonzero(~filled), np.argsort(-dist, kind="stable"), strict=False):
-            new_centers[j] = x[far]
+        empty = np.flatnonzero(~filled)
+        if empty.size:
+            new_centers[empty] = x[np.argsort(-dist, kind="stable")[: empty.size]]
         shift = float(((new_centers - centers) ** 2).sum())
         centers = new_centers
         converged = np.array_equal(new_labels, labels) or shift <= tol_abs
@@ -209,7 +222,7 @@ def _fit(
     x: np.ndarray, k: int, seed: int, n_init: int, max_iter: int, tol: float, backend: str,
     device: str | torch.device | None,
 ) -> KMeansFit:
-    tol_abs = float(np.mean(np.var(x, axis=0, dtype=np.float64))) * tol
+    tol_abs = mean_variance(x) * tol
     if backend == "sklearn":
         from sklearn.cluster import KMeans
 

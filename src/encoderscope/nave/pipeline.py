@@ -229,21 +229,28 @@ def nave_layer_sets(
                     cluster_one(batch, j, s, feats)
     else:
         quota = max(1, math.ceil(fit_positions / max(1, len(image_set))))
-        samples: list[list[np.ndarray]] = [[] for _ in sets]
+        # one buffer per layer set, rows filled in place (untouched rows of np.empty are never resident)
+        buffers: list[np.ndarray | None] = [None for _ in sets]
+        filled = [0 for _ in sets]
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 feats = _features(batch, layer_set, resample)
                 flat = feats.reshape(feats.shape[0], -1, feats.shape[-1]).numpy()
+                if buffers[s] is None:
+                    buffers[s] = np.empty((quota * len(image_set), flat.shape[-1]), dtype=np.float32)
+                buffer = buffers[s]
+                assert buffer is not None
                 for j, index in enumerate(batch.indices):
                     n = flat.shape[1]
                     pick = np.random.default_rng([seed, index]).choice(n, size=min(n, quota), replace=False)
-                    samples[s].append(flat[j, np.sort(pick)].copy())
+                    buffer[filled[s] : filled[s] + len(pick)] = flat[j, np.sort(pick)]
+                    filled[s] += len(pick)
         for s in range(len(sets)):
-            if not samples[s]:
-                continue
-            fits[s] = fit_clusters(np.concatenate(samples[s]), parsed_k, **clustering)
-            samples[s] = []
-        for batch in iter_batches(enc, image_set, capture, **{**passes, "progress": progress}):
+            buffer = buffers[s]
+            if buffer is not None and filled[s]:
+                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering)
+            buffers[s] = None
+        for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 fit = fits[s]
                 if fit is None:
