@@ -89,6 +89,7 @@ class StudySummary:
     parts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    cpu_started: float = field(default_factory=time.process_time)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -133,9 +134,11 @@ class StudySummary:
     def finish(self) -> Path:
         """Write ``summary.md``, ``numbers.json`` and ``run.json``; return the output folder."""
         seconds = round(time.perf_counter() - self.started, 1)
+        cpu = round(time.process_time() - self.cpu_started, 1)
         mode = "--quick" if self.quick else "default"
         command = f"encoderscope study {self.name} --out DIR" + (" --quick" if self.quick else "")
-        head = f"# Study `{self.name}` ({mode} run)\n\nRegenerate with `{command}`. Wall time: {seconds} s."
+        head = (f"# Study `{self.name}` ({mode} run)\n\nRegenerate with `{command}`. "
+                f"Wall time: {seconds} s (CPU {cpu} s).")
         write_text(self.out_dir / "summary.md", "\n\n".join([head, *self.parts]) + "\n")
         write_json(self.out_dir / "numbers.json", self.numbers)
         write_json(
@@ -146,6 +149,7 @@ class StudySummary:
                 "seed": self.seed,
                 "config": self.config,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "timings": self.timings,
                 "versions": versions(),
             },
