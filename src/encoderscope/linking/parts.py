@@ -4,7 +4,8 @@ Per-pixel features come from one of three sources:
 
 * ``generator``: the generator's own feature maps, as the reference's segmentation features (METHODS §3.4): the
   output of every second child of the generator's main ``nn.Sequential``, nearest-upsampled to ``size`` and
-  concatenated. The latents of the images are needed.
+  concatenated. The latents of the images are needed. ``max_channels`` keeps only the layers with at most that many
+  channels (the late, high-resolution ones; a lighter named option).
 * ``classifier:<layer>``: one spatial layer of the classifier, bilinearly upsampled to ``size``.
 * ``pixels``: RGB plus position (a fallback for generators without a network, e.g. the synthetic one).
 
@@ -48,6 +49,7 @@ class FeatureSource:
     generator: Any = None
     classifier: Any = None
     layer: str | None = None
+    max_channels: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCES:
@@ -86,7 +88,10 @@ class FeatureSource:
         names = [f"main.{name}" if body is not module else name for name, _ in body.named_children()][::2]
         with torch.inference_mode(), capture_outputs(module, names) as out:
             self.generator.synth_fn(torch.as_tensor(np.asarray(latents, np.float32)), None)  # one batch
-        return [out[name] for name in names if out[name].ndim == 4]
+        maps = [out[name] for name in names if out[name].ndim == 4]
+        if self.max_channels is not None:  # a lighter option: only the layers with at most max_channels channels
+            maps = [m for m in maps if m.shape[1] <= self.max_channels]
+        return maps
 
     def __call__(self, images: np.ndarray, latents: np.ndarray | None = None) -> torch.Tensor:
         """``(N, size, size, C)`` combined per-pixel features."""

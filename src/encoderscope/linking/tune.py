@@ -107,6 +107,16 @@ class SweepResult:
             })
         return rows
 
+    def subset(self, units: Sequence[int]) -> SweepResult:
+        """The same sweep restricted to some units (in the given order)."""
+        idx = np.array([int(np.flatnonzero(self.units == u)[0]) for u in units])
+        return SweepResult(
+            units=self.units[idx], values=self.values[idx], images=self.images[:, idx], latents=self.latents[:, idx],
+            base_images=self.base_images, sample_classes=self.sample_classes,
+            pixel_change=self.pixel_change[:, idx], logit_change=self.logit_change[:, idx],
+            unit_cycle=self.unit_cycle[:, idx], config=dict(self.config),
+        )
+
     def strip(self, unit_index: int) -> np.ndarray:
         """One picture for a unit: samples as rows, steps as columns."""
         return image_grid(self.images[:, unit_index])

@@ -30,6 +30,7 @@ STUDIES: dict[str, str] = {
     "registers": "encoderscope.studies.registers:run",
     "clever-hans": "encoderscope.studies.clever_hans:run",
     "baselines": "encoderscope.studies.baselines:run",
+    "linking": "encoderscope.studies.linking:run",
 }
 
 
