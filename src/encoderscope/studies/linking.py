@@ -212,7 +212,8 @@ def run_eyes(summary: StudySummary, plan: Plan, seed: int = 0) -> None:
                   [[r["rank_pixel"], r["unit"], r["pixel_change"], r["abs_logit_change"], r["rank_logit"],
                     r["unit_cycle"]] for r in ranking[:8]], digits=3)
     _strips_figure(summary, sweep, ranking[:4], "eyes_strips.png",
-                   "Top-4 units by pixel change: rows are samples (amber, brown, grayscale, hazel), columns min / mid / max",
+                   "Top-4 units by pixel change: rows are samples (amber, brown, grayscale, hazel), "
+                   "columns min / mid / max",
                    samples=min(8, len(pick)))
     with summary.timed("eyes: parts"):
         top = sweep.subset([r["unit"] for r in ranking[: plan.parts_units]])
