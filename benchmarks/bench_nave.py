@@ -185,6 +185,9 @@ def main() -> None:
         f"| 3. reference style: batch 1, sklearn `KMeans(5)` defaults per image | {best['reference']:.2f} | "
         f"{ms['reference']:.0f} | 3/2 = {best['reference'] / best['nave']:.2f} |",
         "",
+        "All rounds (s): " + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values)
+                                       for name, values in times.items()) + ".",
+        "",
         f"Dataset scope (fit on a 20000-position sample, streaming assignment), `zoo:fashion-mnist` at "
         f"{args.rss_px} px, batch 32, each in a fresh process:",
         "",
