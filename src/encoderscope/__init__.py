@@ -57,6 +57,12 @@ _API: dict[str, str] = {
     "describe_units": "encoderscope.dissect.describe",
     "neuron_activations": "encoderscope.dissect.activations",
     "load_concepts": "encoderscope.dissect.concepts",
+    "linking": "encoderscope.linking",  # Linking in Style: generators, pairs, link, sweeps, parts, counterfactuals
+    "load_generator": "encoderscope.linking.generators",
+    "make_pairs": "encoderscope.linking.pairs",
+    "fit_link": "encoderscope.linking.network",
+    "sweep_units": "encoderscope.linking.tune",
+    "counterfactuals": "encoderscope.linking.counterfactual",
 }
 
 
