@@ -103,3 +103,14 @@ def test_huggingface_local_config_with_registers(tmp_path):
     assert enc.depth_layers == ["model.encoder.layer.0", "model.encoder.layer.1"]
     info = next(iter(list_layers(enc, input_size=(64, 48), pattern="model.encoder.layer.1")))
     assert (info.grid, info.prefix) == ((8, 6), "cls+4reg")
+
+
+def test_fingerprint_covers_zero_dim_buffers_and_changes_with_weights():
+    from encoderscope.zoo.inspect import parameter_fingerprint
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    first = parameter_fingerprint(net)
+    assert first == parameter_fingerprint(net) and len(first) == 16
+    net[1].num_batches_tracked += 1
+    assert parameter_fingerprint(net) != first

@@ -114,11 +114,5 @@ def predict(model: nn.Module, images: np.ndarray, config: ModelConfig, batch_siz
 
 def as_encoder(result: TrainResult, name: str) -> Encoder:
     """A trained classifier as an Encoder (its preprocessing, its blocks/stages as depth layers)."""
-    for module in result.model.modules():
-        # torch >= 2.14 cannot byte-view 0-d buffers, which the core's parameter fingerprint does (BatchNorm's
-        # counter); the counter is unused in eval mode, so it is given one dimension here.
-        tracked = getattr(module, "num_batches_tracked", None)
-        if isinstance(tracked, torch.Tensor) and tracked.ndim == 0:
-            module.num_batches_tracked = tracked.reshape(1)
     encoder = encoder_for(result.model, result.config.model, spec=f"trained:{name}")
     return encoder  # type: ignore[return-value]

@@ -80,6 +80,8 @@ def parameter_fingerprint(module: nn.Module) -> str:
     for name, tensor in list(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        if tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.int32, torch.uint8, torch.bool):
-            digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+        data = tensor.detach().to("cpu").reshape(-1)  # 1-D: 0-d buffers (BatchNorm's counter) cannot be byte-viewed
+        if data.dtype == torch.bfloat16:
+            data = data.float()
+        digest.update(data.contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
