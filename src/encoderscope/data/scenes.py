@@ -430,7 +430,7 @@ class ScenesSummary:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready record (without the output path, so identical runs give identical files)."""
-        from encoderscope.nave.result import versions  # the shared run-record helper
+        from encoderscope._io import versions
 
         return {
             "command": "scenes",

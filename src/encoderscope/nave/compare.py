@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import write_json, write_text
+from encoderscope._io import versions, write_json, write_text
 from encoderscope.errors import ParameterError
-from encoderscope.nave.result import NaveResult, versions
+from encoderscope.nave.result import NaveResult
 
 
 def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:

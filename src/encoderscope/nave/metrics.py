@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from encoderscope._io import write_json, write_text
+from encoderscope._io import versions, write_json, write_text
 from encoderscope.errors import ParameterError
-from encoderscope.nave.result import versions
 
 REFERENCE_MIN_AREA = 14 * 14 * 4
 """The reference area threshold in pixels (components must be larger than this)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import platform
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import write_json, write_npz, write_text
+from encoderscope._io import versions, write_json, write_npz, write_text
 from encoderscope.errors import ParameterError
 
 
@@ -99,19 +98,6 @@ class NaveRecord:
             "grid_hw": list(self.labels.shape),
             "k_choice": self.k_choice,
         }
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the libraries that shape the result."""
-    import importlib.metadata as metadata
-
-    found = {"python": platform.python_version()}
-    for name in ("encoderscope", "torch", "timm", "numpy", "faiss-cpu", "scikit-learn", "scikit-image"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 @dataclass

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from encoderscope._io import atomic_path, write_json, write_text
+from encoderscope._io import atomic_path, versions, write_json, write_text
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.zoo.encoder import Encoder
 
@@ -55,25 +54,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(cell, digits) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def versions() -> dict[str, str]:
-    """Versions of python, torch, timm, numpy, scikit-learn and encoderscope."""
-    import numpy
-    import sklearn
-    import timm
-    import torch
-
-    import encoderscope
-
-    return {
-        "encoderscope": encoderscope.__version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from encoderscope._io import write_json, write_text
+from encoderscope._io import versions, write_json, write_text
 from encoderscope._progress import console, warn
 
 
@@ -99,7 +99,7 @@ class LwtaStudyResult:
                 "plan": dataclasses.asdict(self.plan),
                 "seed": self.plan.seed,
                 "seconds": self.seconds,
-                **_versions(),
+                "versions": versions(),
             },
         )
         self.plot(folder)
@@ -151,20 +151,6 @@ class LwtaStudyResult:
         with atomic_path(folder / "sparsity_vs_U.png") as tmp:
             fig.savefig(tmp, format="png", dpi=110)
         plt.close(fig)
-
-
-def _versions() -> dict[str, Any]:
-    import platform
-
-    import encoderscope
-
-    return {
-        "versions": {
-            "encoderscope": encoderscope.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        }
-    }
 
 
 def _last_lwta(model: torch.nn.Module) -> str:
