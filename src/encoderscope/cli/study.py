@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import typer
 
 from encoderscope.cli.app import app
+from encoderscope.cli.common import RANDOM_INIT, split_list
+from encoderscope.errors import ParameterError
 
 
 @app.command()
@@ -14,8 +17,23 @@ def study(
     name: str = typer.Argument(..., help="Study name (see encoderscope.studies.STUDIES), e.g. lwta."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     quick: bool = typer.Option(False, "--quick", help="The under-a-minute variant."),
+    models: str = typer.Option(
+        None, "--models", help="Comma-separated model specs, for studies that take them (registers)."
+    ),
+    random_init: bool = RANDOM_INIT,
 ) -> None:
     """Run a study of the papers' experiments and write its numbers and figures to --out."""
     from encoderscope.studies import get_study
 
-    get_study(name)(out, quick)
+    function = get_study(name)
+    accepted = inspect.signature(function).parameters
+    extra: dict[str, object] = {}
+    requested = (("models", split_list(models), models is not None), ("random_init", True, random_init))
+    for option, value, given in requested:
+        if not given:
+            continue
+        if option not in accepted:
+            raise ParameterError(f"study {name!r} does not take --{option.replace('_', '-')}")
+        extra[option] = value
+    function(out, quick, **extra)
+    typer.echo(f"study {name} -> {out / 'summary.md'}")
