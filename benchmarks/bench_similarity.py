@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from _sections import write_section  # benchmarks/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "Similarity"
@@ -145,20 +145,6 @@ def agreement() -> dict[str, float]:
     return result
 
 
-def write_section(markdown: str) -> Path:
-    """Replace (or append) the ``## Similarity`` section of BENCHMARKS.md, atomically."""
-    from encoderscope._io import write_text
-
-    path = ROOT / "BENCHMARKS.md"
-    header = "# Benchmarks\n\nMeasured figures; each section is written by its script in benchmarks/.\n"
-    text = path.read_text() if path.exists() else header
-    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = f"## {SECTION}\n\n{markdown.strip()}\n\n"
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
-    write_text(path, text.rstrip("\n") + "\n")
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
@@ -227,7 +213,7 @@ def main() -> None:
         f"{args.u * args.m * 4 / 2**20:.0f} MB and is counted in both forms.",
     ]
     if not args.no_write:
-        print(f"wrote {write_section(chr(10).join(lines))}")
+        print(f"wrote {write_section(SECTION, chr(10).join(lines))}")
     else:
         print("\n".join(lines))
 
