@@ -21,7 +21,7 @@ def train_command(
     epochs: int = typer.Option(2, "--epochs"),
     batch_size: int = typer.Option(128, "--batch-size"),
     optimizer: str = typer.Option("auto", "--optimizer", help="adamw, sgd or auto (AdamW for vit, SGD for resnet)."),
-    lr: float = typer.Option(None, "--lr", help="Peak learning rate (default 1e-3 AdamW, 0.05 SGD)."),
+    lr: float = typer.Option(None, "--lr", help="Peak learning rate (default 1e-3 AdamW, 0.2 SGD)."),
     train_limit: int = typer.Option(12000, "--train-limit", help="Training images (seeded subset; 0 = all 60k)."),
     test_limit: int = typer.Option(2000, "--test-limit", help="Test images (seeded subset; 0 = all 10k)."),
     kl_weight: float = typer.Option(

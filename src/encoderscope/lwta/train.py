@@ -41,7 +41,7 @@ from encoderscope.lwta.sparsity import SparsityMeter
 
 @dataclass
 class TrainConfig:
-    """Training recipe; ``lr=None`` picks 1e-3 (AdamW) or 0.05 (SGD)."""
+    """Training recipe; ``lr=None`` picks 1e-3 (AdamW) or 0.2 (SGD; see docs/discover.md)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     epochs: int = 2
@@ -85,7 +85,7 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
         lr = config.lr or 1e-3
         wd = 0.02 if config.weight_decay is None else config.weight_decay
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd, eps=1e-8)
-    lr = config.lr or 0.05
+    lr = config.lr or 0.2
     wd = 1e-4 if config.weight_decay is None else config.weight_decay
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
 

@@ -36,14 +36,14 @@ class StudyPlan:
 
     vit_us: tuple[int, ...] = (1, 2, 4, 8, 16)
     resnet_us: tuple[int, ...] = (1, 2, 4, 8)
-    train_limit: int = 2000
-    test_limit: int = 500
-    epochs: int = 2
-    batch_size: int = 32
+    train_limit: int = 10000
+    test_limit: int = 1000
+    epochs: int = 4
+    batch_size: int = 64
     probe: int = 300
     embed_dim: int = 48
     depth: int = 3
-    resnet_channels: tuple[int, ...] = (8, 16, 32, 64)
+    resnet_channels: tuple[int, ...] = (16, 32, 64, 128)
     real_networks: bool = True
     real_concepts: str = "words-1k"
     scenes: int = 9
