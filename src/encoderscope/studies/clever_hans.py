@@ -44,11 +44,11 @@ CAPTURE_IOU = 0.5
 class CleverHansConfig:
     """Settings; :meth:`quick` gives the < 60 s variant run by the tests."""
 
-    size: int = 32
-    train_limit: int = 1500
+    size: int = 64
+    train_limit: int = 10000
     test_limit: int = 1000
-    epochs: int = 3
-    batch_size: int = 32
+    epochs: int = 4
+    batch_size: int = 64
     target_class: int = 6  # "Shirt"
     share: float = 0.95
     archs: tuple[str, ...] = ("cnn", "vit")
