@@ -8,8 +8,8 @@
    of OLS, ridge and ridge-cv links (3200 pairs), sweeps, with the best held-out link, of the units with the largest
    latent effect, and the units with the largest image change.
 
-Run: ``encoderscope study linking --out DIR [--quick]``. Measured under heavy load from other jobs: the default run
-used 795 s of CPU; ``--quick`` used 38 s of CPU. The quick run uses tiny sizes and only checks the pipeline.
+Run: ``encoderscope study linking --out DIR [--quick]``. Measured on an idle 2-core machine: the default run takes
+340 s of wall time (621 s CPU). The quick run uses tiny sizes and only checks the pipeline.
 """
 
 from __future__ import annotations
