@@ -100,7 +100,7 @@ def pairs_cmd(
 def fit_cmd(
     pairs: Path = typer.Option(..., "--pairs", "-p", help="Pairs .npz from `link pairs`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (link.npz, link.json, scores.json)."),
-    method: str = typer.Option("ols", "--method", help="ols (paper), ridge, ridge-cv (strength by cross-validation), elasticnet or mlp."),
+    method: str = typer.Option("ols", "--method", help="ols (paper), ridge, ridge-cv, elasticnet or mlp."),
     test_fraction: float = typer.Option(0.2, "--test-fraction"),
     alpha: float = typer.Option(1.0, "--alpha", help="Ridge / elastic-net strength."),
     l1_ratio: float = typer.Option(0.5, "--l1-ratio", help="Elastic-net mixing."),
