@@ -31,6 +31,14 @@ def test_nave_command_writes_maps(capsys, folder, tmp_path):
     assert read_json(tmp_path / "out" / "run.json")["config"]["layers"] == ["layer2", "layer3"]
 
 
+def test_nave_command_autocast_flag(capsys, folder, tmp_path):
+    code, _, err = run(capsys, "nave", "timm:resnet18", str(folder), "--random-init", "--layers", "layer3",
+                       "--k", "3", "--size", "64", "--out", str(tmp_path / "out"), "--no-report", "--autocast")
+    assert code == 0, err
+    assert read_json(tmp_path / "out" / "run.json")["config"]["autocast"] is True
+    assert read_npz(tmp_path / "out" / "labels.npz")["a.png"].shape == (64, 96)
+
+
 def test_compare_command_with_random_init_and_a_baseline(capsys, folder, tmp_path):
     code, out, err = run(capsys, "compare", "random-init:timm:resnet18", "random-init:timm:resnet18",
                          "--images", str(folder), "--baseline", "slic", "--k", "3", "--size", "64",

@@ -61,6 +61,8 @@ def nave_command(
     heads: str = typer.Option(None, "--heads", help="Attention method: comma-separated head indices (default all)."),
     arch: str = ARCH,
     report: bool = typer.Option(True, "--report/--no-report", help="Write overlays, galleries and report.html."),
+    autocast: bool = typer.Option(False, "--autocast", help="Run the encoder in bfloat16 (faster; activations are "
+                                  "clustered in float32). Maps can differ slightly from the float32 run."),
 ) -> None:
     """NAVE concept maps: cluster the activations of a frozen encoder, per image or across the dataset."""
     from encoderscope.nave.pipeline import nave
@@ -71,7 +73,7 @@ def nave_command(
     result = nave(
         encoder, images, split_list(layers), k=_k(k), method=method, scope=scope, seed=seed, backend=backend,
         resample=resample, batch_size=batch_size, n_init=n_init, fit_positions=fit_positions, heads=head_list,
-        size=_size(size), max_side=max_side,
+        size=_size(size), max_side=max_side, autocast=autocast,
     )
     folder = result.save(out, report=report)
     typer.echo(f"{len(result.records)} concept maps ({len(result.skipped)} skipped) -> {folder}")
