@@ -9,6 +9,7 @@ import numpy as np
 from encoderscope.studies.clever_hans import (
     CleverHansConfig,
     best_iou,
+    capture_by_k,
     depth_metrics,
     first_capture_depth,
     nmi,
@@ -39,6 +40,19 @@ def test_depth_metrics_saturation_is_the_object_nmi_drop() -> None:
     assert first_capture_depth({"a": {"wm_captured": 10.0}, "b": {"wm_captured": 60.0}}) == "b"
 
 
+def test_capture_by_k_hand_case() -> None:
+    stamp = np.zeros((1, 4, 4), dtype=bool)
+    stamp[0, 2:, 2:] = True
+    coarse = np.zeros((4, 4), dtype=int)
+    coarse[2:, :] = 1  # the stamp's concept also holds the bottom-left: IoU 4/8
+    fine = coarse.copy()
+    fine[2:, 2:] = 2  # a concept of its own: IoU 1
+    out = capture_by_k({2: [coarse], 3: [fine]}, stamp)
+    assert out == {2: {"wm_iou": 0.5, "wm_captured": 100.0}, 3: {"wm_iou": 1.0, "wm_captured": 100.0}}
+    coarse[1, 0] = 1  # one more pixel in the concept: IoU 4/9 < 0.5
+    assert capture_by_k({2: [coarse]}, stamp)[2]["wm_captured"] == 0.0
+
+
 def test_poison_stamps_the_share_of_one_class_only() -> None:
     config = CleverHansConfig(share=0.9, target_class=1, size=32)
     images = np.zeros((30, 32, 32, 3), dtype=np.uint8)
@@ -61,6 +75,11 @@ def test_quick_run(tmp_path) -> None:
         assert depths
         for m in depths.values():
             assert 0.0 <= m["wm_iou"] <= 1.0 and -1.0 <= m["saturation"] <= 1.0
+    for name, depths in numbers["capture_by_k"].items():
+        assert set(depths) == set(numbers["nave_per_depth"][name])
+        for by_k in depths.values():
+            assert set(by_k) == {"4", "6"} and all(0.0 <= m["wm_captured"] <= 100.0 for m in by_k.values())
+    assert set(numbers["first_capture_depth_by_k"]) == set(numbers["capture_by_k"])
     summary = (out / "summary.md").read_text()
-    assert "Clever Hans test" in summary and "saturation" in summary
+    assert "Clever Hans test" in summary and "saturation" in summary and "number of concepts" in summary
     assert (out / "saturation.png").exists() and (out / "maps.png").exists()

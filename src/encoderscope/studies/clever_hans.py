@@ -53,6 +53,7 @@ class CleverHansConfig:
     share: float = 0.95
     archs: tuple[str, ...] = ("cnn", "vit")
     k: int = 4
+    capture_ks: tuple[int, ...] = (4, 6, 8)
     nave_images: int = 32
     object_threshold: int = 40
     seed: int = 0
@@ -63,7 +64,7 @@ class CleverHansConfig:
     @classmethod
     def quick(cls) -> CleverHansConfig:
         """Small images, a few hundred training images, one epoch, 6 NAVE images."""
-        return cls(size=32, train_limit=192, test_limit=128, epochs=1, nave_images=3)
+        return cls(size=32, train_limit=192, test_limit=128, epochs=1, nave_images=3, capture_ks=(4, 6))
 
 
 def _rgb(images: np.ndarray) -> np.ndarray:
@@ -150,6 +151,39 @@ def depth_metrics(
     }
 
 
+def capture_by_k(maps_by_k: dict[int, list[np.ndarray]], stamp_masks: np.ndarray) -> dict[int, dict[str, float]]:
+    """Per K: mean stamp IoU and the share (%) of images whose best concept captures the stamp (IoU >= 0.5).
+
+    Example:
+        >>> mask = np.array([[[True, False], [False, False]]])
+        >>> capture_by_k({2: [np.array([[1, 0], [0, 0]])]}, mask)
+        {2: {'wm_iou': 1.0, 'wm_captured': 100.0}}
+    """
+    out = {}
+    for k, maps in maps_by_k.items():
+        iou = np.array([best_iou(m, w) for m, w in zip(maps, stamp_masks, strict=True)])
+        out[k] = {"wm_iou": float(iou.mean()), "wm_captured": 100 * float((iou >= CAPTURE_IOU).mean())}
+    return out
+
+
+def _write_capture_by_k(summary: StudySummary, cfg: CleverHansConfig,
+                        per_k: dict[str, dict[str, dict[int, dict[str, float]]]]) -> None:
+    ks = list(cfg.capture_ks)
+    rows = [[name, depth, *[v for k in ks for v in (by_k[k]["wm_iou"], by_k[k]["wm_captured"])]]
+            for name, depths in per_k.items() for depth, by_k in depths.items()]
+    summary.table(
+        "(b) Stamp capture against the number of concepts (stamped test images; stamp IoU / captured %)",
+        ["model", "depth", *[f"{label}, K={k}" for k in ks for label in ("IoU", "captured")]],
+        rows, digits=3,
+    )
+    firsts = {name: {k: first_capture_depth({d: by_k[k] for d, by_k in depths.items()}) for k in ks}
+              for name, depths in per_k.items()}
+    summary.numbers["first_capture_depth_by_k"] = firsts
+    summary.text("First depth that captures the stamp on at least half the images, per K: " + "; ".join(
+        f"{name}: " + ", ".join(f"K={k} {depth}" for k, depth in by_k.items()) for name, by_k in firsts.items()
+    ) + ".")
+
+
 def _usable_depths(encoder: Any, size: int, k: int) -> list[str]:
     from encoderscope.capture.layers import list_layers
 
@@ -185,6 +219,7 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
 
     tests: dict[str, dict[str, float]] = {}
     per_depth: dict[str, dict[str, dict[str, float]]] = {}
+    per_k: dict[str, dict[str, dict[int, dict[str, float]]]] = {}
     example_maps: dict[str, dict[str, np.ndarray]] = {}
     for arch in cfg.archs:
         for training, data_x in (("clean", train_x), ("watermarked", poisoned_x)):
@@ -197,20 +232,24 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
                                            cfg.target_class)
             tests[name]["train_seconds"] = result.seconds
             encoder = as_encoder(result, name)
-            depths = _usable_depths(encoder, cfg.size, cfg.k)
+            ks = sorted({cfg.k, *cfg.capture_ks})
+            depths = _usable_depths(encoder, cfg.size, max(ks))
             with summary.timed(f"nave {name}"):
                 sets = [[d] for d in depths]
                 clean = nave_maps(encoder, clean_pil, sets, [cfg.k], seed=cfg.seed)
-                stamped = nave_maps(encoder, stamped_pil, sets, [cfg.k], seed=cfg.seed)
+                stamped = nave_maps(encoder, stamped_pil, sets, ks, seed=cfg.seed)
             per_depth[name] = {}
+            per_k[name] = {}
             example_maps[name] = {}
             for s, depth in enumerate(depths):
                 per_depth[name][depth] = depth_metrics(
                     clean.maps[(s, cfg.k)], stamped.maps[(s, cfg.k)], stamp_masks, object_masks
                 )
+                per_k[name][depth] = capture_by_k({k: stamped.maps[(s, k)] for k in cfg.capture_ks}, stamp_masks)
                 example_maps[name][depth] = stamped.maps[(s, cfg.k)][0]
-    summary.numbers.update(clever_hans_test=tests, nave_per_depth=per_depth, k=cfg.k)
+    summary.numbers.update(clever_hans_test=tests, nave_per_depth=per_depth, k=cfg.k, capture_by_k=per_k)
     _write(summary, cfg, tests, per_depth, example_maps, test_stamped[pick[0]], stamp_masks[0], target_name)
+    _write_capture_by_k(summary, cfg, per_k)
     return summary.finish()
 
 
