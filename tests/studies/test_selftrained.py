@@ -100,3 +100,16 @@ def test_quick_run_writes_numbers_and_is_deterministic(tmp_path) -> None:
     assert (out / "losses.png").stat().st_size > 1000
     second = run_selftrained(cfg)
     assert second.scores == first.scores and second.losses == first.losses
+
+
+def test_rows_in_the_supervision_study(tmp_path, monkeypatch) -> None:
+    from encoderscope.studies import selftrained, supervision
+
+    monkeypatch.setattr(selftrained, "SelfTrainedConfig", SelfTrainedConfig.quick)  # the study's default is 5 min
+    config = supervision.SupervisionConfig(n_images=2, ks=(3, 4), plans=[], baselines=())
+    out = supervision.run(tmp_path, quick=False, config=config)
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert list(numbers["models"]) == [selftrained.display_name(level) for level in LEVELS]
+    assert numbers["selftrained"]["config"]["ks"] == [3, 4] and numbers["selftrained"]["config"]["train_seed"] == 1000
+    summary = (out / "summary.md").read_text()
+    assert "self-trained resnet-10 (self-supervised)" in summary and "layer3+layer4" in summary

@@ -7,7 +7,10 @@ thresholds) and Hungarian mask mIoU of per-image NAVE maps, for K = 3..10 and fo
   multi-depth sets;
 * ``zoo:efficientnet-lite0``: supervised on ImageNet-1k, the end of stages 2-7 alone and two multi-depth sets;
 * both architectures with random initialisation (same layers), the "no training" level;
-* SLIC and Felzenszwalb with the region count matched to K (:mod:`encoderscope.nave.baselines`).
+* SLIC and Felzenszwalb with the region count matched to K (:mod:`encoderscope.nave.baselines`);
+* with ``selftrained`` (default runs only), one ResNet-10 trained here on other scenes three ways (random init,
+  multi-label supervised, SimCLR self-supervised): supervision varied with the architecture fixed
+  (:mod:`encoderscope.studies.selftrained`).
 
 Example:
     >>> out = run(Path("/tmp/supervision"), quick=True)  # doctest: +SKIP
@@ -69,6 +72,7 @@ class SupervisionConfig:
     seed: int = 0
     baselines: tuple[str, ...] = ("slic", "felzenszwalb")
     plans: list[ModelPlan] = field(default_factory=default_plans)
+    selftrained: bool = True
 
     @classmethod
     def quick(cls, plans: list[ModelPlan] | None = None) -> SupervisionConfig:
@@ -76,7 +80,7 @@ class SupervisionConfig:
         small = [
             dataclasses.replace(p, single=p.single[-2:], sets=[p.single[-2:]]) for p in (plans or default_plans())
         ]
-        return cls(n_images=3, ks=(3, 5), size=112, plans=small)
+        return cls(n_images=3, ks=(3, 5), size=112, plans=small, selftrained=False)
 
 
 def layer_label(layers: list[str]) -> str:
@@ -128,6 +132,8 @@ def run(out_dir: Path, quick: bool = False, config: SupervisionConfig | None = N
     for plan in cfg.plans:
         with summary.timed(plan.name):
             models[plan.name] = evaluate_plan(plan, cfg, scene_list)
+    if cfg.selftrained and not quick:
+        models.update(_selftrained_rows(summary, cfg, scene_list))
     baselines = {}
     for method in cfg.baselines:
         with summary.timed(method):
@@ -135,6 +141,19 @@ def run(out_dir: Path, quick: bool = False, config: SupervisionConfig | None = N
     summary.numbers.update(models=models, baselines=baselines, ks=list(cfg.ks), n_images=cfg.n_images)
     _write(summary, cfg, models, baselines)
     return summary.finish()
+
+
+def _selftrained_rows(summary: StudySummary, cfg: SupervisionConfig, scene_list: list[Any]) -> dict[str, Any]:
+    """The three self-trained ResNet-10 levels scored on the study's scenes and K (tests: test_selftrained)."""
+    from encoderscope.studies.selftrained import SelfTrainedConfig, display_name, run_selftrained
+
+    st_cfg = dataclasses.replace(SelfTrainedConfig(), ks=tuple(cfg.ks), seed=cfg.seed, eval_seed=cfg.seed,
+                                 train_seed=cfg.seed + 1000)
+    with summary.timed("self-trained resnet-10 (3 levels)"):
+        result = run_selftrained(st_cfg, eval_scenes=scene_list)
+    summary.numbers["selftrained"] = {"config": dataclasses.asdict(st_cfg), "classes": result.classes,
+                                      "losses": result.losses, "timings": result.timings}
+    return {display_name(level): scores for level, scores in result.scores.items()}
 
 
 def best_entry(scores: dict[str, dict[int, dict]], metric: str = "corloc") -> tuple[str, int, float]:
