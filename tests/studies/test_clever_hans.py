@@ -82,4 +82,4 @@ def test_quick_run(tmp_path) -> None:
     assert set(numbers["first_capture_depth_by_k"]) == set(numbers["capture_by_k"])
     summary = (out / "summary.md").read_text()
     assert "Clever Hans test" in summary and "saturation" in summary and "number of concepts" in summary
-    assert (out / "saturation.png").exists() and (out / "maps.png").exists()
+    assert (out / "saturation.png").exists() and (out / "maps_k6.png").exists()

@@ -54,6 +54,7 @@ class CleverHansConfig:
     archs: tuple[str, ...] = ("cnn", "vit")
     k: int = 4
     capture_ks: tuple[int, ...] = (4, 6, 8)
+    figure_ks: tuple[int, ...] = (4, 6)
     nave_images: int = 32
     object_threshold: int = 40
     seed: int = 0
@@ -64,7 +65,7 @@ class CleverHansConfig:
     @classmethod
     def quick(cls) -> CleverHansConfig:
         """Small images, a few hundred training images, one epoch, 6 NAVE images."""
-        return cls(size=32, train_limit=192, test_limit=128, epochs=1, nave_images=3, capture_ks=(4, 6))
+        return cls(size=32, train_limit=192, test_limit=128, epochs=1, nave_images=3, capture_ks=(4, 6), figure_ks=(6,))
 
 
 def _rgb(images: np.ndarray) -> np.ndarray:
@@ -220,7 +221,7 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
     tests: dict[str, dict[str, float]] = {}
     per_depth: dict[str, dict[str, dict[str, float]]] = {}
     per_k: dict[str, dict[str, dict[int, dict[str, float]]]] = {}
-    example_maps: dict[str, dict[str, np.ndarray]] = {}
+    example_maps: dict[int, dict[str, dict[str, np.ndarray]]] = {k: {} for k in cfg.figure_ks}
     for arch in cfg.archs:
         for training, data_x in (("clean", train_x), ("watermarked", poisoned_x)):
             name = f"{arch}-{training}"
@@ -232,7 +233,7 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
                                            cfg.target_class)
             tests[name]["train_seconds"] = result.seconds
             encoder = as_encoder(result, name)
-            ks = sorted({cfg.k, *cfg.capture_ks})
+            ks = sorted({cfg.k, *cfg.capture_ks, *cfg.figure_ks})
             depths = _usable_depths(encoder, cfg.size, max(ks))
             with summary.timed(f"nave {name}"):
                 sets = [[d] for d in depths]
@@ -240,13 +241,15 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
                 stamped = nave_maps(encoder, stamped_pil, sets, ks, seed=cfg.seed)
             per_depth[name] = {}
             per_k[name] = {}
-            example_maps[name] = {}
+            for k in cfg.figure_ks:
+                example_maps[k][name] = {}
             for s, depth in enumerate(depths):
                 per_depth[name][depth] = depth_metrics(
                     clean.maps[(s, cfg.k)], stamped.maps[(s, cfg.k)], stamp_masks, object_masks
                 )
                 per_k[name][depth] = capture_by_k({k: stamped.maps[(s, k)] for k in cfg.capture_ks}, stamp_masks)
-                example_maps[name][depth] = stamped.maps[(s, cfg.k)][0]
+                for k in cfg.figure_ks:
+                    example_maps[k][name][depth] = stamped.maps[(s, k)][0]
     summary.numbers.update(clever_hans_test=tests, nave_per_depth=per_depth, k=cfg.k, capture_by_k=per_k)
     _write(summary, cfg, tests, per_depth, example_maps, test_stamped[pick[0]], stamp_masks[0], target_name)
     _write_capture_by_k(summary, cfg, per_k)
@@ -268,7 +271,7 @@ def first_capture_depth(rows: dict[str, dict[str, float]], threshold: float = 50
 
 
 def _write(summary: StudySummary, cfg: CleverHansConfig, tests: dict[str, dict[str, float]],
-           per_depth: dict[str, dict[str, dict[str, float]]], example_maps: dict[str, dict[str, np.ndarray]],
+           per_depth: dict[str, dict[str, dict[str, float]]], example_maps: dict[int, dict[str, dict[str, np.ndarray]]],
            example: np.ndarray, example_mask: np.ndarray, target_name: str) -> None:
     data = summary.numbers["data"]
     summary.text(
@@ -318,7 +321,8 @@ def _write(summary: StudySummary, cfg: CleverHansConfig, tests: dict[str, dict[s
         ax.set_xlabel("depth index (shallow to deep)")
     axes[0].legend(fontsize=7)
     summary.figure(fig, "saturation.png", "Stamp information and saturation per depth, all four models.")
-    _map_figure(summary, example_maps, example, example_mask, cfg.k)
+    for k, maps in example_maps.items():
+        _map_figure(summary, maps, example, example_mask, k)
 
 
 def _map_figure(summary: StudySummary, example_maps: dict[str, dict[str, np.ndarray]], example: np.ndarray,
@@ -341,4 +345,5 @@ def _map_figure(summary: StudySummary, example_maps: dict[str, dict[str, np.ndar
             ax.set_yticks([])
         for ax in axes[row, len(depths) + 1 :]:
             ax.axis("off")
-    summary.figure(fig, "maps.png", "NAVE concept maps per depth on one stamped test image (red: the stamp).")
+    summary.figure(fig, f"maps_k{k}.png",
+                   f"NAVE concept maps per depth, K = {k}, on one stamped test image (red: the stamp).")
