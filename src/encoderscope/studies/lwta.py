@@ -107,14 +107,12 @@ class LwtaStudyResult:
 
     def plot(self, folder: Path) -> None:
         """accuracy_vs_U.png and sparsity_vs_U.png."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         from encoderscope._io import atomic_path
+        from encoderscope.studies._common import pyplot
 
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+        plt = pyplot()
+        # one accuracy scale for both panels, from 0 to 1 with chance marked, so that small gaps do not look large
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
         for arch, ax in zip(("vit", "resnet"), axes, strict=True):
             rows = [r for r in self.rows if r["arch"] == arch]
             if not rows:
@@ -127,6 +125,8 @@ class LwtaStudyResult:
             ax.set_xscale("log", base=2)
             ax.set_xticks(us, [str(u) for u in us])
             ax.set_xlabel("U (competitors per block)")
+            ax.axhline(0.1, color="grey", lw=0.8, ls="--", label="chance (10 classes)")
+            ax.set_ylim(0, 1)
             ax.set_ylabel("test accuracy")
             ax.set_title(arch)
             ax.legend(fontsize=7)
