@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from encoderscope._io import versions, write_json, write_text
+from encoderscope._io import atomic_path, versions, write_json, write_text
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.lwta.models import ModelConfig, build_model, encoder_for
@@ -198,8 +198,8 @@ def augment(pixels: torch.Tensor, cfg: SelfTrainedConfig, generator: torch.Gener
     contrast = 1 + apply * (factors[1][:, None, None, None] - 1)
     saturation = 1 + apply * (factors[2][:, None, None, None] - 1)
     out = (out * bright).clamp(0, 1)
-    grey = (0.299 * out[:, 0] + 0.587 * out[:, 1] + 0.114 * out[:, 2])[:, None]
-    out = ((out - grey.mean(dim=(2, 3), keepdim=True)) * contrast + grey.mean(dim=(2, 3), keepdim=True)).clamp(0, 1)
+    grey_mean = (0.299 * out[:, 0] + 0.587 * out[:, 1] + 0.114 * out[:, 2])[:, None].mean(dim=(2, 3), keepdim=True)
+    out = ((out - grey_mean) * contrast + grey_mean).clamp(0, 1)
     grey = (0.299 * out[:, 0] + 0.587 * out[:, 1] + 0.114 * out[:, 2])[:, None]
     return ((out - grey) * saturation + grey).clamp(0, 1)
 
@@ -216,10 +216,12 @@ def train_level(level: str, cfg: SelfTrainedConfig, pixels: np.ndarray, targets:
     model = build_model(config)
     if level == "none":
         return model.eval(), []
-    torch.manual_seed(cfg.seed)
-    width = int(cfg.channels[-1])
-    projector = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, cfg.projection_dim))
-    params = list(model.parameters()) + (list(projector.parameters()) if level == "self-supervised" else [])
+    params = list(model.parameters())
+    if level == "self-supervised":
+        torch.manual_seed(cfg.seed)
+        width = int(cfg.channels[-1])
+        projector = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, cfg.projection_dim))
+        params += list(projector.parameters())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_factor(s, cfg.steps, cfg.warmup))
     unit = torch.from_numpy(pixels).float().permute(0, 3, 1, 2) / 255.0
@@ -292,8 +294,6 @@ class SelfTrainedResult:
             ax.plot(self.losses.get(level, []), lw=0.8)
             ax.set_title(f"{level} training loss", fontsize=9)
             ax.set_xlabel("step")
-        from encoderscope._io import atomic_path
-
         with atomic_path(out / "losses.png") as tmp:
             fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
         plt.close(fig)
