@@ -25,7 +25,7 @@ FORBIDDEN = re.compile(
     "|".join(
         [
             rf"{_NOTES}\.md",
-            rf"\b{_NOTES}\b\s*(?:§|TODO|:)",
+            rf"\b{_NOTES}\b\s*(?:§|TODO|:[ \t]+\S)",
             r"\.\./" + "shared",
             "TODO" + "-PDF",
             "the team" + "'s notes",
