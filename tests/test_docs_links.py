@@ -135,16 +135,24 @@ def test_problem_detects_missing_files_and_anchors(tmp_path: Path):
     assert "does not exist" in (_problem(other, "missing.md") or "")
 
 
-def test_no_pointer_to_private_notes():
-    offenders = []
+def _scanned_lines() -> list[tuple[Path, int, str]]:
+    """``(file, line number, line)`` of every scanned text file."""
+    found = []
     for path in _scanned_files():
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        for number, line in enumerate(text.splitlines(), start=1):
-            if FORBIDDEN.search(line):
-                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+        found.extend((path, number, line) for number, line in enumerate(text.splitlines(), start=1))
+    return found
+
+
+def test_no_pointer_to_private_notes():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}"
+        for path, number, line in _scanned_lines()
+        if FORBIDDEN.search(line)
+    ]
     assert not offenders, "the project must not point to private notes:\n" + "\n".join(offenders)
 
 
@@ -163,16 +171,10 @@ def test_relative_markdown_links_resolve(path: Path):
 
 def test_pointers_to_method_pages_resolve():
     broken = []
-    for path in _scanned_files():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
-        for number, line in enumerate(text.splitlines(), start=1):
-            for match in POINTER.finditer(line):
-                page, anchor = match.group(1), match.group(2)
-                target = ROOT / "docs" / "methods" / page
-                why = _problem(ROOT / "README.md", f"docs/methods/{page}" + (f"#{anchor}" if anchor else ""))
-                if why or not target.exists():
-                    broken.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}: {why}")
+    for path, number, line in _scanned_lines():
+        for match in POINTER.finditer(line):
+            page, anchor = match.group(1), match.group(2)
+            why = _problem(ROOT / "README.md", f"docs/methods/{page}" + (f"#{anchor}" if anchor else ""))
+            if why:
+                broken.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}: {why}")
     assert not broken, "pointers to missing method pages or anchors:\n" + "\n".join(broken)
