@@ -5,7 +5,7 @@ fixed seed), each of soft_wpmi, wpmi, cos_similarity and cos_similarity_cubed is
 subprocess so that peak memory is its own:
 
 * ``chunked``: :mod:`encoderscope.dissect.similarity` (default ``chunk_elements``);
-* ``plain``: the formula of METHODS.md §2.4.1 written directly, as the reference code does: the full ``softmax(a P)``
+* ``plain``: the formulas of docs/methods/dissection.md as the reference code computes them: the full ``softmax(a P)``
   (an N x M copy) then one unit at a time over all concepts for (soft) WPMI; full normalised copies of P and A for
   the cosines.
 

@@ -1,4 +1,4 @@
-"""The similarity functions against plain numpy loops written from METHODS.md §2.4.1."""
+"""The similarity functions against plain numpy loops written from docs/methods/dissection.md#similarity-functions."""
 
 from __future__ import annotations
 

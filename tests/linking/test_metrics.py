@@ -1,4 +1,4 @@
-"""Part metrics of METHODS §3.4 on hand-computed cases."""
+"""Part metrics of docs/methods/linking.md (step 5) on hand-computed cases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests of the stochastic LWTA layer (METHODS.md §2.2)."""
+"""Property tests of the stochastic LWTA layer (docs/methods/lwta.md)."""
 
 from __future__ import annotations
 

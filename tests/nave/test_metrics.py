@@ -1,4 +1,4 @@
-"""Hand-computed cases for CorLoc (METHODS.md §1.3) and the mask metrics."""
+"""Hand-computed cases for CorLoc (docs/methods/corloc.md) and the mask metrics."""
 
 from __future__ import annotations
 

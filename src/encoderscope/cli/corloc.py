@@ -1,4 +1,4 @@
-"""``encoderscope corloc``: how well NAVE concept maps localise objects (CorLoc, METHODS.md §1.3)."""
+"""``encoderscope corloc``: how well NAVE concept maps localise objects (CorLoc, docs/methods/corloc.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Choosing K: the NAVE reference's inertia-drop rule, kept literally, and a silhouette alternative.
 
 ``inertia-drop (reference)``: fit k-means for k = 3..10, take the relative drops
-``r_j = (I_{k_j+1} - I_{k_j}) / I_{k_j}`` for j = 0..6 and return ``K = argmax_j r_j + 2`` (METHODS.md §1.2 step 7).
+``r_j = (I_{k_j+1} - I_{k_j}) / I_{k_j}`` for j = 0..6 and return ``K = argmax_j r_j + 2`` (docs/methods/nave.md).
 All ``r_j`` are negative, so the rule picks the smallest relative drop; the ``+ 2`` maps index j to ``k_j - 1``, which
 looks like an off-by-one in the reference and is kept as it is so results match it.
 

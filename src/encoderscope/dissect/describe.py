@@ -1,4 +1,4 @@
-"""Naming units: match every unit's activation vector to the concept whose scores fit it best (METHODS.md §2.4).
+"""Naming units: match each unit's activations to the concept whose scores fit best (docs/methods/dissection.md).
 
 :func:`dissect` runs the whole pipeline (activations through the capture core, concept scores from a scorer, a
 similarity function); :func:`describe_units` starts from the two matrices. The result, :class:`Dissection`, holds
@@ -96,7 +96,7 @@ class Dissection:
         ]
 
     def explain(self, image: int, block_size: int = 1) -> list[Explanation]:
-        """Per-image explanation (METHODS.md §2.4 step 7): each block's winner with its concept, by activation.
+        """Per-image explanation (docs/methods/dissection.md): each block's winner with its concept, by activation.
 
         The units are split into blocks of ``block_size`` consecutive units (U of the LWTA layer). The winner of a
         block is its non-zero unit. This fixes the released code, which takes the argmax and so picks a zeroed
@@ -214,7 +214,7 @@ def describe_units(
         similarity: a name in :data:`encoderscope.dissect.similarity.SIMILARITIES`.
         keep: best concepts kept per unit.
         top_images: top-activating images kept per unit.
-        **params: passed to the similarity function (defaults of METHODS.md §2.4).
+        **params: passed to the similarity function (defaults in docs/methods/dissection.md#defaults).
     """
     P = torch.as_tensor(concept_scores, dtype=torch.float32)
     if P.shape[1] != len(concepts):

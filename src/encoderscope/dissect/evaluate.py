@@ -1,4 +1,4 @@
-"""Evaluating descriptions of final-layer units whose true concept is a class name (METHODS.md §2.4 step 8).
+"""Evaluating descriptions of final-layer units whose true concept is a class name (docs/methods/dissection.md).
 
 Unit ``u`` of a classifier's last layer stands for class ``class_names[u]``. Reported: top-1 and top-5 accuracy of the
 class-name match, and the mean cosine between the predicted concept and the class name in sentence-embedding space

@@ -1,4 +1,4 @@
-"""The five CLIP-Dissect similarity functions of DISCOVER (METHODS.md §2.4 and the equations of §2.4.1).
+"""The five CLIP-Dissect similarity functions of DISCOVER (equations: docs/methods/dissection.md).
 
 Every function has the contract ``(concept_scores: Tensor[N, M], activations: Tensor[N, U], **params) ->
 Tensor[U, M]``; the description of unit ``u`` is ``argmax_m score[u, m]``. The computation runs in chunks over units

@@ -1,4 +1,4 @@
-"""Linking in Style: link a classifier's features to a generator's latent space (METHODS.md §3).
+"""Linking in Style: link a classifier's features to a generator's latent space (docs/methods/linking.md).
 
 Steps: :func:`make_pairs` (latent, features) pairs -> :func:`fit_link` the linking network -> :func:`sweep_units`
 unit visualisation -> :func:`quantify_sweep` per-part change scores -> :func:`counterfactuals`.

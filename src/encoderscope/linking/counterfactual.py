@@ -1,4 +1,4 @@
-"""Counterfactuals through the linking network (METHODS §3.5, the paper's loss exactly).
+"""Counterfactuals through the linking network (docs/methods/linking.md, step 6: the paper's loss exactly).
 
 For features r of origin class o and a target class t, optimise a shift s (``torch.rand`` init, U[0, 1), seeded):
 

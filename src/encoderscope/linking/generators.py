@@ -4,7 +4,7 @@ The protocol (:class:`Generator`) is small: ``latent_dim``, optional ``class_nam
 truncation=None, cls=None) -> latents`` and ``synthesize(latents, cls=None) -> images``. Images are float tensors
 ``(B, 3, H, W)``, nominally in [0, 1].
 
-Truncation is class-centred as in the paper (METHODS §3.2): ``w = mean_c + psi * (w - mean_c)``, where ``mean_c``
+Truncation is class-centred as in the paper (docs/methods/linking.md): ``w = mean_c + psi * (w - mean_c)``; ``mean_c``
 is the class mean of the latent (StyleGAN's ``w_avg[c]``; the prior mean, zero, for plain z-space GANs).
 
 For a class-conditional GAN whose condition enters as an input vector (``zoo:eyes-cdcgan``), the latent is the full

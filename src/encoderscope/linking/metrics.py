@@ -1,4 +1,4 @@
-"""Per-part image properties and their change between the first and last step of a sweep (METHODS §3.4).
+"""Per-part image properties and their change from the first to the last step of a sweep (docs/methods/linking.md).
 
 Per part mask (uint8 RGB image, boolean mask):
 

@@ -1,4 +1,4 @@
-"""The linking network: classifier features r -> generator latent w (METHODS §3.2).
+"""The linking network: classifier features r -> generator latent w (docs/methods/linking.md, step 2).
 
 Methods: ``ols`` (ordinary least squares with intercept, sklearn ``LinearRegression``; the paper's default), ``ridge``
 (``Ridge(alpha=1.0)``), ``ridge-cv`` (ridge with the strength chosen on the training pairs alone by efficient

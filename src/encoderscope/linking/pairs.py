@@ -1,4 +1,4 @@
-"""Paired data for the linking network: (latent w, classifier features r) of generated images (METHODS §3.2).
+"""Paired data for the linking network: (latent w, features r) of generated images (docs/methods/linking.md, step 1).
 
 Latents are drawn per class and batch with a seed derived from ``(seed, class, batch number)``, so the stream
 advances: unlike the reference code (which re-draws the same seed and collects duplicates) every candidate is new.

@@ -2,7 +2,7 @@
 
 Per-pixel features come from one of three sources:
 
-* ``generator``: the generator's own feature maps, as the reference's segmentation features (METHODS §3.4): the
+* ``generator``: the generator's maps, as the reference's segmentation features (docs/methods/linking.md, step 4): the
   output of every second child of the generator's main ``nn.Sequential``, nearest-upsampled to ``size`` and
   concatenated. The latents of the images are needed. ``max_channels`` keeps only the layers with at most that many
   channels (the late, high-resolution ones; a lighter named option).

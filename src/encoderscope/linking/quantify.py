@@ -1,11 +1,11 @@
-"""Quantify what each swept unit changes in the image, per part (METHODS §3.4).
+"""Quantify what each swept unit changes in the image, per part (docs/methods/linking.md, step 5).
 
 For every (unit, sample) of a :class:`~encoderscope.linking.tune.SweepResult`, the step images get part maps from a
 :class:`~encoderscope.linking.parts.PartModel`, and :func:`~encoderscope.linking.metrics.part_changes` scores the
 change of area, luminance, entropy, eccentricity and angle of every part from the first step to the last (with the
 20 px floor). Per unit and part the changes are averaged over samples; for every (part, property) the units are
 ranked by the absolute mean change: the "most selective" units. (How the paper thresholds selectivity is not known,
-METHODS §3.4 TODO-PDF; the ranking and the per-sample sign consistency are reported instead of a threshold.)
+see docs/methods/linking.md, step 5; the ranking and the per-sample sign agreement are reported instead.)
 
 Example:
     >>> from encoderscope.linking.generators import load_generator

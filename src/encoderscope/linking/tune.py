@@ -1,4 +1,4 @@
-"""Unit sweeps ("systematic tuning", METHODS §3.3).
+"""Unit sweeps ("systematic tuning", docs/methods/linking.md, step 3).
 
 For each chosen unit i and each sample r: set ``r[i] = v`` for ``v`` in ``linspace(min_i, max_i, n_steps)`` (3 steps by
 default: min, mid, max; the range over the given range features, by default the swept samples themselves), keep the

@@ -1,4 +1,4 @@
-"""Turning a timm ViT or a timm/torchvision ResNet into a DISCOVER network (METHODS.md §2.2, placement).
+"""Turning a timm ViT or a timm/torchvision ResNet into a DISCOVER network (docs/methods/lwta.md#placement).
 
 * ViTs (any module with ``fc1`` and ``act``, such as timm's ``Mlp``): every MLP activation becomes
   ``LWTA(U, mode="dense")``; attention is unchanged.

@@ -1,4 +1,4 @@
-"""The stochastic local-winner-takes-all (LWTA) activation of DISCOVER (METHODS.md §2.2, code-exact).
+"""The stochastic local-winner-takes-all (LWTA) activation of DISCOVER (docs/methods/lwta.md, code-exact).
 
 Units are split into blocks of ``U`` consecutive units. In each block one unit, drawn from
 ``Categorical(softmax(h_block))`` with the Gumbel-max trick, passes its *linear* value (possibly

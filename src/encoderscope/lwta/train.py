@@ -1,4 +1,4 @@
-"""A CPU-feasible training and evaluation recipe for small LWTA networks on Fashion-MNIST (METHODS.md §2.3).
+"""A CPU-feasible training and evaluation recipe for small LWTA networks on Fashion-MNIST (docs/methods/lwta.md).
 
 The recipe follows the spirit of the released code at a small scale: AdamW (ViT, weight decay 0.02 as the DeiT
 code) or SGD with momentum 0.9 (ResNet, weight decay 1e-4), a cosine schedule with linear warm-up, label smoothing

@@ -1,4 +1,4 @@
-"""Combining the activations of several depths into one feature per position (NAVE, METHODS.md §1.2 steps 2-5).
+"""Combining the activations of several depths into one feature per position (docs/methods/nave.md, steps 2-5).
 
 For layers ``l_1 .. l_m`` ordered shallow to deep, with grids ``(B, C_l, h_l, w_l)``:
 

@@ -1,7 +1,7 @@
 """Localisation scores of NAVE concept maps on an annotated dataset (VOC folder or COCO json).
 
 Runs :func:`encoderscope.nave.pipeline.nave_layer_sets` once per layer set on the dataset's images (one forward pass
-per batch for all sets), then scores each set's label maps with CorLoc (METHODS.md §1.3) and, where object masks
+per batch for all sets), then scores each set's label maps with CorLoc (docs/methods/corloc.md) and, where object masks
 exist, best-match IoU and Hungarian mIoU.
 
 Example:

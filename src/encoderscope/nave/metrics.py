@@ -1,4 +1,4 @@
-"""Localisation metrics for concept maps: CorLoc (METHODS.md §1.3, code-exact) and mask IoU / mIoU.
+"""Localisation metrics for concept maps: CorLoc (docs/methods/corloc.md, code-exact) and mask IoU / mIoU.
 
 CorLoc, per image:
 

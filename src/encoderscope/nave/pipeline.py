@@ -317,7 +317,7 @@ def nave(
     progress: bool = True,
     **options: Any,
 ) -> NaveResult:
-    """NAVE concept maps of ``images`` under ``encoder`` (METHODS.md §1.2; see the module docstring for scopes).
+    """NAVE concept maps of ``images`` under ``encoder`` (docs/methods/nave.md; see the module docstring for scopes).
 
     Args:
         encoder: an :class:`~encoderscope.zoo.Encoder`, a module, or a spec such as ``"zoo:dinov2-vits14"``.

@@ -1,14 +1,14 @@
 """Study ``baselines``: NAVE against SLIC and Felzenszwalb superpixels at matched region counts.
 
 The NAVE paper compares its maps with SLIC and Felzenszwalb "adjusted to return a similar number of regions"
-(METHODS.md §1.5). Here, on the annotated scenes benchmark, for K = 3..10:
+(docs/methods/nave.md#the-papers-experiments). Here, on the annotated scenes benchmark, for K = 3..10:
 
 * NAVE maps (per-image k-means, K concepts) of ``zoo:dinov2-vits14`` (last block, and blocks 9-11) and of
   ``zoo:efficientnet-lite0`` (stage ends ``_blocks.4``, ``_blocks.10``, ``_blocks.15``);
 * SLIC and Felzenszwalb with their parameter bisected to give about K regions
   (:func:`encoderscope.nave.baselines.baseline_maps`);
 
-scored with CorLoc (METHODS §1.3, reference pixel thresholds) and mask mIoU (Hungarian matching of regions to the
+scored with CorLoc (docs/methods/corloc.md, pixel thresholds) and mask mIoU (Hungarian matching of regions to the
 objects and the background). Because a NAVE concept can be split into several connected pieces while a superpixel is
 one piece, the mean number of connected regions per image is reported too.
 

@@ -1,4 +1,4 @@
-"""Study ``clever-hans``: a watermark shortcut in the training set, seen by NAVE (METHODS.md §1.5, Clever Hans).
+"""Study ``clever-hans``: a watermark shortcut in the training set, seen by NAVE (docs/methods/nave.md).
 
 Two small classifiers (a ResNet-10 "cnn" and a 4-block "vit", :mod:`encoderscope.studies.training`) are trained on
 Fashion-MNIST twice: on clean data, and with a fixed logo stamp (:mod:`encoderscope.data.watermark`) in the

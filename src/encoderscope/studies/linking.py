@@ -1,4 +1,4 @@
-"""Study ``linking``: Linking in Style on the offline generators (METHODS §3.9, the scaled-down plan).
+"""Study ``linking``: Linking in Style on the offline generators (docs/methods/linking.md, scaled down).
 
 1. **Eyes** (``zoo:eyes-cdcgan``, 8 eye colours): a small eye-colour CNN is trained here on generated eyes; paired
    data with the correct-classification filter; the OLS link (and ridge / MLP for comparison) with held-out R^2;
@@ -249,7 +249,7 @@ def run_eyes(summary: StudySummary, plan: Plan, seed: int = 0) -> None:
     summary.numbers["eyes_counterfactual_rows"] = [
         {"origin": EYE_COLOURS[o], "target": EYE_COLOURS[t], "success": bool(ok), "steps": int(n)}
         for o, t, ok, n in zip(cf.origins, cf.targets, cf.success, cf.steps, strict=True)]
-    summary.text(f"**Counterfactuals** (loss of METHODS §3.5, lr 0.5, at most {plan.cf_max_steps} steps): "
+    summary.text(f"**Counterfactuals** (loss of docs/methods/linking.md, lr 0.5, at most {plan.cf_max_steps} steps): "
                  f"success **{s['success_rate']:.2f}** of {s['n']} (origin colour -> random other colour), "
                  f"median steps {s['median_steps_success']:.0f}, mean latent distance "
                  f"{s['mean_latent_distance_success']:.2f}.")

@@ -1,4 +1,4 @@
-"""Study ``lwta``: DISCOVER at a CPU scale (METHODS.md §2.7).
+"""Study ``lwta``: DISCOVER at a CPU scale (docs/methods/lwta.md#a-cpu-scale-reproduction).
 
 1. A small ViT (patch 4, U in {1, 2, 4, 8, 16}) and a narrow ResNet-10 (U in {1, 2, 4, 8}) are trained from scratch
    on a seeded Fashion-MNIST subset (28 -> 32 px). U=1 is the GELU/ReLU baseline.

