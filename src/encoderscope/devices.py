@@ -11,7 +11,8 @@
 * :func:`autocast_dtype` / :func:`autocast` say whether ``--autocast`` can run on a device and with which dtype:
   bfloat16 on the CPU and on CUDA devices that support it (compute capability 8 or ROCm), float16 on older CUDA
   devices and on ``mps``; anything else is a one-line error, never a torch traceback.
-* :func:`seeded_generator` is a ``torch.Generator`` on a device (CUDA and MPS have their own random streams).
+* :func:`grad_scaler` scales the loss when training under float16 autocast; :func:`seeded_generator` is a
+  ``torch.Generator`` on a device (CUDA and MPS have their own random streams).
 
 Example:
     >>> resolve_device("cpu")
@@ -185,6 +186,18 @@ def autocast(device: torch.device | str, enabled: bool = True) -> Iterator[torch
         yield dtype
 
 
+def grad_scaler(device: torch.device | str, autocast: bool) -> torch.amp.GradScaler:
+    """A gradient scaler for training under :func:`autocast`: active only when that means float16 (no-op otherwise).
+
+    Example:
+        >>> grad_scaler("cpu", autocast=True).is_enabled()
+        False
+    """
+    device = torch.device(device)
+    enabled = autocast and autocast_dtype(device) == torch.float16
+    return torch.amp.GradScaler(device.type, enabled=enabled)
+
+
 def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (random streams differ between device types).
 
@@ -215,6 +228,7 @@ __all__ = [
     "autocast",
     "autocast_dtype",
     "describe",
+    "grad_scaler",
     "is_cuda",
     "module_device",
     "resolve_device",
