@@ -264,6 +264,8 @@ def train(
     """
     from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES
 
+    device = devices.resolve_device(config.device)
+    scaler = devices.grad_scaler(device, config.autocast)  # an autocast the device lacks fails here, before any work
     if config.epochs < 1 or config.batch_size < 1:
         raise ParameterError("epochs and batch_size must be at least 1")
     if not config.model.class_names:
@@ -273,8 +275,6 @@ def train(
         test_x, test_y = fashion_tensors("t10k", config.model, config.test_limit, config.seed)
     else:
         train_x, train_y, test_x, test_y = data
-    device = devices.resolve_device(config.device)
-    scaler = devices.grad_scaler(device, config.autocast)
     model = build_model(config.model).to(device)
     if not lwta_layers(model):
         raise ParameterError("the model has no LWTA layers")
