@@ -90,7 +90,7 @@ class FakeCuda(TorchFunctionMode):
 
     # -- the mode ----------------------------------------------------------------------------------------------
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: C901 - one dispatch table
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         name = getattr(func, "__name__", str(func))
         if name in ("__get__", "__set__"):

@@ -98,7 +98,7 @@ def test_unknown_device(spec) -> None:
 
 def test_device_error_is_a_user_error() -> None:
     assert issubclass(DeviceError, EncoderscopeError)
-    with pytest.raises(DeviceError, match="string or torch.device"):
+    with pytest.raises(DeviceError, match=r"string or torch\.device"):
         resolve_device(3)  # type: ignore[arg-type]
 
 
