@@ -20,11 +20,11 @@ setup: $(STAMP) $(SYSTEM_STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Python side: the package, its pinned torch stack, the offline zoo and the dev tools. Re-runs only when the
-# project's dependency files change.
-$(STAMP): pyproject.toml Makefile | $(VENV)/bin/python
+# Python side: the package, the offline zoo and the dev tools, with torch and torchvision pinned to this machine's
+# exact pair by constraints.txt (pyproject.toml only gives ranges). Re-runs only when the dependency files change.
+$(STAMP): pyproject.toml constraints.txt Makefile | $(VENV)/bin/python
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[zoo,text,hf,clip,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[zoo,text,hf,clip,dev]"
 	$(PIP) install -q --no-deps $(NO_DEPS_ZOO)
 	@touch $@
 

@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "hungarian_miou": "encoderscope.nave.metrics",
     "best_match_iou": "encoderscope.nave.metrics",
     "EncoderscopeError": "encoderscope.errors",
+    "resolve_device": "encoderscope.devices",
     "zoo_models": "encoderscope.zoo.offline",
     "nave": "encoderscope.nave",  # the subpackage, callable: encoderscope.nave(encoder, images, ...)
     "nave_maps": "encoderscope.nave.pipeline",

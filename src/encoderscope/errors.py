@@ -34,3 +34,11 @@ class ParameterError(EncoderscopeError):
 
 class ActivationError(EncoderscopeError):
     """Activations that cannot be used (NaN or Inf values, wrong shape)."""
+
+
+class DeviceError(EncoderscopeError):
+    """A device that is unknown or not available here (``cuda:1`` on a one-GPU machine), or autocast it lacks."""
+
+
+class MissingExtraError(EncoderscopeError):
+    """An optional dependency that is not installed; the message names the extra to install."""

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from encoderscope import devices
 from encoderscope._progress import progress_bar
 from encoderscope.capture.cache import ActivationCache, model_key
 from encoderscope.capture.hooks import run_captured
@@ -155,16 +155,19 @@ def forward_batch(
     stop_early: bool = True,
     autocast: bool = False,
 ) -> dict[str, LayerOutput]:
-    """Run one preprocessed batch ``(B, 3, H, W)`` and return the interpreted outputs of exact layer names."""
+    """Run one preprocessed batch ``(B, 3, H, W)`` and return the interpreted outputs of exact layer names.
+
+    The pixels go to the encoder's device (asynchronously from pinned memory on CUDA); the outputs come back to the
+    CPU as float32. ``autocast`` runs the forward in :func:`~encoderscope.devices.autocast_dtype` of that device.
+    """
     device = encoder.device
-    pixels = pixels.to(device)
-    amp = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-    with torch.inference_mode(), amp:
+    pixels = devices.to_device(pixels, device)
+    with torch.inference_mode(), devices.autocast(device, enabled=autocast):
         raw = run_captured(encoder.module, pixels, layers, stop_early=stop_early)
     input_hw = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     outputs = {}
     for name in layers:
-        output = interpret_output(raw[name].detach().to("cpu"), encoder.layout, input_hw)
+        output = interpret_output(raw[name].detach().cpu(), encoder.layout, input_hw)
         _check_finite(name, output)
         outputs[name] = output
     return outputs
@@ -191,14 +194,17 @@ def iter_batches(
         batch_size: images per forward pass.
         progress: show a progress bar.
         stop_early: stop the forward pass after the deepest requested layer.
-        autocast: run under bfloat16 autocast (about 2x faster on CPU; activations are returned as float32).
+        autocast: run under autocast (bfloat16 on the CPU and recent GPUs, float16 on older GPUs and Apple's mps;
+            about 2x faster on CPU; activations are returned as float32).
         max_buffered: images held while grouping sizes (default ``4 * batch_size``).
         cache: reuse activations from the content-hashed cache (``True`` = the default cache folder, or a folder);
             see :mod:`encoderscope.capture.cache`.
-        device: move the encoder there first (default: where it is).
+        device: move the encoder there first (default: where it is; see :func:`~encoderscope.devices.resolve_device`).
     """
     if device is not None:
         encoder.to(device)
+    if autocast:
+        devices.autocast_dtype(encoder.device)  # an unsupported device fails here, before any image is read
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
     names = resolve_layers(encoder, layers)
@@ -212,7 +218,7 @@ def iter_batches(
         for entries in _prepared_batches(encoder, image_set, batch_size, limit, with_keys=store is not None):
             outputs = _cached_outputs(store, entries, names) if store is not None else None
             if outputs is None:
-                pixels = torch.stack([entry.prepared.tensor for entry in entries])
+                pixels = devices.stack_batch([entry.prepared.tensor for entry in entries], encoder.device)
                 outputs = forward_batch(encoder, pixels, names, stop_early=stop_early, autocast=autocast)
                 if store is not None:
                     for j, entry in enumerate(entries):

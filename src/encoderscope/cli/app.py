@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from encoderscope import __version__
 from encoderscope.errors import EncoderscopeError
 
 app = typer.Typer(
@@ -15,6 +16,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"encoderscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """See what a vision encoder has learned: NAVE concept maps, DISCOVER dissection, Linking in Style."""
 
 
 def _register_commands() -> None:

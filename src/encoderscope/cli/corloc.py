@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import ARCH, RANDOM_INIT, SEED, split_list
+from encoderscope.cli.common import ARCH, AUTOCAST, DEVICE, RANDOM_INIT, SEED, split_list
 from encoderscope.cli.nave import BACKEND, BATCH, LAYERS, MAX_SIDE, METHOD, SIZE, K, _k, _size
 
 
@@ -46,6 +46,8 @@ def corloc_command(
     coco_images: Path = typer.Option(None, "--coco-images", help="Image folder of a COCO json."),
     limit: int = typer.Option(None, "--limit", help="Only the first N images."),
     arch: str = ARCH,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Print CorLoc (and mask mIoU where masks exist) of NAVE maps on an annotated dataset."""
     from encoderscope.nave.evaluate import evaluate_localisation
@@ -53,7 +55,7 @@ def corloc_command(
     from encoderscope.zoo import load_model
 
     data = open_annotated(dataset, coco_images, image_set, limit)
-    encoder = load_model(model, random_init=random_init, arch=arch, seed=seed)
+    encoder = load_model(model, random_init=random_init, arch=arch, seed=seed, device=device)
     config = (
         CorLocConfig.relative_default(split_boxes=split_boxes)
         if relative
@@ -62,7 +64,7 @@ def corloc_command(
     filters = {"no_hard": no_hard, "classes": split_list(classes)}
     (scores,) = evaluate_localisation(
         encoder, data, [split_list(layers)], k=_k(k), config=config, box_filters=filters, method=method,
-        seed=seed, backend=backend, batch_size=batch_size, size=_size(size), max_side=max_side,
+        seed=seed, backend=backend, batch_size=batch_size, size=_size(size), max_side=max_side, autocast=autocast,
     )
     summary = scores.summary()
     line = f"CorLoc {summary['corloc']:.1f} % on {summary['n_images']} images ({scores.result.name})"

@@ -7,20 +7,22 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import ARCH, RANDOM_INIT, SEED
+from encoderscope.cli.common import ARCH, AUTOCAST, DEVICE, RANDOM_INIT, SEED
 
 
-def _load(model: str, random_init: bool, arch: str | None, seed: int):
+def _load(model: str, random_init: bool, arch: str | None, seed: int, device: str | None):
     """A model spec, or a folder written by ``encoderscope lwta train`` (also as ``lwta:FOLDER``)."""
+    from encoderscope.devices import resolve_device
     from encoderscope.zoo import load_model
 
     folder = Path(model.removeprefix("lwta:"))
     if model.startswith("lwta:") or ((folder / "config.json").is_file() and (folder / "model.pt").is_file()):
         from encoderscope.lwta.models import encoder_for, load_checkpoint
 
+        target = resolve_device(device)
         net, config = load_checkpoint(folder, seed=seed)
-        return encoder_for(net, config, spec=f"lwta:{folder}")
-    return load_model(model, random_init=random_init, arch=arch, seed=seed)
+        return encoder_for(net, config, spec=f"lwta:{folder}").to(target)
+    return load_model(model, random_init=random_init, arch=arch, seed=seed, device=device)
 
 
 @app.command()
@@ -45,6 +47,8 @@ def dissect(
     random_init: bool = RANDOM_INIT,
     arch: str = ARCH,
     seed: int = SEED,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Name every unit of a layer with its best-matching concept (CLIP-Dissect / DISCOVER)."""
     from encoderscope._io import write_json, write_text
@@ -55,14 +59,15 @@ def dissect(
     from encoderscope.errors import ParameterError
     from encoderscope.lwta import lwta_layers
 
-    encoder = _load(model, random_init, arch, seed)
-    chosen = make_scorer(scorer)
+    encoder = _load(model, random_init, arch, seed, device)
+    chosen = make_scorer(scorer, device=encoder.device)
     names = load_concepts(concepts) if concepts else getattr(chosen, "concepts", None)
     if not names:
         raise ParameterError("--concepts is needed (the scorer has no concept names of its own)")
     images = open_images(probe, limit=limit)
     result = run_dissect(
-        encoder, images, layer, names, chosen, similarity=similarity, pool=pool, batch_size=batch_size, seed=seed
+        encoder, images, layer, names, chosen, similarity=similarity, pool=pool, batch_size=batch_size, seed=seed,
+        autocast=autocast,
     )
     result.save(out, galleries=galleries)
     if explain:

@@ -6,9 +6,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from encoderscope import devices
 from encoderscope.capture.layers import list_layers
 from encoderscope.cli.app import app
-from encoderscope.cli.common import ARCH, RANDOM_INIT, parse_size
+from encoderscope.cli.common import ARCH, AUTOCAST, DEVICE, RANDOM_INIT, parse_size
 from encoderscope.zoo import load_model
 
 
@@ -19,17 +20,21 @@ def layers(
     input_size: str = typer.Option(None, "--input-size", help="Probe input H or HxW (default: the model's)."),
     filter_glob: str = typer.Option(None, "--filter", help="Only layers matching this glob, e.g. 'blocks.*'."),
     arch: str = ARCH,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """List every layer: type, output shape, and how it maps to a (C, h, w) grid plus prefix tokens."""
-    encoder = load_model(model, random_init=random_init, arch=arch)
+    encoder = load_model(model, random_init=random_init, arch=arch, device=device)
     size = parse_size(input_size)
-    infos = list_layers(encoder, input_size=size, pattern=filter_glob)
+    with devices.autocast(encoder.device, enabled=autocast):
+        infos = list_layers(encoder, input_size=size, pattern=filter_glob)
     probe = size or encoder.preprocess.padded_size((encoder.preprocess.size or 224,) * 2)
     console = Console(width=None if Console().is_terminal else 200)
     blocks = f"{encoder.depth_layers[0]} ... {encoder.depth_layers[-1]}" if encoder.depth_layers else "-"
     console.print(
         f"[bold]{encoder.spec}[/bold]  {encoder.architecture}  weights: {encoder.weights}\n"
-        f"tokens: {encoder.layout.describe()}  probe input: {probe[0]}x{probe[1]}  blocks: {blocks}",
+        f"tokens: {encoder.layout.describe()}  probe input: {probe[0]}x{probe[1]}  blocks: {blocks}  "
+        f"device: {devices.describe(encoder.device)}",
         highlight=False,
     )
     table = Table(show_lines=False, header_style="bold")

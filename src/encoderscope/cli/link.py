@@ -14,7 +14,7 @@ import typer
 
 from encoderscope._io import read_npz, write_json
 from encoderscope.cli.app import app
-from encoderscope.cli.common import RANDOM_INIT, SEED, split_list
+from encoderscope.cli.common import AUTOCAST, DEVICE, RANDOM_INIT, SEED, split_list
 from encoderscope.errors import ParameterError
 
 link_app = typer.Typer(no_args_is_help=True, help="Linking in Style: features -> generator latent, unit sweeps, "
@@ -31,24 +31,30 @@ TRUST = typer.Option(False, "--trust-pickle", help="Allow loading a StyleGAN pic
 NO_PROGRESS = typer.Option(False, "--quiet", help="No progress bars.")
 
 
-def _generator(spec: str | None, recorded: dict[str, Any], trust_pickle: bool = False):
+def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, autocast: bool,
+               trust_pickle: bool = False):
+    from encoderscope.devices import resolve_device
     from encoderscope.linking.generators import load_generator
 
+    target = resolve_device(device)
     name = spec or recorded.get("generator")
     if not name:
         raise ParameterError("no generator recorded; pass --generator")
-    return load_generator(name, trust_pickle=trust_pickle)
+    return load_generator(name, trust_pickle=trust_pickle, device=target, autocast=autocast)
 
 
-def _classifier(spec: str | None, layer: str | None, head: str | None, recorded: dict[str, Any], random_init: bool):
+def _classifier(spec: str | None, layer: str | None, head: str | None, recorded: dict[str, Any], random_init: bool,
+                device: str | None, autocast: bool):
+    from encoderscope.devices import resolve_device
     from encoderscope.linking.classifier import as_classifier
 
+    target = resolve_device(device)
     info = recorded.get("classifier") or {}
     name = spec or info.get("spec")
     if not name or name == "module":
         raise ParameterError("no classifier spec recorded; pass --classifier")
     return as_classifier(name, feature_layer=layer or info.get("feature_layer"), head=head or None,
-                         random_init=random_init)
+                         random_init=random_init, device=target, autocast=autocast)
 
 
 def _link_meta(link_dir: Path) -> dict[str, Any]:
@@ -74,12 +80,14 @@ def pairs_cmd(
     random_init: bool = RANDOM_INIT,
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Sample latents (advancing RNG), synthesise, classify and store (latent, features) pairs."""
     from encoderscope.linking.pairs import make_pairs
 
-    gen = _generator(generator, {}, trust_pickle)
-    clf = _classifier(classifier, feature_layer, None, {}, random_init)
+    gen = _generator(generator, {}, device, autocast, trust_pickle)
+    clf = _classifier(classifier, feature_layer, None, {}, random_init, device, autocast)
     mapping = None
     if class_map:
         try:
@@ -155,14 +163,16 @@ def tune_cmd(
     random_init: bool = RANDOM_INIT,
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
     from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.tune import sweep_units
 
     network = LinkingNetwork.load(link)
-    gen = _generator(generator, network.meta, trust_pickle)
-    clf = _classifier(classifier, feature_layer, None, network.meta, random_init)
+    gen = _generator(generator, network.meta, device, autocast, trust_pickle)
+    clf = _classifier(classifier, feature_layer, None, network.meta, random_init, device, autocast)
     feats, labels = _tuning_features(gen, clf, samples, samples_seed, quiet)
     sweep = sweep_units(network, gen, clf, feats, units=_units(units, network, feats), n_steps=n_steps,
                         sample_classes=labels, progress=not quiet)
@@ -190,6 +200,8 @@ def quantify_cmd(
     random_init: bool = RANDOM_INIT,
     seed: int = SEED,
     quiet: bool = NO_PROGRESS,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Part maps of the sweep images and per-part changes (area, luminance, entropy, ellipses) per unit."""
     from encoderscope.linking.parts import FeatureSource, fit_mask_model, fit_part_model
@@ -201,9 +213,10 @@ def quantify_cmd(
     kind, _, layer = source.partition(":")
     kwargs: dict[str, Any] = {"kind": kind, "size": size}
     if kind == "generator":
-        kwargs["generator"] = _generator(generator, recorded)
+        kwargs["generator"] = _generator(generator, recorded, device, autocast)
     if kind == "classifier":
-        kwargs["classifier"], kwargs["layer"] = _classifier(classifier, None, None, recorded, random_init), layer
+        clf = _classifier(classifier, None, None, recorded, random_init, device, autocast)
+        kwargs["classifier"], kwargs["layer"] = clf, layer
     feature_source = FeatureSource(**kwargs)
     images = result.images.reshape(-1, *result.images.shape[3:])
     latents = result.latents.reshape(-1, result.latents.shape[-1])
@@ -251,6 +264,8 @@ def counterfactual_cmd(
     random_init: bool = RANDOM_INIT,
     seed: int = SEED,
     quiet: bool = NO_PROGRESS,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Counterfactuals with the paper's loss; success rate, steps, latent distance, before/after images."""
     from encoderscope.linking.counterfactual import counterfactuals
@@ -258,8 +273,8 @@ def counterfactual_cmd(
     from encoderscope.linking.pairs import PairedData, make_pairs
 
     network = LinkingNetwork.load(link)
-    gen = _generator(generator, network.meta)
-    clf = _classifier(classifier, feature_layer, head, network.meta, random_init)
+    gen = _generator(generator, network.meta, device, autocast)
+    clf = _classifier(classifier, feature_layer, head, network.meta, random_init, device, autocast)
     names = list(clf.class_names) if clf.class_names else None
     o, t = _class_index(origin, names), _class_index(target, names)
     if pairs is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import SEED
+from encoderscope.cli.common import AUTOCAST, DEVICE, SEED
 
 lwta_app = typer.Typer(help="DISCOVER's stochastic LWTA networks: train and evaluate.", no_args_is_help=True)
 app.add_typer(lwta_app, name="lwta")
@@ -29,6 +29,8 @@ def train_command(
     ),
     passes: int = typer.Option(None, "--passes", help="Stochastic passes at evaluation (default 6 vit, 3 resnet)."),
     seed: int = SEED,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Train one network with the CPU recipe (cosine schedule, label smoothing 0.1) and evaluate it."""
     from encoderscope.lwta.models import ModelConfig
@@ -43,6 +45,8 @@ def train_command(
         train_limit=train_limit or None,
         test_limit=test_limit or None,
         seed=seed,
+        device=device,
+        autocast=autocast,
     )
     result = train(config, passes=passes)
     result.save(out)
@@ -59,15 +63,19 @@ def eval_command(
     passes: int = typer.Option(None, "--passes", help="Stochastic passes (default 6 vit, 3 resnet)."),
     test_limit: int = typer.Option(0, "--test-limit", help="Test images (seeded subset; 0 = all 10k)."),
     seed: int = SEED,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Evaluate a checkpoint: S-pass accuracy, one pass, deterministic pass and the measured sparsity per layer."""
     from encoderscope._io import write_json
+    from encoderscope.devices import resolve_device
     from encoderscope.lwta.models import load_checkpoint
     from encoderscope.lwta.train import evaluate, fashion_tensors
 
+    target = resolve_device(device)
     model, config = load_checkpoint(checkpoint)
     pixels, labels = fashion_tensors("t10k", config, test_limit or None, seed)
-    ev = evaluate(model, pixels, labels, passes or config.default_passes, seed=seed)
+    ev = evaluate(model.to(target), pixels, labels, passes or config.default_passes, seed=seed, autocast=autocast)
     write_json(checkpoint / "eval.json", ev.as_dict())
     typer.echo(
         f"accuracy {ev.accuracy:.4f} (mean of {ev.passes} passes), one pass {ev.accuracy_single:.4f}, "

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import ARCH, RANDOM_INIT, SEED, split_list
+from encoderscope.cli.common import ARCH, AUTOCAST, DEVICE, RANDOM_INIT, SEED, split_list
 from encoderscope.errors import ParameterError
 
 K = typer.Option("5", "--k", help="Concepts per map: an integer >= 2, 'auto' (reference inertia-drop rule, k=3..10) "
@@ -61,14 +61,14 @@ def nave_command(
     heads: str = typer.Option(None, "--heads", help="Attention method: comma-separated head indices (default all)."),
     arch: str = ARCH,
     report: bool = typer.Option(True, "--report/--no-report", help="Write overlays, galleries and report.html."),
-    autocast: bool = typer.Option(False, "--autocast", help="Run the encoder in bfloat16 (faster; activations are "
-                                  "clustered in float32). Maps can differ slightly from the float32 run."),
+    autocast: bool = AUTOCAST,
+    device: str = DEVICE,
 ) -> None:
     """NAVE concept maps: cluster the activations of a frozen encoder, per image or across the dataset."""
     from encoderscope.nave.pipeline import nave
     from encoderscope.zoo import load_model
 
-    encoder = load_model(model, random_init=random_init, arch=arch, seed=seed)
+    encoder = load_model(model, random_init=random_init, arch=arch, seed=seed, device=device)
     head_list = [int(h) for h in split_list(heads) or []] or None
     result = nave(
         encoder, images, split_list(layers), k=_k(k), method=method, scope=scope, seed=seed, backend=backend,
@@ -96,13 +96,16 @@ def compare_command(
     size: str = SIZE,
     backend: str = BACKEND,
     batch_size: int = BATCH,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Concept maps of several models on the same images, colours matched, with agreement (ARI) scores."""
+    from encoderscope.devices import resolve_device
     from encoderscope.nave.compare import compare
 
     comparison = compare(
         models, images, split_list(layers), k=_k(k), seed=seed, baselines=baseline, method=method, backend=backend,
-        batch_size=batch_size, size=_size(size), max_side=max_side,
+        batch_size=batch_size, size=_size(size), max_side=max_side, device=resolve_device(device), autocast=autocast,
     )
     folder = comparison.save(out)
     for m, name in enumerate(comparison.names[1:], start=1):
@@ -115,8 +118,10 @@ def demo_command(
     out: Path = typer.Option(Path("demo-output"), "--out", help="Output folder."),
     seed: int = SEED,
     limit: int = typer.Option(None, "--limit", help="Use only the first N zoo photos."),
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """NAVE on zoo:photos: DINOv2 (last block; several depths), EfficientNet-Lite0, random-init DINOv2, SLIC."""
     from encoderscope.nave.demo import run_demo
 
-    typer.echo(str(run_demo(out, seed=seed, limit=limit)))
+    typer.echo(str(run_demo(out, seed=seed, limit=limit, device=device, autocast=autocast)))

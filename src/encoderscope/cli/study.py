@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import RANDOM_INIT, split_list
+from encoderscope.cli.common import AUTOCAST, DEVICE, RANDOM_INIT, split_list
 from encoderscope.errors import ParameterError
 
 
@@ -21,6 +21,8 @@ def study(
         None, "--models", help="Comma-separated model specs, for studies that take them (registers)."
     ),
     random_init: bool = RANDOM_INIT,
+    device: str = DEVICE,
+    autocast: bool = AUTOCAST,
 ) -> None:
     """Run a study of the papers' experiments and write its numbers and figures to --out."""
     from encoderscope.studies import get_study
@@ -28,7 +30,12 @@ def study(
     function = get_study(name)
     accepted = inspect.signature(function).parameters
     extra: dict[str, object] = {}
-    requested = (("models", split_list(models), models is not None), ("random_init", True, random_init))
+    requested = (
+        ("models", split_list(models), models is not None),
+        ("random_init", True, random_init),
+        ("device", device, device is not None),
+        ("autocast", True, autocast),
+    )
     for option, value, given in requested:
         if not given:
             continue

@@ -7,7 +7,8 @@ tokens), ``cls``, ``patch_mean``, ``patch_max``, ``registers`` (see :func:`encod
 Registers are never mixed into the other modes.
 
 LWTA layers stay stochastic in ``eval()`` mode (as the released code); their noise is reseeded from ``seed`` before
-the pass, so the same seed gives the same activations.
+the pass (a generator on the encoder's device), so the same seed gives the same activations on the same device.
+The forward passes run where the encoder is; the pooled ``(N, U)`` values are returned on the CPU.
 
 Example:
     >>> import timm, torch
@@ -28,6 +29,7 @@ from typing import Any
 
 import torch
 
+from encoderscope import devices
 from encoderscope.errors import ParameterError
 
 
@@ -72,6 +74,7 @@ def neuron_activations(
     batch_size: int = 32,
     seed: int = 0,
     progress: bool = True,
+    autocast: bool = False,
 ) -> NeuronActivations:
     """Unit activations of ``layer`` for every readable probe image (see the module docstring).
 
@@ -83,6 +86,7 @@ def neuron_activations(
         batch_size: images per forward pass.
         seed: seed of the LWTA noise.
         progress: show a progress bar.
+        autocast: run the forward passes in mixed precision (:func:`~encoderscope.devices.autocast_dtype`).
     """
     from encoderscope.capture import iter_batches, resolve_layers, unit_activations
     from encoderscope.data.images import ImageSet, open_images
@@ -94,10 +98,10 @@ def neuron_activations(
     if len(names) != 1:
         raise ParameterError(f"dissection takes one layer at a time; {layer!r} matches {len(names)}")
     image_set = images if isinstance(images, ImageSet) else open_images(images)
-    set_generator(encoder.module, torch.Generator().manual_seed(seed))
+    set_generator(encoder.module, devices.seeded_generator(seed, encoder.device))
     rows: list[tuple[int, torch.Tensor, Any]] = []
     used = pool
-    for batch in iter_batches(encoder, image_set, names, batch_size=batch_size, progress=progress):
+    for batch in iter_batches(encoder, image_set, names, batch_size=batch_size, progress=progress, autocast=autocast):
         output = batch.outputs[names[0]]
         used = resolve_pool(output, pool)
         values = unit_activations(output, used).float()

@@ -44,7 +44,10 @@ NON_NOUNS = frozenset(_NON_NOUNS_TEXT.split())
 def common_words(count: int) -> tuple[str, ...]:
     """The ``count`` most frequent English words that pass the heuristic of the module docstring."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-    from wordfreq import top_n_list
+
+    from encoderscope._optional import require
+
+    top_n_list = require("wordfreq", "text").top_n_list
 
     words: list[str] = []
     for word in top_n_list("en", count * 4 + 2000):

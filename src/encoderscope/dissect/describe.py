@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from encoderscope import devices
 from encoderscope._io import write_json, write_text
 from encoderscope._progress import warn
 from encoderscope.dissect.activations import NeuronActivations
@@ -203,9 +204,13 @@ def describe_units(
     top_images: int = 10,
     scorer: str = "given",
     config: dict[str, Any] | None = None,
+    device: devices.DeviceSpec = None,
     **params: Any,
 ) -> Dissection:
     """Describe every unit from its activations ``(N, U)`` and the concept scores ``P`` ``(N, M)``.
+
+    The similarity runs on ``device`` (default: where the activations are; :func:`dissect` uses the encoder's);
+    the result's tensors are on the CPU.
 
     Args:
         activations: from :func:`~encoderscope.dissect.activations.neuron_activations`.
@@ -216,21 +221,23 @@ def describe_units(
         top_images: top-activating images kept per unit.
         **params: passed to the similarity function (defaults in docs/methods/dissection.md#defaults).
     """
-    P = torch.as_tensor(concept_scores, dtype=torch.float32)
+    target = activations.values.device if device is None else devices.resolve_device(device)
+    P = devices.to_device(torch.as_tensor(concept_scores, dtype=torch.float32), target)
     if P.shape[1] != len(concepts):
         raise ParameterError(f"concept scores have {P.shape[1]} columns for {len(concepts)} concepts")
-    scores = get_similarity(similarity)(P, activations.values, **params)
+    A = devices.to_device(activations.values, target)
+    scores = get_similarity(similarity)(P, A, **params)
     keep = min(keep, len(concepts))
     best = torch.topk(scores, k=keep, dim=1)
-    top = torch.topk(activations.values, k=min(top_images, activations.values.shape[0]), dim=0).indices.T
+    top = torch.topk(A, k=min(top_images, A.shape[0]), dim=0).indices.T
     return Dissection(
         layer=activations.layer,
         concepts=list(concepts),
         similarity=similarity,
         params=params,
-        best=best.indices,
-        best_scores=best.values,
-        top_images=top,
+        best=best.indices.cpu(),
+        best_scores=best.values.cpu(),
+        top_images=top.cpu(),
         activations=activations,
         scorer=scorer,
         config=dict(config or {}),
@@ -248,9 +255,14 @@ def dissect(
     batch_size: int = 32,
     seed: int = 0,
     progress: bool = True,
+    autocast: bool = False,
+    device: devices.DeviceSpec = None,
     **params: Any,
 ) -> Dissection:
     """The whole pipeline: activations of ``layer`` on ``probe``, concept scores, similarity, descriptions.
+
+    Everything runs on the encoder's device: the forward passes, a scorer given as a spec (its CLIP or classifier
+    and text models) and the similarity function.
 
     Args:
         model: a spec, ``nn.Module`` or :class:`~encoderscope.zoo.Encoder`.
@@ -260,8 +272,10 @@ def dissect(
             (:func:`~encoderscope.dissect.concepts.load_concepts`).
         scorer: a :class:`~encoderscope.dissect.scorers.ConceptScorer` or a spec (``labelspace``,
             ``clip:MODEL:WEIGHTS``, ``annotations:FILE``).
-        similarity, pool, batch_size, seed, progress, params: see :func:`describe_units` and
+        similarity, pool, batch_size, seed, progress, autocast, params: see :func:`describe_units` and
             :func:`~encoderscope.dissect.activations.neuron_activations`.
+        device: where the model runs (default: an Encoder or module stays where it is, a spec goes to ``cuda``
+            when available, else ``cpu``).
     """
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.dissect.activations import neuron_activations
@@ -269,13 +283,18 @@ def dissect(
     from encoderscope.dissect.scorers import make_scorer
     from encoderscope.zoo import load_model
 
+    encoder = load_model(model, device=device)
     if isinstance(scorer, str):
-        scorer = make_scorer(scorer)
+        scorer = make_scorer(scorer, device=encoder.device)
     if isinstance(concepts, str):
         concepts = load_concepts(concepts)
-    encoder = load_model(model)
     image_set = probe if isinstance(probe, ImageSet) else open_images(probe)
-    acts = neuron_activations(encoder, image_set, layer, pool=pool, batch_size=batch_size, seed=seed, progress=progress)
+    acts = neuron_activations(
+        encoder, image_set, layer, pool=pool, batch_size=batch_size, seed=seed, progress=progress, autocast=autocast
+    )
     P = scorer.scores(acts.items, list(concepts))
-    config = {"model": encoder.spec, "weights": encoder.weights, "seed": seed}
-    return describe_units(acts, P, concepts, similarity=similarity, scorer=scorer.name, config=config, **params)
+    config = {"model": encoder.spec, "weights": encoder.weights, "seed": seed, "autocast": autocast,
+              "device": devices.describe(encoder.device)}
+    return describe_units(
+        acts, P, concepts, similarity=similarity, scorer=scorer.name, config=config, device=encoder.device, **params
+    )

@@ -10,6 +10,9 @@
 * :class:`AnnotationScorer` (``annotations:FILE``): a given matrix (labels or attributes of the probe set) from a
   ``.npy`` or ``.csv`` file (header row = concept names; an optional first column ``image`` keys the rows).
 
+The CLIP and label-space scorers run where their models are (``device=`` when built from a spec, by default where
+:func:`~encoderscope.devices.resolve_device` puts models) and return P on that device.
+
 Example:
     >>> import torch
     >>> scorer = AnnotationScorer(torch.eye(2), ["cat", "dog"])
@@ -20,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from encoderscope import devices
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError, SourceError, WeightsUnavailableError
 
@@ -70,10 +75,18 @@ class ClipScorer:
         self.name = name
         self.batch_size = batch_size
 
+    @property
+    def device(self) -> torch.device:
+        """Where the CLIP model is."""
+        return devices.module_device(self.model)
+
     @classmethod
-    def from_spec(cls, spec: str) -> ClipScorer:
-        """``MODEL[:PRETRAINED]``: an open_clip architecture and a tag or a local checkpoint file."""
-        import open_clip
+    def from_spec(cls, spec: str, device: devices.DeviceSpec = None) -> ClipScorer:
+        """``MODEL[:PRETRAINED]``: an open_clip architecture and a tag or a local checkpoint file, on ``device``."""
+        from encoderscope._optional import require
+
+        target = devices.resolve_device(device)
+        open_clip = require("open_clip", "clip")
 
         arch, _, pretrained = spec.partition(":")
         if arch not in open_clip.list_models():
@@ -94,22 +107,27 @@ class ClipScorer:
                     f"cannot get open_clip weights {spec!r} here ({str(err).splitlines()[0][:120]}); "
                     "pass a local checkpoint: clip:MODEL:/path/to/weights.pt"
                 ) from None
-        return cls(model, preprocess, open_clip.get_tokenizer(arch), name=f"clip:{spec}")
+        return cls(model.to(target), preprocess, open_clip.get_tokenizer(arch), name=f"clip:{spec}")
 
     @torch.inference_mode()
     def text_features(self, concepts: Sequence[str]) -> torch.Tensor:
-        """L2-normalised text features of the raw concept strings."""
-        feats = [self.model.encode_text(self.tokenizer(list(chunk))) for chunk in _batches(concepts, 256)]
+        """L2-normalised text features of the raw concept strings (on the model's device)."""
+        device = self.device
+        feats = [
+            self.model.encode_text(devices.to_device(self.tokenizer(list(chunk)), device))
+            for chunk in _batches(concepts, 256)
+        ]
         return F.normalize(torch.cat(feats).float(), dim=-1)
 
     @torch.inference_mode()
     def image_features(self, items: Sequence[Any], progress: bool = True) -> torch.Tensor:
-        """L2-normalised image features."""
+        """L2-normalised image features (on the model's device)."""
+        device = self.device
         feats = []
         with progress_bar("CLIP image features", total=len(items), enabled=progress) as advance:
             for chunk in _batches(items, self.batch_size):
-                pixels = torch.stack([self.preprocess(item.load()) for item in chunk])
-                feats.append(self.model.encode_image(pixels).float())
+                pixels = devices.stack_batch([self.preprocess(item.load()) for item in chunk], device)
+                feats.append(self.model.encode_image(devices.to_device(pixels, device)).float())
                 advance(len(chunk))
         return F.normalize(torch.cat(feats), dim=-1)
 
@@ -124,8 +142,10 @@ class LabelspaceScorer:
     Args:
         encoder: an :class:`~encoderscope.zoo.Encoder` with ``classifier`` and ``class_names``, or a spec
             (default ``zoo:efficientnet-lite0``).
-        embed: text -> L2-normalised embeddings (default: all-MiniLM-L6-v2,
+        embed: text -> L2-normalised embeddings (default: all-MiniLM-L6-v2 on the classifier's device,
             :func:`encoderscope.dissect.text.embed_texts`).
+        device: where the classifier runs (default: an Encoder stays where it is, a spec goes to
+            :func:`~encoderscope.devices.resolve_device`'s default).
     """
 
     def __init__(
@@ -133,31 +153,35 @@ class LabelspaceScorer:
         encoder: Any = "zoo:efficientnet-lite0",
         embed: Callable[[Sequence[str]], torch.Tensor] | None = None,
         batch_size: int = 16,
+        device: devices.DeviceSpec = None,
     ) -> None:
         if isinstance(encoder, str):
             from encoderscope.zoo import load_model
 
-            encoder = load_model(encoder)
+            encoder = load_model(encoder, device=device)
+        elif device is not None:
+            encoder.to(devices.resolve_device(device))
         if encoder.classifier is None or not encoder.class_names:
             raise ParameterError(f"labelspace needs a classifier with class names; {encoder.spec} has none")
         self.encoder = encoder
         if embed is None:
             from encoderscope.dissect.text import embed_texts
 
-            embed = embed_texts
+            embed = functools.partial(embed_texts, device=encoder.device)
         self.embed = embed
         self.batch_size = batch_size
         self.name = f"labelspace:{encoder.spec}"
 
     @torch.inference_mode()
     def class_probabilities(self, items: Sequence[Any], progress: bool = True) -> torch.Tensor:
-        """``p(c | x_n)``, ``(N, C)``."""
+        """``p(c | x_n)``, ``(N, C)``, on the classifier's device."""
+        device = self.encoder.device
         probs = []
         with progress_bar("classifying probe images", total=len(items), enabled=progress) as advance:
             for chunk in _batches(items, self.batch_size):
-                pixels = torch.stack([self.encoder.preprocess.classify(item.load()) for item in chunk])
-                logits = self.encoder.classifier(pixels.to(self.encoder.device))
-                probs.append(torch.softmax(logits.float().cpu(), dim=-1))
+                pixels = devices.stack_batch([self.encoder.preprocess.classify(item.load()) for item in chunk], device)
+                logits = self.encoder.classifier(devices.to_device(pixels, device))
+                probs.append(torch.softmax(logits.float(), dim=-1))
                 advance(len(chunk))
         return torch.cat(probs)
 
@@ -166,7 +190,7 @@ class LabelspaceScorer:
         probs = self.class_probabilities(items)
         classes = F.normalize(self.embed(list(self.encoder.class_names)).float(), dim=-1)
         words = F.normalize(self.embed(list(concepts)).float(), dim=-1)
-        return probs @ (classes @ words.T)
+        return probs @ devices.to_device(classes @ words.T, probs.device)
 
 
 class AnnotationScorer:
@@ -245,17 +269,17 @@ class AnnotationScorer:
         return matrix
 
 
-def make_scorer(spec: str) -> ConceptScorer:
-    """``clip:MODEL[:PRETRAINED]``, ``labelspace[:MODEL_SPEC]`` or ``annotations:FILE``."""
+def make_scorer(spec: str, device: devices.DeviceSpec = None) -> ConceptScorer:
+    """``clip:MODEL[:PRETRAINED]``, ``labelspace[:MODEL_SPEC]`` or ``annotations:FILE``; models go to ``device``."""
     kind, _, rest = spec.partition(":")
     if kind == "clip":
         if not rest:
             raise ParameterError(
                 "clip scorer needs a model: clip:ViT-B-16:openai or clip:ViT-B-16:/path/ckpt.pt"
             )
-        return ClipScorer.from_spec(rest)
+        return ClipScorer.from_spec(rest, device=device)
     if kind == "labelspace":
-        return LabelspaceScorer(rest or "zoo:efficientnet-lite0")
+        return LabelspaceScorer(rest or "zoo:efficientnet-lite0", device=device)
     if kind == "annotations":
         if not rest:
             raise ParameterError("annotations scorer needs a file: annotations:labels.csv")

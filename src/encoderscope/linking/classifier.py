@@ -11,6 +11,9 @@ The **head** maps the feature layer to the logits (ResNet's ``fc`` in the paper)
 number of logits, and it is verified numerically: applying it to the captured features must reproduce the
 network's logits. Pass ``head=`` (a module name or a callable) when that check fails.
 
+The classifier runs where its module is (``device=`` moves it; ``autocast=True`` runs the forward in mixed
+precision); images may come from any device and the features and logits come back to the CPU as numpy arrays.
+
 Example:
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5), torch.nn.Linear(5, 2))
@@ -31,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from encoderscope import devices
 from encoderscope.capture.hooks import capture_outputs
 from encoderscope.capture.layout import TokenLayout
 from encoderscope.capture.outputs import interpret_output
@@ -52,6 +56,7 @@ class LinkClassifier:
         pool: how a spatial feature output becomes one value per unit (``mean`` by default; ``cls`` for tokens).
         layout: token layout of the module (for ViTs).
         spec: where it came from (recorded in results).
+        autocast: run the forward pass in mixed precision (:func:`~encoderscope.devices.autocast_dtype`).
     """
 
     module: nn.Module
@@ -68,6 +73,20 @@ class LinkClassifier:
     spec: str = "module"
     has_logits: bool = True
     batch_size: int = 32
+    autocast: bool = False
+
+    @property
+    def device(self) -> torch.device:
+        """Where the module is (its tensors run there)."""
+        return devices.module_device(self.module)
+
+    def to(self, device: devices.DeviceSpec) -> LinkClassifier:
+        """Move the module (and a head module) to ``device``; returns ``self``."""
+        target = devices.resolve_device(device)
+        self.module.to(target)
+        if isinstance(self.head, nn.Module):
+            self.head.to(target)
+        return self
 
     @classmethod
     def from_module(
@@ -131,7 +150,7 @@ class LinkClassifier:
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Resize (shorter side to ``size / crop_pct``), centre-crop ``size`` and normalise ``(B, 3, H, W)`` [0, 1]."""
-        x = images.float()
+        x = devices.to_device(images, self.device).float()
         if self.size is not None:
             short = round(self.size / self.crop_pct)
             h, w = x.shape[-2:]
@@ -141,8 +160,8 @@ class LinkClassifier:
                 x = F.interpolate(x, size=new_hw, mode="bilinear", align_corners=False, antialias=True)
             top, left = (new_hw[0] - self.size) // 2, (new_hw[1] - self.size) // 2
             x = x[..., top : top + self.size, left : left + self.size]
-        mean = torch.tensor(self.mean, dtype=x.dtype)[:, None, None]
-        std = torch.tensor(self.std, dtype=x.dtype)[:, None, None]
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)[:, None, None]
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device)[:, None, None]
         return (x - mean) / std
 
     def _pool(self, raw: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
@@ -155,7 +174,7 @@ class LinkClassifier:
         return unit_activations(output, mode)
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        with capture_outputs(self.module, [self.feature_layer]) as captured:
+        with capture_outputs(self.module, [self.feature_layer]) as captured, devices.autocast(x.device, self.autocast):
             out = self.module(x)
         features = self._pool(captured[self.feature_layer], (int(x.shape[-2]), int(x.shape[-1])))
         logits = out if self.has_logits and torch.is_tensor(out) and out.ndim == 2 else None
@@ -167,9 +186,9 @@ class LinkClassifier:
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
                 f, lg = self._forward(self.prepare(images[start : start + self.batch_size]))
-                feats.append(f.numpy())
+                feats.append(f.cpu().numpy())
                 if lg is not None:
-                    logits.append(lg.numpy())
+                    logits.append(lg.cpu().numpy())
         features = np.concatenate(feats) if feats else np.zeros((0, 0), np.float32)
         return features, (np.concatenate(logits) if logits else None)
 
@@ -181,8 +200,9 @@ class LinkClassifier:
             raise ParameterError(f"{self.spec} gives no logits, so it has no head for counterfactuals")
         if self.head is None:
             self.head, self.head_name = self._find_head(features.shape[1], logits.shape[1])
+        where = devices.module_device(self.head) if isinstance(self.head, nn.Module) else self.device
         with torch.inference_mode():
-            predicted = self.head(torch.as_tensor(features[:8])).float().numpy()
+            predicted = self.head(devices.to_device(torch.as_tensor(features[:8]), where)).float().cpu().numpy()
         scale = float(np.abs(logits[:8]).max()) + 1e-6
         if predicted.shape != logits[:8].shape or np.abs(predicted - logits[:8]).max() > 1e-3 * scale + 1e-4:
             raise ParameterError(
@@ -221,9 +241,14 @@ def as_classifier(
     head: str | Callable[[torch.Tensor], torch.Tensor] | None = None,
     random_init: bool = False,
     pool: str = "auto",
+    device: devices.DeviceSpec = None,
+    autocast: bool = False,
 ) -> LinkClassifier:
     """A :class:`LinkClassifier` from a spec string (``encoderscope.load_model``), an ``Encoder``, an
     ``nn.Module`` (with ``feature_layer``) or a ready ``LinkClassifier``.
+
+    ``device``: where it runs (default: a module, Encoder or classifier stays where it is; a spec goes to
+    :func:`~encoderscope.devices.resolve_device`'s default). ``autocast``: mixed-precision forward passes.
 
     Example:
         >>> import torch
@@ -231,20 +256,26 @@ def as_classifier(
         >>> as_classifier(net, feature_layer="1").feature_layer
         '1'
     """
-    if isinstance(model, LinkClassifier):
-        return model
     if isinstance(model, str):
         if model.startswith("synthetic:"):
             from encoderscope.linking.synthetic import synthetic_classifier
 
-            return synthetic_classifier(model)
-        from encoderscope.zoo import load_model
+            model = synthetic_classifier(model).to(devices.resolve_device(device))
+        else:
+            from encoderscope.zoo import load_model
 
-        model = load_model(model, random_init=random_init)
-    if isinstance(model, nn.Module):
+            model = load_model(model, random_init=random_init, device=device)
+    elif device is not None and hasattr(model, "to"):  # a LinkClassifier, Encoder or module given with a device
+        model.to(devices.resolve_device(device))
+    if isinstance(model, LinkClassifier):
+        clf = model
+    elif isinstance(model, nn.Module):
         if feature_layer is None:
             raise LayerError("a plain nn.Module needs feature_layer=<layer name> (--feature-layer)")
-        return LinkClassifier.from_module(model, feature_layer, head=head, pool=pool)
-    if hasattr(model, "module") and hasattr(model, "preprocess"):
-        return LinkClassifier.from_encoder(model, feature_layer=feature_layer, head=head, pool=pool)
-    raise SourceError(f"cannot use {type(model).__name__} as a classifier")
+        clf = LinkClassifier.from_module(model, feature_layer, head=head, pool=pool)
+    elif hasattr(model, "module") and hasattr(model, "preprocess"):
+        clf = LinkClassifier.from_encoder(model, feature_layer=feature_layer, head=head, pool=pool)
+    else:
+        raise SourceError(f"cannot use {type(model).__name__} as a classifier")
+    clf.autocast = clf.autocast or autocast
+    return clf

@@ -10,6 +10,9 @@ after 2000 steps. ``head`` maps the feature layer to the logits (ResNet's ``fc``
 see :mod:`encoderscope.linking.classifier` for how it is found). Several counterfactuals run as one batch: each
 shift's gradient depends only on its own loss, so the result equals separate runs (finished ones are frozen).
 
+The optimisation runs on the head's device (the classifier's), the synthesis on the generator's; the initial shift
+is drawn on the CPU, so a seed gives the same start on every device.
+
 Example:
     >>> from encoderscope.linking.generators import load_generator
     >>> from encoderscope.linking.synthetic import synthetic_classifier
@@ -34,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from encoderscope import devices
 from encoderscope._io import write_json, write_npz
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
@@ -61,7 +65,7 @@ def counterfactual_loss(
     """Per-sample loss ``-logit_t(r - s) + 0.6 logit_o(r - s) - 10 cos(W r + b, W (r - s) + b)``, shape ``(N,)``."""
     shifted = features - shift
     logits = head(shifted)
-    rows = torch.arange(features.shape[0])
+    rows = torch.arange(features.shape[0], device=features.device)
     cosine = F.cosine_similarity(link.torch_map(features), link.torch_map(shifted), dim=1)
     return -logits[rows, target] + lambda_origin * logits[rows, origin] - lambda_cos * cosine
 
@@ -154,14 +158,14 @@ def counterfactuals(
     """
     if not link.linear:
         raise ParameterError("counterfactuals need a linear linking network (ols, ridge or elasticnet)")
-    r = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    if r.ndim != 2 or r.shape[1] != link.in_dim:
-        raise ParameterError(f"features must be (N, {link.in_dim}), got {tuple(r.shape)}")
+    features = np.asarray(features, dtype=np.float32)
+    if features.ndim != 2 or features.shape[1] != link.in_dim:
+        raise ParameterError(f"features must be (N, {link.in_dim}), got {tuple(features.shape)}")
     origin = torch.as_tensor(np.asarray(origins, dtype=np.int64))
     target = torch.as_tensor(np.asarray(targets, dtype=np.int64))
-    if len(origin) != len(r) or len(target) != len(r):
+    if len(origin) != len(features) or len(target) != len(features):
         raise ParameterError("origins and targets need one entry per feature row")
-    latent_before = link.predict(r.numpy())
+    latent_before = link.predict(features)
     before_images = generator.synthesize(latent_before)
     _, before_logits = classifier.run(before_images)
     if head is None:
@@ -169,8 +173,11 @@ def counterfactuals(
         head = classifier.resolve_head(feats_check, logits_check)
     if before_logits is not None and (target >= before_logits.shape[1]).any():
         raise ParameterError(f"target class outside 0..{before_logits.shape[1] - 1}")
-    gen = torch.Generator().manual_seed(seed)
-    shift = torch.rand(r.shape, generator=gen)
+    # the optimisation's tensors live with the head; the bookkeeping (active, steps, predictions) on the CPU
+    device = devices.module_device(head) if isinstance(head, torch.nn.Module) else classifier.device
+    r = devices.to_device(torch.as_tensor(features), device)
+    origin_d, target_d = devices.to_device(origin, device), devices.to_device(target, device)
+    shift = devices.to_device(torch.rand(r.shape, generator=torch.Generator().manual_seed(seed)), device)
     active = torch.ones(len(r), dtype=torch.bool)
     steps = torch.zeros(len(r), dtype=torch.int64)
     prediction = torch.full((len(r),), -1, dtype=torch.int64)
@@ -180,20 +187,24 @@ def counterfactuals(
             idx = torch.nonzero(active).flatten()
             if idx.numel() == 0:
                 break
-            s = shift[idx].clone().requires_grad_(True)
-            loss = counterfactual_loss(r[idx], s, origin[idx], target[idx], head, link, lambda_origin, lambda_cos)
+            idx_d = devices.to_device(idx, device)
+            s = shift[idx_d].clone().requires_grad_(True)
+            loss = counterfactual_loss(
+                r[idx_d], s, origin_d[idx_d], target_d[idx_d], head, link, lambda_origin, lambda_cos
+            )
             (grad,) = torch.autograd.grad(loss.sum(), s)
-            shift[idx] = (s - lr * grad).detach()
-            latent = link.predict(torch.relu(r[idx] - shift[idx]).numpy())
+            shift[idx_d] = (s - lr * grad).detach()
+            with torch.no_grad():
+                latent = link.torch_map(torch.relu(r[idx_d] - shift[idx_d]))
             images = generator.synthesize(latent)
             _, logits = classifier.run(images)
             pred = torch.as_tensor(logits.argmax(1))
             prediction[idx], steps[idx] = pred, step
-            after_images[idx] = images
+            after_images[devices.to_device(idx, after_images.device)] = images.to(after_images.device)
             done = pred == target[idx]
             active[idx[done]] = False
             advance(1)
-    latent_after = link.predict(torch.relu(r - shift).numpy())
+    latent_after = link.predict(torch.relu(r - shift).cpu().numpy())
     cycled, _ = classifier.run(after_images)
     success = (prediction == target).numpy()
     config = {"lr": lr, "lambda_origin": lambda_origin, "lambda_cos": lambda_cos, "max_steps": max_steps,
@@ -202,7 +213,7 @@ def counterfactuals(
     return CounterfactualResult(
         origins=origin.numpy(), targets=target.numpy(), success=success, steps=steps.numpy(),
         final_prediction=prediction.numpy(), latent_before=latent_before, latent_after=latent_after,
-        features=r.numpy(), shift=shift.numpy(), features_cycled=cycled,
+        features=features, shift=shift.cpu().numpy(), features_cycled=cycled,
         image_before=images_to_uint8(before_images), image_after=images_to_uint8(after_images),
         class_names=list(classifier.class_names) if classifier.class_names else None, config=config,
     )

@@ -11,6 +11,10 @@ For a class-conditional GAN whose condition enters as an input vector (``zoo:eye
 conditioned input ``z ⊕ one_hot(c)``: the linking network then predicts the condition too, as StyleGAN's w carries
 the class. ``synthesize`` needs no ``cls`` for such latents.
 
+A generator with a torch network runs where the network is (``load_generator(spec, device=...)``, or
+``LatentGenerator.to``); ``synthesize`` returns the images on that device. Latents are always sampled on the CPU
+with numpy, so the same seed gives the same latents on every device.
+
 Example:
     >>> gen = load_generator("synthetic:linear")
     >>> w = gen.sample(4, seed=0, truncation=0.7, cls=1)
@@ -30,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from encoderscope import devices
 from encoderscope.errors import ParameterError, SourceError, WeightsUnavailableError
 from encoderscope.zoo.locate import package_file
 
@@ -108,7 +113,8 @@ class LatentGenerator:
         condition_slice: for ``z ⊕ one_hot`` latents, the slice holding the condition (filled with the one-hot).
         output_range: ``"tanh"`` for [-1, 1] outputs (converted to [0, 1]) or ``"unit"``.
         batch_size: synthesis batch size.
-        module: the underlying network, when there is one (used for generator feature maps).
+        module: the underlying network, when there is one (used for generator feature maps and its device).
+        autocast: synthesise in mixed precision (:func:`~encoderscope.devices.autocast_dtype`).
     """
 
     name: str
@@ -122,6 +128,19 @@ class LatentGenerator:
     batch_size: int = 64
     module: nn.Module | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    autocast: bool = False
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network is (the CPU for generators without one)."""
+        return devices.module_device(self.module)
+
+    def to(self, device: devices.DeviceSpec) -> LatentGenerator:
+        """Move the network (when there is one) to ``device``; returns ``self``."""
+        target = devices.resolve_device(device)
+        if self.module is not None:
+            self.module.to(target)
+        return self
 
     @property
     def noise_dim(self) -> int:
@@ -162,26 +181,30 @@ class LatentGenerator:
         return raw.astype(np.float32)
 
     def synthesize(self, latents: np.ndarray | torch.Tensor, cls: ClassArg = None) -> torch.Tensor:
-        """Images ``(n, 3, H, W)`` float in [0, 1] for ``latents`` ``(n, latent_dim)``, batched, without gradients.
+        """Images ``(n, 3, H, W)`` float in [0, 1] for ``latents`` ``(n, latent_dim)``, batched, without gradients,
+        on the generator's device.
 
         For ``z ⊕ one_hot`` latents, ``cls`` (when given) replaces the condition part.
         """
+        device = self.device
         latents_t = torch.as_tensor(np.asarray(latents, dtype=np.float32) if not torch.is_tensor(latents) else latents)
-        latents_t = latents_t.detach().float().reshape(-1, self.latent_dim)
+        latents_t = devices.to_device(latents_t.detach().float().reshape(-1, self.latent_dim), device)
         n = latents_t.shape[0]
         classes = class_indices(cls, n, self.class_names) if cls is not None else None
         if classes is not None and self.condition_slice is not None:
             latents_t = latents_t.clone()
-            latents_t[:, self.condition_slice] = torch.eye(len(self.class_names or ()))[classes]
+            latents_t[:, self.condition_slice] = torch.eye(len(self.class_names or ()), device=device)[classes]
         outputs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), devices.autocast(device, self.autocast):
             for start in range(0, n, self.batch_size):
                 batch = latents_t[start : start + self.batch_size]
-                cls_t = None if classes is None else torch.as_tensor(classes[start : start + self.batch_size])
+                cls_t = None
+                if classes is not None:
+                    cls_t = torch.as_tensor(classes[start : start + self.batch_size], device=device)
                 out = self.synth_fn(batch, cls_t)
                 outputs.append(to_unit_range(out) if self.output_range == "tanh" else out.float())
         if not outputs:
-            return torch.zeros(0, 3, 1, 1)
+            return torch.zeros(0, 3, 1, 1, device=device)
         return torch.cat(outputs).clone()
 
 
@@ -353,8 +376,10 @@ def stylegan_generator(network: Any, name: str = "stylegan", batch_size: int = 8
         c = torch.zeros(n, c_dim)
         if classes is not None:
             c[torch.arange(n), torch.as_tensor(classes)] = 1.0
+        device = gen.device
         with torch.inference_mode():
-            w = network.mapping(z, c, truncation_psi=1.0)[:, 0, :].double().numpy()
+            mapped = network.mapping(devices.to_device(z, device), devices.to_device(c, device), truncation_psi=1.0)
+            w = mapped[:, 0, :].double().cpu().numpy()
         if truncation is not None and means is not None:
             centre = means[classes] if classes is not None else means.mean(axis=0, keepdims=True)
             w = centre + truncation * (w - centre)
@@ -376,20 +401,31 @@ def generator_specs() -> list[str]:
     return [*_ZOO, "stylegan:PATH.pkl (with trust_pickle=True)"]
 
 
-def load_generator(spec: str | Generator, trust_pickle: bool = False) -> Generator:
+def load_generator(
+    spec: str | Generator, trust_pickle: bool = False, device: devices.DeviceSpec = None, autocast: bool = False
+) -> Generator:
     """Resolve a generator spec (``zoo:dcgan-faces``, ``zoo:eyes-cdcgan``, ``synthetic:linear``,
     ``stylegan:PATH.pkl``) or pass a :class:`Generator` through.
+
+    ``device``: where its network runs (default: a spec goes to :func:`~encoderscope.devices.resolve_device`'s
+    default, a given generator stays where it is). ``autocast``: synthesise in mixed precision.
 
     Example:
         >>> load_generator("synthetic:linear").latent_dim
         6
     """
     if not isinstance(spec, str):
-        if isinstance(spec, Generator):
-            return spec
-        raise SourceError(f"not a generator: {type(spec).__name__}")
-    if spec in _ZOO:
-        return _ZOO[spec]()
-    if spec.startswith("stylegan:"):
-        return load_stylegan_pickle(spec.removeprefix("stylegan:"), trust_pickle=trust_pickle)
-    raise SourceError(f"unknown generator {spec!r}; known: {', '.join(generator_specs())}")
+        if not isinstance(spec, Generator):
+            raise SourceError(f"not a generator: {type(spec).__name__}")
+        gen = spec
+        if isinstance(gen, LatentGenerator) and device is not None:
+            gen.to(device)
+    elif spec in _ZOO:
+        gen = _ZOO[spec]().to(device)
+    elif spec.startswith("stylegan:"):
+        gen = load_stylegan_pickle(spec.removeprefix("stylegan:"), trust_pickle=trust_pickle).to(device)
+    else:
+        raise SourceError(f"unknown generator {spec!r}; known: {', '.join(generator_specs())}")
+    if isinstance(gen, LatentGenerator):
+        gen.autocast = gen.autocast or autocast
+    return gen

@@ -60,12 +60,12 @@ class LinkingNetwork:
         return self.coef is not None
 
     def torch_map(self, features: torch.Tensor) -> torch.Tensor:
-        """Differentiable ``(B, D) -> (B, L)`` map."""
+        """Differentiable ``(B, D) -> (B, L)`` map, computed on the features' device."""
         x = features.float()
         if self.linear:
-            coef = torch.as_tensor(self.coef, dtype=torch.float32)
-            return x @ coef.T + torch.as_tensor(self.intercept, dtype=torch.float32)
-        p = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in self.mlp.items()}
+            coef = torch.as_tensor(self.coef, dtype=torch.float32, device=x.device)
+            return x @ coef.T + torch.as_tensor(self.intercept, dtype=torch.float32, device=x.device)
+        p = {k: torch.as_tensor(v, dtype=torch.float32, device=x.device) for k, v in self.mlp.items()}
         hidden = torch.relu(((x - p["mu"]) / p["sd"]) @ p["w1"].T + p["b1"])
         return hidden @ p["w2"].T + p["b2"]
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from encoderscope import devices
 from encoderscope.errors import ParameterError
 
 SOURCES = ("generator", "classifier", "pixels")
@@ -87,19 +88,20 @@ class FeatureSource:
         body = getattr(module, "main", module)
         names = [f"main.{name}" if body is not module else name for name, _ in body.named_children()][::2]
         with torch.inference_mode(), capture_outputs(module, names) as out:
-            self.generator.synth_fn(torch.as_tensor(np.asarray(latents, np.float32)), None)  # one batch
+            z = devices.to_device(torch.as_tensor(np.asarray(latents, np.float32)), self.generator.device)
+            self.generator.synth_fn(z, None)  # one batch, on the generator's device
         maps = [out[name] for name in names if out[name].ndim == 4]
         if self.max_channels is not None:  # a lighter option: only the layers with at most max_channels channels
             maps = [m for m in maps if m.shape[1] <= self.max_channels]
         return maps
 
     def __call__(self, images: np.ndarray, latents: np.ndarray | None = None) -> torch.Tensor:
-        """``(N, size, size, C)`` combined per-pixel features."""
+        """``(N, size, size, C)`` combined per-pixel features (computed where the network is, returned on the CPU)."""
         from encoderscope.nave.combine import combine_depths
 
         maps = [F.interpolate(m.float(), size=(self.size, self.size), mode="nearest") for m in self._maps(images,
                                                                                                             latents)]
-        return combine_depths(maps)
+        return combine_depths(maps).cpu()
 
 
 @dataclass

@@ -202,7 +202,7 @@ def sweep_units(
             imgs = generator.synthesize(step_latents)
             imgs_s = imgs.reshape(n_samples, n_steps, *imgs.shape[1:])
             images[:, j] = images_to_uint8(imgs).reshape(n_samples, n_steps, h, w, 3)
-            pixel[:, j] = (imgs_s[:, -1] - imgs_s[:, 0]).abs().flatten(1).mean(1).numpy()
+            pixel[:, j] = (imgs_s[:, -1] - imgs_s[:, 0]).abs().flatten(1).mean(1).cpu().numpy()
             if classifier is not None:
                 ends = torch.cat([imgs_s[:, 0], imgs_s[:, -1]])
                 feats, logits = classifier.run(ends)

@@ -42,12 +42,17 @@ EPS: dict[str, float] = {"dense": 1e-8, "conv": 1e-5}
 def gumbel_noise(
     shape: torch.Size, eps: float, like: torch.Tensor, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """``-log(-log(u + eps) + eps)`` with ``u ~ U(0, 1)``; non-finite draws are redrawn (released code)."""
+    """``-log(-log(u + eps) + eps)`` with ``u ~ U(0, 1)``; non-finite draws are redrawn (released code).
+
+    The noise is drawn on the generator's device (so a CPU generator keeps working, with the same stream, after the
+    model moved to a GPU) and returned on ``like``'s device.
+    """
+    source = like.device if generator is None else generator.device
     while True:
-        uniform = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
+        uniform = torch.rand(shape, generator=generator, device=source, dtype=like.dtype)
         noise = -torch.log(-torch.log(uniform + eps) + eps)
         if bool(torch.isfinite(noise).all()):
-            return noise
+            return noise.to(like.device)
 
 
 class LWTA(nn.Module):

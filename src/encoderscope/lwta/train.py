@@ -6,6 +6,11 @@ code) or SGD with momentum 0.9 (ResNet, weight decay 1e-4), a cosine schedule wi
 (6 for ViTs, 3 for CNNs, as the released code), and also reports the deterministic (argmax) pass and the measured
 fraction of non-zero outputs of every LWTA layer (1/U by construction).
 
+Training and evaluation run on ``TrainConfig.device`` (default: ``cuda`` when available, else ``cpu``) and, with
+``autocast=True``, in mixed precision (:func:`~encoderscope.devices.autocast_dtype`; float16 gets a gradient scaler).
+Batches move to the device one at a time. On the CPU the LWTA noise keeps the seeded CPU stream; on a GPU it is
+drawn from a generator on the GPU seeded the same way (another random stream: same seed, same device, same result).
+
 Example:
     >>> from encoderscope.lwta.models import ModelConfig
     >>> cfg = TrainConfig(model=ModelConfig(arch="vit", U=2, embed_dim=16, depth=1, num_heads=2),
@@ -30,6 +35,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from encoderscope import devices
 from encoderscope._io import write_json, write_text
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
@@ -41,7 +47,10 @@ from encoderscope.lwta.sparsity import SparsityMeter
 
 @dataclass
 class TrainConfig:
-    """Training recipe; ``lr=None`` picks 1e-3 (AdamW) or 0.2 (SGD; see docs/discover.md)."""
+    """Training recipe; ``lr=None`` picks 1e-3 (AdamW) or 0.2 (SGD; see docs/discover.md).
+
+    ``device``: where to train (``None``: ``cuda`` when available, else ``cpu``); ``autocast``: mixed precision.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     epochs: int = 2
@@ -54,6 +63,8 @@ class TrainConfig:
     train_limit: int | None = 12000
     test_limit: int | None = 2000
     seed: int = 0
+    device: str | None = None
+    autocast: bool = False
 
     def resolved_optimizer(self) -> str:
         """The optimizer name after resolving ``auto``."""
@@ -115,6 +126,16 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
+def _logits(model: nn.Module, pixels: torch.Tensor, batch_size: int, autocast: bool) -> torch.Tensor:
+    """Float32 logits on the CPU of every image, batch by batch on the model's device."""
+    device = devices.module_device(model)
+    parts = []
+    for i in range(0, len(pixels), batch_size):
+        with devices.autocast(device, autocast):
+            parts.append(model(devices.to_device(pixels[i : i + batch_size], device)).float().cpu())
+    return torch.cat(parts)
+
+
 @torch.inference_mode()
 def evaluate(
     model: nn.Module,
@@ -124,23 +145,28 @@ def evaluate(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
+    autocast: bool = False,
 ) -> Evaluation:
-    """Average the logits of ``passes`` stochastic passes (eval mode, τ_test); also the deterministic pass."""
+    """Average the logits of ``passes`` stochastic passes (eval mode, τ_test); also the deterministic pass.
+
+    Runs where ``model`` is (the LWTA noise from a generator there, seeded by ``seed``); ``autocast``: mixed
+    precision.
+    """
     if passes < 1:
         raise ParameterError(f"evaluation needs at least one pass, got {passes}")
     model.eval()
-    set_generator(model, torch.Generator().manual_seed(seed))
+    set_generator(model, devices.seeded_generator(seed, devices.module_device(model)))
     total = first = torch.zeros(())
     with SparsityMeter(model) as meter, progress_bar("evaluating", total=passes + 1, enabled=progress) as step:
         for index in range(passes):
-            logits = torch.cat([model(pixels[i : i + batch_size]) for i in range(0, len(labels), batch_size)])
+            logits = _logits(model, pixels, batch_size, autocast)
             total = total + logits
             if index == 0:
                 first = logits
             step(1)
     set_deterministic(model, True)
     try:
-        det = torch.cat([model(pixels[i : i + batch_size]) for i in range(0, len(labels), batch_size)])
+        det = _logits(model, pixels, batch_size, autocast)
     finally:
         set_deterministic(model, False)
     step(1)
@@ -212,6 +238,7 @@ def run_info(config: TrainConfig) -> dict[str, object]:
         "config": dataclasses.asdict(config),
         "optimizer": config.resolved_optimizer(),
         "seed": config.seed,
+        "device": devices.describe(devices.resolve_device(config.device)),
         "versions": {
             "encoderscope": encoderscope.__version__,
             "torch": torch.__version__,
@@ -237,6 +264,8 @@ def train(
     """
     from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES
 
+    device = devices.resolve_device(config.device)
+    scaler = devices.grad_scaler(device, config.autocast)  # an autocast the device lacks fails here, before any work
     if config.epochs < 1 or config.batch_size < 1:
         raise ParameterError("epochs and batch_size must be at least 1")
     if not config.model.class_names:
@@ -246,9 +275,11 @@ def train(
         test_x, test_y = fashion_tensors("t10k", config.model, config.test_limit, config.seed)
     else:
         train_x, train_y, test_x, test_y = data
-    model = build_model(config.model)
+    model = build_model(config.model).to(device)
     if not lwta_layers(model):
         raise ParameterError("the model has no LWTA layers")
+    if device.type != "cpu":  # the CPU keeps convert's seeded CPU stream (same numbers as before)
+        set_generator(model, devices.seeded_generator(config.model.seed, device))
     optimizer = _optimizer(model, config)
     steps_per_epoch = math.ceil(len(train_y) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -263,17 +294,21 @@ def train(
             order = torch.randperm(len(train_y), generator=order_gen)
             for i in range(0, len(order), config.batch_size):
                 batch = order[i : i + config.batch_size]
-                logits = model(train_x[batch])
-                loss = F.cross_entropy(logits, train_y[batch], label_smoothing=config.label_smoothing)
-                loss = loss + kl_loss(model)
+                x, y = devices.to_device(train_x[batch], device), devices.to_device(train_y[batch], device)
+                with devices.autocast(device, config.autocast):
+                    logits = model(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+                    loss = loss + kl_loss(model)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 schedule.step()
                 losses.append(loss.item())
                 step(1)
     seconds = time.perf_counter() - start
     evaluation = evaluate(
-        model, test_x, test_y, passes or config.model.default_passes, seed=config.seed, progress=progress
+        model, test_x, test_y, passes or config.model.default_passes, seed=config.seed, progress=progress,
+        autocast=config.autocast,
     )
     return TrainResult(config=config, model=model.eval(), losses=losses, evaluation=evaluation, seconds=seconds)

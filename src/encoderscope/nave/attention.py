@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from encoderscope import devices
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.errors import LayerError, ParameterError
 
@@ -70,15 +71,19 @@ def qkv_tokens(output: LayerOutput) -> torch.Tensor:
 def attention_labels(
     output: LayerOutput, attn: nn.Module, encoder: Encoder, heads: Sequence[int] | None = None
 ) -> tuple[torch.Tensor, int]:
-    """``(B, 2h, 2w)`` label maps (index into ``heads``) and the number of heads used."""
+    """``(B, 2h, 2w)`` label maps (index into ``heads``, on the CPU) and the number of heads used.
+
+    The attention is computed where the block is (its ``q_norm``/``k_norm`` live there).
+    """
     layout = encoder.layout
     assert output.grid is not None and layout.cls_index is not None
     h, w = int(output.grid.shape[-2]), int(output.grid.shape[-1])
-    maps = cls_attention(qkv_tokens(output), attn, layout.cls_index, layout.n_prefix)
+    qkv = devices.to_device(qkv_tokens(output), devices.module_device(attn))
+    maps = cls_attention(qkv, attn, layout.cls_index, layout.n_prefix)
     n_heads = maps.shape[1]
     chosen = list(range(n_heads)) if heads is None else [int(i) for i in heads]
     if len(chosen) < 2 or any(not 0 <= i < n_heads for i in chosen):
         raise ParameterError(f"heads must be at least two indices in [0, {n_heads}), got {chosen}")
     maps = maps[:, chosen].reshape(maps.shape[0], len(chosen), h, w)
     maps = F.interpolate(maps, size=(UPSAMPLE * h, UPSAMPLE * w), mode="bicubic", align_corners=False)
-    return maps.argmax(dim=1), len(chosen)
+    return maps.argmax(dim=1).cpu(), len(chosen)

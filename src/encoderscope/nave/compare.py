@@ -192,7 +192,8 @@ def compare(
         seed: seed of every random choice.
         baselines: extra baselines, ``"slic"`` and/or ``"felzenszwalb"``.
         progress: show progress bars.
-        **options: passed to :func:`~encoderscope.nave.nave` (``method``, ``backend``, ``random_init``...).
+        **options: passed to :func:`~encoderscope.nave.nave` (``method``, ``backend``, ``random_init``, ``device``,
+            ``autocast``...).
     """
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.nave.baselines import baseline_maps
@@ -206,7 +207,7 @@ def compare(
         if isinstance(model, str) and model.startswith("baseline:"):
             results.append(baseline_maps(image_set, model.split(":", 1)[1], region_count, seed, progress=progress))
         elif isinstance(model, str) and model.startswith("random-init:"):
-            encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed)
+            encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed, device=options.get("device"))
             results.append(nave(encoder, image_set, layers, k=k, seed=seed, progress=progress, **options))
         else:
             results.append(nave(model, image_set, layers, k=k, seed=seed, progress=progress, **options))

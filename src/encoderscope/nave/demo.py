@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from encoderscope import devices
 from encoderscope._progress import console
 from encoderscope.data.images import open_images
 from encoderscope.nave.baselines import baseline_maps
@@ -29,23 +30,37 @@ LITE_DEPTHS = ["_blocks.7", "_blocks.10", "_blocks.15"]
 K = 5
 
 
-def run_demo(out: str | Path, seed: int = 0, limit: int | None = None, progress: bool = True) -> Path:
-    """Compute the demo's results and write the report; returns the path of ``report.html``."""
+def run_demo(
+    out: str | Path,
+    seed: int = 0,
+    limit: int | None = None,
+    progress: bool = True,
+    device: devices.DeviceSpec = None,
+    autocast: bool = False,
+) -> Path:
+    """Compute the demo's results and write the report; returns the path of ``report.html``.
+
+    ``device``: where the encoders run (default: ``cuda`` when available, else ``cpu``); ``autocast``: their
+    forward passes in mixed precision (:func:`~encoderscope.devices.autocast_dtype`).
+    """
     start = time.perf_counter()
+    target = devices.resolve_device(device)
     images = open_images("zoo:photos", limit=limit)
-    common = dict(k=K, seed=seed, progress=progress)
+    common = dict(k=K, seed=seed, progress=progress, autocast=autocast)
     say = console().print
     say(f"NAVE demo on {len(images)} zoo photos", highlight=False)
 
     def lap(what: str) -> None:
         say(f"  {what}: {time.perf_counter() - start:.0f} s", highlight=False)
 
-    dino = load_model("zoo:dinov2-vits14")
+    dino = load_model("zoo:dinov2-vits14", device=target)
     last, depths = nave_layer_sets(dino, images, [["blocks.11"], DINO_DEPTHS], **common)
     lap("DINOv2 ViT-S/14, two layer sets")
-    lite = nave(load_model("zoo:efficientnet-lite0"), images, LITE_DEPTHS, **common)
+    lite = nave(load_model("zoo:efficientnet-lite0", device=target), images, LITE_DEPTHS, **common)
     lap("EfficientNet-Lite0")
-    random_dino = nave(load_model("zoo:dinov2-vits14", random_init=True, seed=seed), images, ["blocks.11"], **common)
+    random_dino = nave(
+        load_model("zoo:dinov2-vits14", random_init=True, seed=seed, device=target), images, ["blocks.11"], **common
+    )
     lap("random-init DINOv2")
     slic = baseline_maps(images, "slic", K, seed, progress=progress)
     lap("SLIC")

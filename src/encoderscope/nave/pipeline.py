@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.capture.extract import Batch, iter_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
@@ -65,13 +66,16 @@ def prepare_encoder(
     seed: int = 0,
     size: int | str | None = "default",
     max_side: int | str | None = "default",
+    device: devices.DeviceSpec = None,
 ) -> Encoder:
     """Load ``encoder`` when it is a spec and apply the input size options (a copy; the original is untouched).
 
     ``size``: shorter side in pixels, ``None`` for the native resolution (the reference's choice), ``"default"`` for
     the encoder's own (224 for the zoo). ``max_side``: cap on the longer side, ``"default"`` keeps the encoder's.
+    ``device``: where the model runs (``None``: an Encoder or module stays where it is, a spec goes to
+    :func:`~encoderscope.devices.resolve_device`'s default); see :func:`~encoderscope.zoo.load_model`.
     """
-    enc = encoder if isinstance(encoder, Encoder) else load_model(encoder, random_init=random_init, seed=seed)
+    enc = load_model(encoder, random_init=random_init, seed=seed, device=device)
     changes: dict[str, Any] = {}
     if size != "default":
         changes["size"] = size
@@ -177,6 +181,7 @@ def nave_layer_sets(
     max_side: int | str | None = "default",
     autocast: bool = False,
     gallery_size: int = GALLERY_SIZE,
+    device: devices.DeviceSpec = None,
 ) -> list[NaveResult]:
     """:func:`nave` for several layer sets of one encoder, sharing one forward pass per batch (and per scope pass).
 
@@ -195,7 +200,7 @@ def nave_layer_sets(
     parsed_k = parse_k(k)
     if method == "agglomerative":
         fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
-    enc = prepare_encoder(encoder, random_init=random_init, seed=seed, size=size, max_side=max_side)
+    enc = prepare_encoder(encoder, random_init=random_init, seed=seed, size=size, max_side=max_side, device=device)
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
     image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))
@@ -285,6 +290,7 @@ def nave_layer_sets(
             "batch_size": batch_size,
             "preprocess": dataclasses.asdict(enc.preprocess),
             "autocast": autocast,
+            "device": devices.describe(enc.device),
         }
         notes = _notes(enc, kept)
         if method == "attention":
@@ -335,7 +341,9 @@ def nave(
         progress: show progress bars.
         **options: ``n_init`` (k-means restarts, 4), ``fit_positions`` (dataset-scope sample, 20000), ``heads``,
             ``random_init``, ``size`` (shorter side in px; ``None`` = native resolution as the reference),
-            ``max_side``, ``autocast`` (bfloat16 forward), ``gallery_size`` (8).
+            ``max_side``, ``autocast`` (mixed-precision forward, see :func:`~encoderscope.devices.autocast_dtype`),
+            ``gallery_size`` (8), ``device`` (where the model runs; default: an Encoder stays where it is, a spec
+            goes to ``cuda`` when available, else ``cpu``).
     """
     return nave_layer_sets(
         encoder, images, [layers], k=k, method=method, scope=scope, seed=seed, backend=backend,

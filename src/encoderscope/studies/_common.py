@@ -4,8 +4,12 @@ Every study writes into its output folder:
 
 * ``summary.md``: the tables and figures, in the order they were added;
 * ``numbers.json``: every number shown in the tables (and more), as plain JSON;
-* ``run.json``: the study name, the ``quick`` switch, the configuration, the seed, versions and the wall time;
+* ``run.json``: the study name, the ``quick`` switch, the configuration, the seed, the device, versions and the
+  wall time;
 * ``*.png``: the figures referenced from ``summary.md``.
+
+Every study's configuration has ``device`` (where its models run and train; ``None``: ``cuda`` when available, else
+``cpu``) and ``autocast`` (mixed-precision forward passes); :func:`with_device` applies ``--device``/``--autocast``.
 
 Example:
     >>> import tempfile
@@ -20,16 +24,18 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
+from encoderscope import devices
 from encoderscope._io import atomic_path, versions, write_json, write_text
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.zoo.encoder import Encoder
@@ -128,6 +134,7 @@ class StudySummary:
                 "quick": self.quick,
                 "seed": self.seed,
                 "config": self.config,
+                "device": devices.describe(devices.resolve_device(self.config.get("device"))),
                 "seconds": seconds,
                 "cpu_seconds": cpu,
                 "timings": self.timings,
@@ -135,6 +142,29 @@ class StudySummary:
             },
         )
         return self.out_dir
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def with_device(config: ConfigT, device: devices.DeviceSpec = None, autocast: bool = False) -> ConfigT:
+    """``config`` (a study configuration dataclass) with ``--device`` and ``--autocast`` applied when given.
+
+    The device is checked here, before the study starts.
+
+    Example:
+        >>> from encoderscope.studies.baselines import BaselinesConfig
+        >>> cfg = with_device(BaselinesConfig.quick(), "cpu", autocast=True)
+        >>> cfg.device, cfg.autocast
+        ('cpu', True)
+    """
+    changes: dict[str, Any] = {}
+    if device is not None:
+        devices.resolve_device(device)
+        changes["device"] = str(device)
+    if autocast:
+        changes["autocast"] = True
+    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[type-var]
 
 
 def pyplot() -> Any:
@@ -175,13 +205,15 @@ def nave_maps(
     batch_size: int = 8,
     transform: GridTransform | None = None,
     progress: bool = False,
+    autocast: bool = False,
 ) -> MapSet:
     """NAVE maps (per-image k-means, the paper's scope) for every layer set and every K in ``ks``.
 
     The composition of the NAVE package's parts (:func:`~encoderscope.nave.combine_depths`,
     :func:`~encoderscope.nave.cluster_positions`, :func:`~encoderscope.nave.grid_to_image`) so that all layer sets
     and all K share one forward pass; ``transform`` may replace a layer's grid before combining (used by the
-    registers study to mask high-norm tokens).
+    registers study to mask high-norm tokens). The forward passes run where ``encoder`` is (``autocast``: in mixed
+    precision).
     """
     from encoderscope.capture.extract import iter_batches
     from encoderscope.nave import cluster_positions, combine_depths, grid_to_image
@@ -190,7 +222,7 @@ def nave_maps(
     result = MapSet([list(s) for s in layer_sets], [int(k) for k in ks])
     # batches group images by padded size, so results are gathered by input index and put in input order at the end
     found: dict[int, tuple[str, dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]] = {}
-    for batch in iter_batches(encoder, images, names, batch_size=batch_size, progress=progress):
+    for batch in iter_batches(encoder, images, names, batch_size=batch_size, progress=progress, autocast=autocast):
         for j, prepared in enumerate(batch.prepared):
             per_image: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
             for s, layer_set in enumerate(layer_sets):

@@ -27,7 +27,7 @@ import numpy as np
 from skimage.measure import label as connected_label
 
 from encoderscope.nave import prepare_encoder
-from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes
+from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes, with_device
 from encoderscope.studies.supervision import layer_label
 
 
@@ -66,6 +66,8 @@ class BaselinesConfig:
     methods: tuple[str, ...] = ("slic", "felzenszwalb")
     entries: list[NaveEntry] = field(default_factory=default_entries)
     gallery_images: int = 3
+    device: str | None = None
+    autocast: bool = False
 
     @classmethod
     def quick(cls) -> BaselinesConfig:
@@ -89,11 +91,12 @@ def _score(maps: list[np.ndarray], scene_list: list[Any]) -> dict[str, float]:
     return scores
 
 
-def run(out_dir: Path, quick: bool = False, config: BaselinesConfig | None = None) -> Path:
+def run(out_dir: Path, quick: bool = False, config: BaselinesConfig | None = None, device: str | None = None,
+        autocast: bool = False) -> Path:
     """Run the study into ``out_dir``; returns it."""
     from encoderscope.nave.baselines import baseline_maps
 
-    cfg = config or (BaselinesConfig.quick() if quick else BaselinesConfig())
+    cfg = with_device(config or (BaselinesConfig.quick() if quick else BaselinesConfig()), device, autocast)
     summary = StudySummary(Path(out_dir), "baselines", quick, config=dataclasses.asdict(cfg), seed=cfg.seed)
     with summary.timed("scenes"):
         scene_list = scenes(cfg.n_images, cfg.seed)
@@ -106,8 +109,8 @@ def run(out_dir: Path, quick: bool = False, config: BaselinesConfig | None = Non
         by_model.setdefault((entry.spec, entry.random_init), []).append(entry)
     for (spec, random_init), entries in by_model.items():
         with summary.timed(spec):
-            encoder = prepare_encoder(spec, random_init=random_init, seed=cfg.seed, size=cfg.size)
-            maps = nave_maps(encoder, images, [e.layers for e in entries], cfg.ks, seed=cfg.seed)
+            encoder = prepare_encoder(spec, random_init=random_init, seed=cfg.seed, size=cfg.size, device=cfg.device)
+            maps = nave_maps(encoder, images, [e.layers for e in entries], cfg.ks, seed=cfg.seed, autocast=cfg.autocast)
         for s, entry in enumerate(entries):
             results[entry.name] = {k: _score(maps.maps[(s, k)], scene_list) for k in cfg.ks}
             examples[entry.name] = maps.maps[(s, k_show)][: cfg.gallery_images]

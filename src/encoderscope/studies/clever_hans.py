@@ -34,7 +34,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from encoderscope.data.watermark import Watermark, stamp_array
 from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES
 from encoderscope.report.palette import concept_palette
-from encoderscope.studies._common import StudySummary, nave_maps, pyplot
+from encoderscope.studies._common import StudySummary, nave_maps, pyplot, with_device
 from encoderscope.studies.training import as_encoder, fashion_arrays, predict, train_classifier
 
 CAPTURE_IOU = 0.5
@@ -58,6 +58,8 @@ class CleverHansConfig:
     nave_images: int = 32
     object_threshold: int = 40
     seed: int = 0
+    device: str | None = None
+    autocast: bool = False
     watermark: Watermark = dataclasses.field(
         default_factory=lambda: Watermark(kind="logo", size=0.25, corner="bottom-right", margin=0.02)
     )
@@ -192,9 +194,10 @@ def _usable_depths(encoder: Any, size: int, k: int) -> list[str]:
     return [n for n in encoder.depth_layers if infos[n].grid is not None and infos[n].grid[0] * infos[n].grid[1] > k]
 
 
-def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = None, progress: bool = False) -> Path:
+def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = None, progress: bool = False,
+        device: str | None = None, autocast: bool = False) -> Path:
     """Run the study into ``out_dir`` (summary.md, numbers.json, run.json, figures); returns ``out_dir``."""
-    cfg = config or (CleverHansConfig.quick() if quick else CleverHansConfig())
+    cfg = with_device(config or (CleverHansConfig.quick() if quick else CleverHansConfig()), device, autocast)
     summary = StudySummary(Path(out_dir), "clever-hans", quick, config=_config_dict(cfg), seed=cfg.seed)
     names = list(FASHION_MNIST_CLASSES)
     target_name = names[cfg.target_class]
@@ -228,7 +231,7 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
             with summary.timed(f"train {name}"):
                 result = train_classifier(arch, (data_x, train_y), (test_x, test_y), epochs=cfg.epochs,  # type: ignore[arg-type]
                                           seed=cfg.seed, class_names=names, batch_size=cfg.batch_size,
-                                          progress=progress)
+                                          progress=progress, device=cfg.device, autocast=cfg.autocast)
             tests[name] = clever_hans_test(result.model, result.config.model, test_x, test_y, test_stamped,
                                            cfg.target_class)
             tests[name]["train_seconds"] = result.seconds
@@ -237,8 +240,8 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
             depths = _usable_depths(encoder, cfg.size, max(ks))
             with summary.timed(f"nave {name}"):
                 sets = [[d] for d in depths]
-                clean = nave_maps(encoder, clean_pil, sets, [cfg.k], seed=cfg.seed)
-                stamped = nave_maps(encoder, stamped_pil, sets, ks, seed=cfg.seed)
+                clean = nave_maps(encoder, clean_pil, sets, [cfg.k], seed=cfg.seed, autocast=cfg.autocast)
+                stamped = nave_maps(encoder, stamped_pil, sets, ks, seed=cfg.seed, autocast=cfg.autocast)
             per_depth[name] = {}
             per_k[name] = {}
             for k in cfg.figure_ks:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from encoderscope import devices
 from encoderscope.linking.classifier import LinkClassifier, as_classifier
 from encoderscope.linking.counterfactual import counterfactuals
 from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, images_to_uint8, load_generator
@@ -31,12 +32,12 @@ from encoderscope.linking.parts import FeatureSource, fit_part_model
 from encoderscope.linking.quantify import colour_labels, quantify_sweep
 from encoderscope.linking.report import image_grid
 from encoderscope.linking.tune import latent_effect, sweep_units, unit_ranges
-from encoderscope.studies._common import StudySummary, pyplot
+from encoderscope.studies._common import StudySummary, pyplot, with_device
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Sizes of one run (default or quick)."""
+    """Sizes of one run (default or quick), and where it runs (``device``, ``autocast``: see ``--device``)."""
 
     train_per_class: int
     test_per_class: int
@@ -54,6 +55,8 @@ class Plan:
     filter_correct: bool = True
     max_tries_factor: int = 20
     sweep_units: int | None = None
+    device: str | None = None
+    autocast: bool = False
 
 
 DEFAULT = Plan(train_per_class=250, test_per_class=40, epochs=8, pairs_per_class=200, range_per_class=4,
@@ -87,21 +90,25 @@ class EyeNet(nn.Module):
 
 
 def _eye_dataset(gen: LatentGenerator, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generated eyes at 32 px (on the generator's device) and their colour labels (there too)."""
     images, labels = [], []
     for cls in range(len(EYE_COLOURS)):
         latents = gen.sample(per_class, batch_seed(seed, cls, 0), truncation=None, cls=cls)
         images.append(torch.nn.functional.interpolate(gen.synthesize(latents), size=32, mode="bilinear",
                                                       antialias=True, align_corners=False))
-        labels.append(torch.full((per_class,), cls))
+        labels.append(torch.full((per_class,), cls, device=gen.device))
     return torch.cat(images), torch.cat(labels)
 
 
 def train_eye_classifier(gen: LatentGenerator, plan: Plan, seed: int = 0) -> tuple[LinkClassifier, float]:
-    """Train :class:`EyeNet` on generated eyes (full prior, psi = 1); returns the classifier and test accuracy."""
+    """Train :class:`EyeNet` on generated eyes (full prior, psi = 1); returns the classifier and test accuracy.
+
+    It trains where the generator is (float32; the order and flips are drawn on the CPU, the same on every device).
+    """
     x_train, y_train = _eye_dataset(gen, plan.train_per_class, seed=1000 + seed)
     x_test, y_test = _eye_dataset(gen, plan.test_per_class, seed=2000 + seed)
     torch.manual_seed(seed)
-    net = EyeNet(len(EYE_COLOURS))
+    net = EyeNet(len(EYE_COLOURS)).to(gen.device)
     clf = LinkClassifier.from_module(net, "pool", head="fc", class_names=EYE_COLOURS, size=32, mean=(0.5,) * 3,
                                      std=(0.25,) * 3, spec="study:eyenet")
     net.train()
@@ -110,8 +117,8 @@ def train_eye_classifier(gen: LatentGenerator, plan: Plan, seed: int = 0) -> tup
     for _ in range(plan.epochs):
         order = torch.randperm(len(x_train), generator=gen_t)
         for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            flip = torch.rand(len(idx), generator=gen_t) < 0.5
+            idx = devices.to_device(order[start : start + 64], x_train.device)
+            flip = devices.to_device(torch.rand(len(idx), generator=gen_t) < 0.5, x_train.device)
             batch = torch.where(flip[:, None, None, None], x_train[idx].flip(-1), x_train[idx])
             opt.zero_grad()
             loss = nn.functional.cross_entropy(net(clf.prepare(batch)), y_train[idx])
@@ -120,8 +127,9 @@ def train_eye_classifier(gen: LatentGenerator, plan: Plan, seed: int = 0) -> tup
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
+    clf.autocast = plan.autocast
     _, logits = clf.run(x_test)
-    accuracy = float((logits.argmax(1) == y_test.numpy()).mean())
+    accuracy = float((logits.argmax(1) == y_test.cpu().numpy()).mean())
     return clf, accuracy
 
 
@@ -172,7 +180,7 @@ def _link_table(summary: StudySummary, title: str, pairs, methods: list[str], ke
 
 def run_eyes(summary: StudySummary, plan: Plan, seed: int = 0) -> None:
     """Part 1 of the study (see the module docstring)."""
-    gen = load_generator("zoo:eyes-cdcgan")
+    gen = load_generator("zoo:eyes-cdcgan", device=plan.device, autocast=plan.autocast)
     with summary.timed("eyes: classifier"):
         clf, accuracy = train_eye_classifier(gen, plan, seed)
     summary.numbers["eyes_classifier_test_accuracy"] = accuracy
@@ -264,8 +272,8 @@ def _cf_grid(cf) -> np.ndarray:
 
 def run_faces(summary: StudySummary, plan: Plan, seed: int = 0) -> None:
     """Part 2 of the study (see the module docstring)."""
-    gen = load_generator("zoo:dcgan-faces")
-    clf = as_classifier("zoo:efficientnet-lite0")
+    gen = load_generator("zoo:dcgan-faces", device=plan.device, autocast=plan.autocast)
+    clf = as_classifier("zoo:efficientnet-lite0", device=plan.device, autocast=plan.autocast)
     summary.text(f"## 2. Faces (zoo:dcgan-faces, zoo:efficientnet-lite0 `{clf.feature_layer}`, 1280-d)")
     with summary.timed("faces: pairs"):
         pairs = make_pairs(gen, clf, plan.face_pairs, seed=seed, truncation=0.7, progress=False, batch_size=64)
@@ -304,10 +312,10 @@ def _shuffled_baseline(pairs, seed: int) -> dict[str, float]:
     return {"ridge_test_r2_shuffled": fit.test_r2}
 
 
-def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Path:
+def run(out_dir: Path, quick: bool = False, seed: int = 0, device: str | None = None, autocast: bool = False) -> Path:
     """Run the study into ``out_dir``; returns the folder (summary.md, numbers.json, run.json, PNGs)."""
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    plan = QUICK if quick else DEFAULT
+    plan = with_device(QUICK if quick else DEFAULT, device, autocast)
     summary = StudySummary(Path(out_dir), "linking", quick=quick, config=plan.__dict__, seed=seed)
     run_eyes(summary, plan, seed)
     run_faces(summary, plan, seed)

@@ -32,7 +32,7 @@ from encoderscope._progress import console, warn
 
 @dataclass
 class StudyPlan:
-    """Sizes of one run (``quick`` keeps it under a minute)."""
+    """Sizes of one run (``quick`` keeps it under a minute), and where it runs (``device``, ``autocast``)."""
 
     vit_us: tuple[int, ...] = (1, 2, 4, 8, 16)
     resnet_us: tuple[int, ...] = (1, 2, 4, 8)
@@ -49,6 +49,8 @@ class StudyPlan:
     scenes: int = 9
     explain_images: int = 3
     seed: int = 0
+    device: str | None = None
+    autocast: bool = False
 
     @classmethod
     def quick(cls) -> StudyPlan:
@@ -185,6 +187,8 @@ def _train_and_dissect(
         train_limit=plan.train_limit,
         test_limit=plan.test_limit,
         seed=plan.seed,
+        device=plan.device,
+        autocast=plan.autocast,
     )
     result = train(cfg, data=data, progress=progress)
     result.save(folder / "models" / f"{arch}-U{U}")
@@ -193,13 +197,14 @@ def _train_and_dissect(
     labels = [names.index(item.label) for item in probe.items]
     scorer = AnnotationScorer.from_labels(labels, names, keys=[item.key for item in probe.items])
     head = "head" if arch == "vit" else "fc"
-    head_acts = neuron_activations(encoder, probe, head, seed=plan.seed, progress=progress)
-    head_dis = describe_units(head_acts, scorer.scores(head_acts.items, names), names, scorer=scorer.name)
+    head_acts = neuron_activations(encoder, probe, head, seed=plan.seed, progress=progress, autocast=plan.autocast)
+    head_dis = describe_units(head_acts, scorer.scores(head_acts.items, names), names, scorer=scorer.name,
+                              device=encoder.device)
     head_dis.save(folder / "dissection" / f"{arch}-U{U}" / head, galleries=0)
     final = final_layer_accuracy(head_dis, names)
     layer = _last_lwta(result.model)
-    acts = neuron_activations(encoder, probe, layer, seed=plan.seed, progress=progress)
-    dis = describe_units(acts, scorer.scores(acts.items, names), names, scorer=scorer.name)
+    acts = neuron_activations(encoder, probe, layer, seed=plan.seed, progress=progress, autocast=plan.autocast)
+    dis = describe_units(acts, scorer.scores(acts.items, names), names, scorer=scorer.name, device=encoder.device)
     dis.save(folder / "dissection" / f"{arch}-U{U}" / layer, galleries=1 if U > 1 else 0)
     covered = len({dis.concept_of(u) for u in range(dis.n_units)})
     explanations = []
@@ -269,15 +274,16 @@ def _real_networks(plan: StudyPlan, folder: Path, progress: bool) -> list[dict[s
     concepts = load_concepts(plan.real_concepts)
     rows = []
     try:
-        effnet = load_model("zoo:efficientnet-lite0")
+        effnet = load_model("zoo:efficientnet-lite0", device=plan.device)
         scorer = LabelspaceScorer(effnet)
         P = None
         for spec, layer, encoder in (
             ("zoo:efficientnet-lite0", "_blocks.15", effnet),
             ("zoo:dinov2-vits14", "blocks.11.mlp.act", None),
         ):
-            encoder = encoder or load_model(spec)
-            acts = neuron_activations(encoder, probe, layer, seed=plan.seed, progress=progress, batch_size=8)
+            encoder = encoder or load_model(spec, device=plan.device)
+            acts = neuron_activations(encoder, probe, layer, seed=plan.seed, progress=progress, batch_size=8,
+                                      autocast=plan.autocast)
             if P is None:
                 P = scorer.scores(acts.items, concepts)
             dis = describe_units(
@@ -286,6 +292,7 @@ def _real_networks(plan: StudyPlan, folder: Path, progress: bool) -> list[dict[s
                 concepts,
                 scorer=scorer.name,
                 config={"model": spec, "weights": encoder.weights, "seed": plan.seed},
+                device=encoder.device,
             )
             out = folder / "dissection" / spec.removeprefix("zoo:") / layer
             dis.save(out, galleries=16)
@@ -308,18 +315,25 @@ def _real_networks(plan: StudyPlan, folder: Path, progress: bool) -> list[dict[s
 
 
 def run(
-    out_dir: Path, quick: bool = False, progress: bool = True, parts: tuple[str, ...] = ("vit", "resnet", "real")
+    out_dir: Path,
+    quick: bool = False,
+    progress: bool = True,
+    parts: tuple[str, ...] = ("vit", "resnet", "real"),
+    device: str | None = None,
+    autocast: bool = False,
 ) -> LwtaStudyResult:
     """Run the study into ``out_dir`` (see the module docstring); ``quick`` is the under-a-minute variant.
 
     ``parts`` selects ``vit``, ``resnet`` and ``real`` (the pretrained networks), e.g. to run them in parallel.
+    ``device``/``autocast``: where the networks train and run, and in which precision.
     """
     from encoderscope.data.images import open_images
     from encoderscope.lwta.models import ModelConfig
     from encoderscope.lwta.train import fashion_tensors
+    from encoderscope.studies._common import with_device
 
     start = time.perf_counter()
-    plan = StudyPlan.quick() if quick else StudyPlan()
+    plan = with_device(StudyPlan.quick() if quick else StudyPlan(), device, autocast)
     out_dir = Path(out_dir)
     base = ModelConfig(seed=plan.seed)
     train_x, train_y = fashion_tensors("train", base, plan.train_limit, plan.seed)
@@ -344,7 +358,7 @@ def run(
     return result
 
 
-def study(out_dir: Path, quick: bool) -> None:
+def study(out_dir: Path, quick: bool, device: str | None = None, autocast: bool = False) -> None:
     """Registry entry point for ``encoderscope study lwta``."""
-    result = run(out_dir, quick=quick)
+    result = run(out_dir, quick=quick, device=device, autocast=autocast)
     console().print(f"lwta study written to {out_dir} in {result.seconds:.0f} s")

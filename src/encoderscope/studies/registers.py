@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from encoderscope.capture.extract import iter_batches
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.nave import prepare_encoder
-from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes
+from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes, with_device
 
 DEFAULT_MODELS = ("zoo:dinov2-vits14",)
 
@@ -51,6 +51,8 @@ class RegistersConfig:
     k: int = 5
     seed: int = 0
     batch_size: int = 8
+    device: str | None = None
+    autocast: bool = False
 
     @classmethod
     def quick(cls, models: tuple[str, ...] = DEFAULT_MODELS, random_init: bool = False) -> RegistersConfig:
@@ -94,11 +96,13 @@ class NormStats:
     registers: dict[str, list[float]]
 
 
-def token_norms(encoder: Any, images: list[Any], batch_size: int) -> NormStats:
+def token_norms(encoder: Any, images: list[Any], batch_size: int, autocast: bool = False) -> NormStats:
     """Patch-token norm grids (per image in input order, valid cells) and prefix-token norms for every block."""
     patch: dict[str, dict[int, np.ndarray]] = {}
     stats = NormStats({}, {}, {})
-    for batch in iter_batches(encoder, images, encoder.depth_layers, batch_size=batch_size, progress=False):
+    batches = iter_batches(encoder, images, encoder.depth_layers, batch_size=batch_size, progress=False,
+                           autocast=autocast)
+    for batch in batches:
         for name, output in batch.outputs.items():
             norms = output.grid.norm(dim=1)
             for j, prepared in enumerate(batch.prepared):
@@ -156,9 +160,9 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def study_model(spec: str, cfg: RegistersConfig, scene_list: list[Any]) -> dict[str, Any]:
     """All numbers of one model (see the module docstring) plus example pictures."""
-    encoder = prepare_encoder(spec, random_init=cfg.random_init, seed=cfg.seed, size=cfg.size)
+    encoder = prepare_encoder(spec, random_init=cfg.random_init, seed=cfg.seed, size=cfg.size, device=cfg.device)
     images = [scene.image for scene in scene_list]
-    stats = token_norms(encoder, images, cfg.batch_size)
+    stats = token_norms(encoder, images, cfg.batch_size, cfg.autocast)
     blocks = block_table(stats, cfg.outlier_ratio)
     last = encoder.depth_layers[-1]
     grids = stats.patch[last]
@@ -179,7 +183,7 @@ def study_model(spec: str, cfg: RegistersConfig, scene_list: list[Any]) -> dict[
     for label, threshold in variants.items():
         transform = None if threshold is None else _mask_transform(threshold)
         result = nave_maps(encoder, images, [[last]], [cfg.k], seed=cfg.seed, batch_size=cfg.batch_size,
-                           transform=transform)
+                           transform=transform, autocast=cfg.autocast)
         scores[label] = localisation(result.maps[(0, cfg.k)], scene_list)
         maps[label] = result
     plain = maps["none"].grids[(0, cfg.k)]
@@ -210,7 +214,8 @@ def study_model(spec: str, cfg: RegistersConfig, scene_list: list[Any]) -> dict[
 
 
 def run(out_dir: Path, quick: bool = False, models: list[str] | tuple[str, ...] | None = None,
-        random_init: bool = False, config: RegistersConfig | None = None) -> Path:
+        random_init: bool = False, config: RegistersConfig | None = None, device: str | None = None,
+        autocast: bool = False) -> Path:
     """Run the study into ``out_dir``; ``models`` overrides the default (zoo:dinov2-vits14)."""
     chosen = tuple(models) if models else DEFAULT_MODELS
     if config is not None:
@@ -219,6 +224,7 @@ def run(out_dir: Path, quick: bool = False, models: list[str] | tuple[str, ...] 
         cfg = RegistersConfig.quick(chosen, random_init)
     else:
         cfg = RegistersConfig(models=chosen, random_init=random_init)
+    cfg = with_device(cfg, device, autocast)
     config_dict = dataclasses.asdict(cfg)
     summary = StudySummary(Path(out_dir), "registers", quick, config=config_dict, seed=cfg.seed)
     with summary.timed("scenes"):

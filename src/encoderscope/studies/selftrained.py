@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from encoderscope import devices
 from encoderscope._io import atomic_path, versions, write_json, write_text
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
@@ -83,6 +84,8 @@ class SelfTrainedConfig:
     train_seed: int = 1000
     eval_seed: int = 0
     progress: bool = True
+    device: str | None = None
+    autocast: bool = False
 
     @classmethod
     def quick(cls) -> SelfTrainedConfig:
@@ -210,10 +213,15 @@ def _features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def train_level(level: str, cfg: SelfTrainedConfig, pixels: np.ndarray, targets: torch.Tensor,
                 config: ModelConfig) -> tuple[nn.Module, list[float]]:
-    """The network of one level and its per-step training losses (``none``: the initialisation, no losses)."""
+    """The network of one level and its per-step training losses (``none``: the initialisation, no losses).
+
+    Training runs on ``cfg.device`` (``autocast``: mixed precision); batches and augmentations are drawn on the CPU
+    with seeded generators and moved there, so every device sees the same data.
+    """
     if level not in LEVELS:
         raise ParameterError(f"unknown supervision level {level!r}; use one of {', '.join(LEVELS)}")
-    model = build_model(config)
+    device = devices.resolve_device(cfg.device)
+    model = build_model(config).to(device)
     if level == "none":
         return model.eval(), []
     params = list(model.parameters())
@@ -221,7 +229,8 @@ def train_level(level: str, cfg: SelfTrainedConfig, pixels: np.ndarray, targets:
         torch.manual_seed(cfg.seed)
         width = int(cfg.channels[-1])
         projector = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, cfg.projection_dim))
-        params += list(projector.parameters())
+        params += list(projector.to(device).parameters())
+    scaler = devices.grad_scaler(device, cfg.autocast)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_factor(s, cfg.steps, cfg.warmup))
     unit = torch.from_numpy(pixels).float().permute(0, 3, 1, 2) / 255.0
@@ -240,14 +249,18 @@ def train_level(level: str, cfg: SelfTrainedConfig, pixels: np.ndarray, targets:
             if level == "supervised":
                 flip = torch.rand(len(idx), generator=aug_gen) < 0.5
                 x = torch.where(flip[:, None, None, None], normalised[idx].flip(-1), normalised[idx])
-                loss = F.binary_cross_entropy_with_logits(model(x), targets[idx])
+                with devices.autocast(device, cfg.autocast):
+                    logits = model(devices.to_device(x, device)).float()
+                    loss = F.binary_cross_entropy_with_logits(logits, devices.to_device(targets[idx], device))
             else:
                 views = [(augment(unit[idx], cfg, aug_gen) - RGB_MEAN) / RGB_STD for _ in range(2)]
-                z = projector(_features(model, torch.cat(views)))
-                loss = nt_xent(z[: len(idx)], z[len(idx) :], cfg.temperature)
+                with devices.autocast(device, cfg.autocast):
+                    z = projector(_features(model, devices.to_device(torch.cat(views), device))).float()
+                    loss = nt_xent(z[: len(idx)], z[len(idx) :], cfg.temperature)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             schedule.step()
             losses.append(float(loss.detach()))
             step(1)
@@ -325,7 +338,8 @@ def run_selftrained(cfg: SelfTrainedConfig | None = None, eval_scenes: list[Any]
         timings[f"train {level}"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
         encoder = level_encoder(model, config, level, cfg.eval_size)
-        maps = nave_maps(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed)
+        maps = nave_maps(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed,
+                         autocast=cfg.autocast)
         scores[level] = {layer_label(layers): {k: localisation(maps.maps[(s, k)], scene_list) for k in cfg.ks}
                          for s, layers in enumerate(layer_sets)}
         timings[f"nave {level}"] = round(time.perf_counter() - start, 2)

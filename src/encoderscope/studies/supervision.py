@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from encoderscope.nave import prepare_encoder
-from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes
+from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes, with_device
 
 EFFICIENTNET_STAGE_ENDS = ["_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10", "_blocks.14", "_blocks.15"]
 """The last block of EfficientNet-Lite0's stages 2-7 (strides 4, 8, 16, 16, 32, 32); stage 1 (stride 2, 16
@@ -73,6 +73,8 @@ class SupervisionConfig:
     baselines: tuple[str, ...] = ("slic", "felzenszwalb")
     plans: list[ModelPlan] = field(default_factory=default_plans)
     selftrained: bool = True
+    device: str | None = None
+    autocast: bool = False
 
     @classmethod
     def quick(cls, plans: list[ModelPlan] | None = None) -> SupervisionConfig:
@@ -100,9 +102,10 @@ def layer_label(layers: list[str]) -> str:
 
 def evaluate_plan(plan: ModelPlan, cfg: SupervisionConfig, scene_list: list[Any]) -> dict[str, dict[int, dict]]:
     """``{layer label: {K: {"corloc", "miou"}}}`` for every single layer and set of one model."""
-    encoder = prepare_encoder(plan.spec, random_init=plan.random_init, seed=cfg.seed, size=cfg.size)
+    encoder = prepare_encoder(plan.spec, random_init=plan.random_init, seed=cfg.seed, size=cfg.size,
+                              device=cfg.device)
     layer_sets = [[name] for name in plan.single] + [list(s) for s in plan.sets]
-    maps = nave_maps(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed)
+    maps = nave_maps(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed, autocast=cfg.autocast)
     return {
         layer_label(layers): {k: localisation(maps.maps[(s, k)], scene_list) for k in cfg.ks}
         for s, layers in enumerate(layer_sets)
@@ -121,9 +124,10 @@ def evaluate_baseline(method: str, ks: tuple[int, ...], scene_list: list[Any], s
     return out
 
 
-def run(out_dir: Path, quick: bool = False, config: SupervisionConfig | None = None) -> Path:
+def run(out_dir: Path, quick: bool = False, config: SupervisionConfig | None = None, device: str | None = None,
+        autocast: bool = False) -> Path:
     """Run the study into ``out_dir``; returns it."""
-    cfg = config or (SupervisionConfig.quick() if quick else SupervisionConfig())
+    cfg = with_device(config or (SupervisionConfig.quick() if quick else SupervisionConfig()), device, autocast)
     config_dict = dataclasses.asdict(cfg)
     summary = StudySummary(Path(out_dir), "supervision", quick, config=config_dict, seed=cfg.seed)
     with summary.timed("scenes"):
@@ -148,7 +152,7 @@ def _selftrained_rows(summary: StudySummary, cfg: SupervisionConfig, scene_list:
     from encoderscope.studies.selftrained import SelfTrainedConfig, display_name, run_selftrained
 
     st_cfg = dataclasses.replace(SelfTrainedConfig(), ks=tuple(cfg.ks), seed=cfg.seed, eval_seed=cfg.seed,
-                                 train_seed=cfg.seed + 1000)
+                                 train_seed=cfg.seed + 1000, device=cfg.device, autocast=cfg.autocast)
     with summary.timed("self-trained resnet-10 (3 levels)"):
         result = run_selftrained(st_cfg, eval_scenes=scene_list)
     summary.numbers["selftrained"] = {"config": dataclasses.asdict(st_cfg), "classes": result.classes,

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from encoderscope import devices
 from encoderscope.errors import ParameterError
 from encoderscope.lwta.models import ModelConfig, encoder_for
 from encoderscope.lwta.train import TrainConfig, TrainResult, train
@@ -88,8 +89,11 @@ def train_classifier(
     class_names: list[str] | None = None,
     batch_size: int = 128,
     progress: bool = True,
+    device: str | None = None,
+    autocast: bool = False,
 ) -> TrainResult:
-    """Train a ``cnn`` or ``vit`` classifier on uint8 images (see :func:`to_tensors`) with the lwta recipe (U=1)."""
+    """Train a ``cnn`` or ``vit`` classifier on uint8 images (see :func:`to_tensors`) with the lwta recipe (U=1),
+    on ``device`` (default: ``cuda`` when available, else ``cpu``; ``autocast``: mixed precision)."""
     size = int(train_data[0].shape[1])
     config = model_config(arch, size, seed, class_names)
     data = (
@@ -99,16 +103,18 @@ def train_classifier(
         torch.as_tensor(test_data[1]),
     )
     recipe = TrainConfig(model=config, epochs=epochs, batch_size=batch_size, seed=seed, train_limit=None,
-                         test_limit=None)
+                         test_limit=None, device=device, autocast=autocast)
     return train(recipe, data=data, passes=1, progress=progress)
 
 
 @torch.inference_mode()
 def predict(model: nn.Module, images: np.ndarray, config: ModelConfig, batch_size: int = 256) -> np.ndarray:
-    """Predicted class per image (``eval()`` mode)."""
+    """Predicted class per image (``eval()`` mode, where the model is)."""
     model.eval()
+    device = devices.module_device(model)
     pixels = to_tensors(images, config)
-    out = [model(pixels[i : i + batch_size]).argmax(1) for i in range(0, len(pixels), batch_size)]
+    out = [model(devices.to_device(pixels[i : i + batch_size], device)).argmax(1).cpu()
+           for i in range(0, len(pixels), batch_size)]
     return torch.cat(out).numpy()
 
 

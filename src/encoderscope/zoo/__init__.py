@@ -16,6 +16,7 @@ from encoderscope.errors import SourceError
 if TYPE_CHECKING:  # torch is imported on first use, so light modules (zoo.locate) stay light
     from torch import nn
 
+    from encoderscope.devices import DeviceSpec
     from encoderscope.zoo.encoder import Encoder
 
 PREFIXES = ("timm:", "tv:", "hf:", "file:", "zoo:")
@@ -24,7 +25,7 @@ PREFIXES = ("timm:", "tv:", "hf:", "file:", "zoo:")
 def load_model(
     spec: str | nn.Module | Encoder,
     random_init: bool = False,
-    device: str = "cpu",
+    device: DeviceSpec = None,
     arch: str | None = None,
     trust_pickle: bool = False,
     seed: int = 0,
@@ -36,7 +37,9 @@ def load_model(
         spec: ``"timm:NAME[.TAG]"``, ``"tv:NAME[:WEIGHTS]"``, ``"hf:ORG/NAME"`` (or ``hf:/local/dir``),
             ``"file:PATH"`` (with ``arch``), ``"zoo:NAME"`` (offline zoo), an ``nn.Module`` or an ``Encoder``.
         random_init: build the architecture without pretrained weights (seeded by ``seed``).
-        device: where to put the model.
+        device: where to put the model (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, a ``torch.device``).
+            ``None``: an ``Encoder`` or ``nn.Module`` stays on the device it is on; a spec string goes to
+            :func:`~encoderscope.devices.resolve_device`'s default (``cuda`` when available, else ``cpu``).
         arch: for ``file:`` checkpoints, the spec of the architecture (``"timm:resnet18"``).
         trust_pickle: allow pickled objects in ``file:`` checkpoints (only for files you trust).
         seed: seed for random-init weights.
@@ -44,19 +47,24 @@ def load_model(
     """
     from torch import nn
 
+    from encoderscope.devices import resolve_device
     from encoderscope.zoo.encoder import Encoder
 
-    if isinstance(spec, Encoder):
-        return spec.to(device)
-    if isinstance(spec, nn.Module):
-        from encoderscope.zoo.sources import from_module
+    if isinstance(spec, Encoder | nn.Module):
+        target = None if device is None else resolve_device(device)  # checked before any work
+        if isinstance(spec, Encoder):
+            encoder = spec
+        else:
+            from encoderscope.zoo.sources import from_module
 
-        return from_module(spec).to(device)
+            encoder = from_module(spec)
+        return encoder if target is None else encoder.to(target)
     if not isinstance(spec, str) or ":" not in spec:
         raise SourceError(
             f"model spec {spec!r} has no source prefix; use one of {', '.join(PREFIXES)} "
             "(e.g. zoo:dinov2-vits14, timm:resnet50, tv:resnet50, hf:facebook/dinov2-small, file:ckpt.pt)"
         )
+    target = resolve_device(device)
     prefix, _, name = spec.partition(":")
     if not name:
         raise SourceError(f"model spec {spec!r} names no model after {prefix}:")
@@ -75,11 +83,11 @@ def load_model(
     elif prefix == "file":
         if arch is None:
             raise SourceError(f"{spec}: a checkpoint needs its architecture, e.g. arch='timm:resnet18' (--arch)")
-        architecture = load_model(arch, random_init=True, seed=seed, **kwargs)
+        architecture = load_model(arch, random_init=True, seed=seed, device="cpu", **kwargs)
         encoder = sources.load_checkpoint(name, architecture, trust_pickle=trust_pickle)
     else:
         raise SourceError(f"unknown model source {prefix!r} in {spec!r}; use one of {', '.join(PREFIXES)}")
-    return encoder.to(device)
+    return encoder.to(target)
 
 
 _LAZY = {

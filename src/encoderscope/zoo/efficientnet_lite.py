@@ -74,11 +74,12 @@ VARIANTS = {
 
 def build_efficientnet_lite(index: int, seed: int = 0) -> nn.Module:
     """EfficientNet-Lite``index`` with dynamic "same" padding, randomly initialised (``seed`` fixes torch's RNG)."""
-    from efficientnet_lite_pytorch import EfficientNet
+    from encoderscope._optional import require
 
+    efficientnet = require("efficientnet_lite_pytorch", "zoo").EfficientNet
     variant = VARIANTS[index]
     with seeded(seed):
-        return EfficientNet.from_name(variant.arch, image_size=None)
+        return efficientnet.from_name(variant.arch, image_size=None)
 
 
 def load_efficientnet_lite(index: int, weights_path: str | os.PathLike[str]) -> nn.Module:

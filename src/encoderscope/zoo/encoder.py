@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from encoderscope.capture.layout import TokenLayout
+from encoderscope.devices import module_device, resolve_device
 from encoderscope.zoo.preprocess import Preprocess
 
 
@@ -44,10 +45,8 @@ class Encoder:
 
     @property
     def device(self) -> torch.device:
-        """Device of the model's parameters (CPU for a parameter-free module)."""
-        for parameter in self.module.parameters():
-            return parameter.device
-        return torch.device("cpu")
+        """Where the model is: the device of its parameters (or buffers; the CPU for a module with neither)."""
+        return module_device(self.module)
 
     @property
     def default_layers(self) -> list[str]:
@@ -60,8 +59,8 @@ class Encoder:
         return self.weights == "random-init"
 
     def to(self, device: str | torch.device) -> Encoder:
-        """Move the module to ``device`` and return ``self``."""
-        self.module.to(device)
+        """Move the module to ``device`` (checked by :func:`~encoderscope.devices.resolve_device`); returns ``self``."""
+        self.module.to(resolve_device(device))
         return self
 
     def __repr__(self) -> str:
