@@ -34,3 +34,7 @@ class ParameterError(EncoderscopeError):
 
 class ActivationError(EncoderscopeError):
     """Activations that cannot be used (NaN or Inf values, wrong shape)."""
+
+
+class UnsupportedModelError(SourceError):
+    """A model that cannot give what was asked (no spatial output, an input it cannot take, a failing forward)."""

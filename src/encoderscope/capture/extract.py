@@ -160,7 +160,7 @@ def forward_batch(
     pixels = pixels.to(device)
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
     with torch.inference_mode(), amp:
-        raw = run_captured(encoder.module, pixels, layers, stop_early=stop_early)
+        raw = run_captured(encoder.module, pixels, layers, stop_early=stop_early, label=encoder.spec)
     input_hw = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     outputs = {}
     for name in layers:
