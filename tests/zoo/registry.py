@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib.util
 import json
@@ -158,10 +159,14 @@ def _square(size: int) -> dict[str, Any]:
     return {"size": {"height": size, "width": size}}
 
 
+# Types users found broken (position embeddings not interpolated, prefix tokens, depth layers without a grid).
+HARD_HF = ("hf/vit", "hf/deit", "hf/clip-vision", "hf/siglip-vision", "hf/convnext", "hf/swin")
+
+
 def hf_cases() -> list[Case]:
     """Hugging Face vision model types from tiny configs, each with the prefix tokens it must show."""
     vit = dict(_VIT_LIKE, image_size=64, patch_size=8)
-    return [
+    cases = [
         Case("hf/vit", "hf", ("cls",), _save("ViTConfig", ("ViTImageProcessor", _square(64)), **vit)),
         Case("hf/deit", "hf", ("cls", "dist"), _save("DeiTConfig", ("DeiTImageProcessor", _square(64)), **vit)),
         Case("hf/beit", "hf", ("cls",), _save("BeitConfig", ("BeitImageProcessor", _square(64)), **vit)),
@@ -211,6 +216,7 @@ def hf_cases() -> list[Case]:
             _save("ResNetConfig", None, embedding_size=8, hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1]),
         ),
     ]
+    return [dataclasses.replace(case, hard=case.id in HARD_HF) for case in cases]
 
 
 # -- open_clip ------------------------------------------------------------------------------------------------------

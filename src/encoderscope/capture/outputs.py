@@ -131,8 +131,9 @@ def token_grid(n_tokens: int, layout: TokenLayout, input_hw: tuple[int, int]) ->
     """``(P, (h, w))`` with ``n_tokens = P + h * w`` for a token output of an ``input_hw`` input, or ``None``.
 
     ``P`` is the layout's prefix count, then 0 (and 1, a class token, when the layout knows of no prefix: models
-    that keep one per stage such as CoaT or CrossViT); for each, the patch stride is tried first, then every stride
-    from 1 up (``h, w`` = the input divided by the stride, rounded down or up).
+    that keep one per stage such as CoaT); for each, the patch stride is tried first, then the patch size and 1
+    times powers of two (the strides of hierarchical models; ``h, w`` = the input divided by the stride, rounded
+    down or up).
 
     Example:
         >>> token_grid(1 + 6 * 8, TokenLayout(("cls",), (16, 16)), (96, 128))
@@ -142,18 +143,18 @@ def token_grid(n_tokens: int, layout: TokenLayout, input_hw: tuple[int, int]) ->
     """
     height, width = input_hw
     preferred = layout.grid_for(input_hw)
+    patch = layout.patch_size[0] if layout.patch_size else 1
+    strides = sorted({base * 2**k for base in (1, patch) for k in range(8)})
     for n_prefix in dict.fromkeys((layout.n_prefix, 0, 1 if not layout.n_prefix else 0)):
         count = n_tokens - n_prefix
         if count < 1:
             continue
         if preferred is not None and preferred[0] * preferred[1] == count:
             return n_prefix, preferred
-        for stride in range(1, max(height, width) + 1):
+        for stride in strides:
             for h, w in ((height // stride, width // stride), (-(-height // stride), -(-width // stride))):
                 if h * w == count and h >= 1 and w >= 1:
                     return n_prefix, (h, w)
-            if -(-height // stride) * -(-width // stride) < count:
-                break
     return None
 
 
