@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.zoo import registry  # noqa: E402
+from tests.zoo import registry
 
 GROUPS = {
     "timm": registry.timm_cases,

@@ -292,7 +292,7 @@ def run_case(case: Case, folder: Path) -> Outcome:
         outcome = Outcome(case.id, "maps")
     except EncoderscopeError as err:
         outcome = Outcome(case.id, "error", f"{type(err).__name__}: {err}")
-    except Exception as err:  # noqa: BLE001 - every other exception is the bug being counted
+    except Exception as err:  # every other exception is the bug being counted
         first = (str(err).strip().splitlines() or [""])[0]
         outcome = Outcome(case.id, "traceback", f"{type(err).__name__}: {first[:300]}")
     gc.collect()

@@ -26,7 +26,8 @@ from torch import nn
 from encoderscope.capture.layout import TokenLayout
 
 
-def _pair(value: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
+def as_pair(value: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
+    """``(a, a)`` for an int, the first and last items of a sequence otherwise."""
     if isinstance(value, int):
         return value, value
     return int(value[0]), int(value[-1])
@@ -36,10 +37,10 @@ def _patch_of(patch_embed: nn.Module) -> tuple[int, int] | None:
     """Patch size of a patch embedding: its ``patch_size``, else the stride of its projection, else ``None``."""
     size = getattr(patch_embed, "patch_size", None)
     if isinstance(size, int | tuple | list) and size:
-        return _pair(size)
+        return as_pair(size)
     proj = getattr(patch_embed, "proj", None)
     stride = getattr(proj, "stride", None)
-    return _pair(stride) if isinstance(stride, tuple) and stride else None
+    return as_pair(stride) if isinstance(stride, tuple) and stride else None
 
 
 def _timm_layout(module: nn.Module, channels_last: bool) -> TokenLayout | None:
@@ -82,7 +83,7 @@ def _hf_layout(module: nn.Module, config: object) -> TokenLayout | None:
         if not n_reg and isinstance(registers, torch.Tensor):
             n_reg = int(registers.shape[1])
         kinds += ["reg"] * n_reg
-    return TokenLayout(tuple(kinds), _pair(config.patch_size))  # type: ignore[attr-defined]
+    return TokenLayout(tuple(kinds), as_pair(config.patch_size))  # type: ignore[attr-defined]
 
 
 def infer_layout(module: nn.Module) -> TokenLayout:
@@ -98,10 +99,10 @@ def infer_layout(module: nn.Module) -> TokenLayout:
         return TokenLayout((), None, True)
     # torchvision VisionTransformer: class token first, patch_size attribute
     if hasattr(module, "class_token") and hasattr(module, "patch_size"):
-        return TokenLayout(("cls",), _pair(module.patch_size))
+        return TokenLayout(("cls",), as_pair(module.patch_size))
     # open_clip VisionTransformer: class_embedding first, patch_size attribute
     if hasattr(module, "class_embedding") and hasattr(module, "patch_size") and hasattr(module, "transformer"):
-        return TokenLayout(("cls",), _pair(module.patch_size))
+        return TokenLayout(("cls",), as_pair(module.patch_size))
     config = getattr(module, "config", None)
     hf_layout = _hf_layout(module, config) if config is not None else None
     return hf_layout or TokenLayout(channels_last=channels_last)

@@ -24,10 +24,9 @@ from torch import nn
 from encoderscope._io import file_sha256
 from encoderscope.errors import SourceError, WeightsUnavailableError
 from encoderscope.zoo.encoder import Encoder
-from encoderscope.zoo.input_policy import probe_model
-from encoderscope.zoo.inspect import infer_depth_layers, infer_layout, parameter_fingerprint
-from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
-from encoderscope.zoo.sources import freeze, policy_fields, read_state_dict, seeded
+from encoderscope.zoo.inspect import as_pair, infer_depth_layers, infer_layout, parameter_fingerprint
+from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from encoderscope.zoo.sources import freeze, probed_encoder, read_state_dict, seeded
 
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 
@@ -72,12 +71,6 @@ def create_open_clip(arch: str, weights: str | None = None, seed: int = 0) -> tu
     return model, preprocess
 
 
-def _pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, int):
-        return value, value
-    return int(value[0]), int(value[-1])
-
-
 def load_open_clip(name: str, random_init: bool, seed: int = 0) -> Encoder:
     """``open_clip:ARCH[:WEIGHTS]``: the image tower of an open_clip model (see the module docstring)."""
     arch, _, weights = name.partition(":")
@@ -90,30 +83,28 @@ def load_open_clip(name: str, random_init: bool, seed: int = 0) -> Encoder:
     visual = freeze(model.visual)
     del model
     config = dict(getattr(visual, "preprocess_cfg", None) or {})
-    native = _pair(config.get("size") or getattr(visual, "image_size", 224))
+    native = as_pair(config.get("size") or getattr(visual, "image_size", 224))
     layout = infer_layout(visual)
-    probed = probe_model(visual, layout, infer_depth_layers(visual), native, label=f"open_clip:{name}")
-    preprocess = Preprocess(
-        mean=tuple(config.get("mean") or getattr(visual, "image_mean", None) or IMAGENET_MEAN),  # type: ignore[arg-type]
-        std=tuple(config.get("std") or getattr(visual, "image_std", None) or IMAGENET_STD),  # type: ignore[arg-type]
-        size=native[0],
-        crop_pct=1.0,
-        interpolation=str(config.get("interpolation", "bicubic")),
-        **policy_fields(probed.policy),
-    )
     if random_init:
         fingerprint, described = f"random-init-open_clip-{arch}-seed{seed}", "random-init"
     elif is_checkpoint(weights):
         fingerprint, described = file_sha256(weights)[:16], f"open_clip checkpoint {Path(weights).name}"
     else:
         fingerprint, described = parameter_fingerprint(visual), f"open_clip pretrained {arch}:{weights}"
-    return Encoder(
-        module=visual,
-        preprocess=preprocess,
-        layout=layout,
-        spec=f"open_clip:{name}",
+    return probed_encoder(
+        visual,
+        layout,
+        infer_depth_layers(visual),
+        native,
+        f"open_clip:{name}",
+        dict(
+            mean=tuple(config.get("mean") or getattr(visual, "image_mean", None) or IMAGENET_MEAN),
+            std=tuple(config.get("std") or getattr(visual, "image_std", None) or IMAGENET_STD),
+            size=native[0],
+            crop_pct=1.0,
+            interpolation=str(config.get("interpolation", "bicubic")),
+        ),
         architecture=arch,
         weights=described,
         fingerprint=fingerprint,
-        depth_layers=probed.depth_layers,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from encoderscope._io import file_sha256
+from encoderscope.capture.layout import TokenLayout
 from encoderscope.errors import SourceError, WeightsUnavailableError
 from encoderscope.zoo.encoder import Encoder
-from encoderscope.zoo.input_policy import InputPolicy, probe_model
+from encoderscope.zoo.input_policy import probe_model
 from encoderscope.zoo.inspect import infer_depth_layers, infer_layout, parameter_fingerprint
 from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
@@ -50,13 +51,36 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def policy_fields(policy: InputPolicy) -> dict[str, Any]:
-    """The :class:`Preprocess` fields that carry an input policy."""
-    return dict(
-        pad_multiple=policy.pad_multiple,
-        fixed_size=policy.fixed_hw is not None,
-        fixed_hw=policy.fixed_hw,
-        input_policy=policy.note,
+def probed_encoder(
+    module: nn.Module,
+    layout: TokenLayout,
+    candidates: list[str],
+    native: int | tuple[int, int],
+    spec: str,
+    preprocess: dict[str, Any],
+    reductions: Sequence[int] = (),
+    **fields: Any,
+) -> Encoder:
+    """Probe ``module`` (:func:`~encoderscope.zoo.input_policy.probe_model`) and assemble its :class:`Encoder`.
+
+    ``preprocess`` holds the source's own :class:`Preprocess` fields (mean, std, size...); the probe adds the input
+    policy. ``fields`` are the remaining :class:`Encoder` fields (architecture, weights, fingerprint...).
+    """
+    probed = probe_model(module, layout, candidates, native, label=spec, reductions=reductions)
+    policy = probed.policy
+    return Encoder(
+        module=module,
+        preprocess=Preprocess(
+            **preprocess,
+            pad_multiple=policy.pad_multiple,
+            fixed_size=policy.fixed_hw is not None,
+            fixed_hw=policy.fixed_hw,
+            input_policy=policy.note,
+        ),
+        layout=layout,
+        spec=spec,
+        depth_layers=probed.depth_layers,
+        **fields,
     )
 
 
@@ -100,26 +124,23 @@ def load_timm(name: str, random_init: bool, seed: int = 0, **kwargs: Any) -> Enc
     layout = infer_layout(module)
     feature_info = getattr(module, "feature_info", None) or []
     reductions = [int(info["reduction"]) for info in feature_info if isinstance(info, dict) and "reduction" in info]
-    probed = probe_model(
-        module, layout, infer_depth_layers(module), native, label=f"timm:{name}", reductions=reductions
-    )
-    preprocess = Preprocess(
-        mean=tuple(config["mean"]),  # type: ignore[arg-type]
-        std=tuple(config["std"]),  # type: ignore[arg-type]
-        size=size,
-        crop_pct=float(config.get("crop_pct", 0.875)),
-        interpolation=str(config.get("interpolation", "bicubic")),
-        **policy_fields(probed.policy),
-    )
-    return Encoder(
-        module=module,
-        preprocess=preprocess,
-        layout=layout,
-        spec=f"timm:{name}",
+    return probed_encoder(
+        module,
+        layout,
+        infer_depth_layers(module),
+        native,
+        f"timm:{name}",
+        dict(
+            mean=tuple(config["mean"]),
+            std=tuple(config["std"]),
+            size=size,
+            crop_pct=float(config.get("crop_pct", 0.875)),
+            interpolation=str(config.get("interpolation", "bicubic")),
+        ),
+        reductions=reductions,
         architecture=arch,
         weights="random-init" if random_init else f"timm pretrained {name}",
         fingerprint=f"random-init-{arch}-seed{seed}" if random_init else parameter_fingerprint(module),
-        depth_layers=probed.depth_layers,
         classifier=_classifier_of(module),
         feature_layer=_timm_feature_layer(module),
     )
@@ -167,24 +188,24 @@ def load_torchvision(name: str, random_init: bool, seed: int = 0) -> Encoder:
     layout = infer_layout(module)
     if "swin" in arch:
         layout = type(layout)((), None, True)
-    probed = probe_model(module, layout, infer_depth_layers(module), crop, label=f"tv:{name}")
-    preprocess = Preprocess(
-        mean=tuple(getattr(transforms, "mean", IMAGENET_MEAN)),  # type: ignore[arg-type]
-        std=tuple(getattr(transforms, "std", IMAGENET_STD)),  # type: ignore[arg-type]
-        size=crop,
-        crop_pct=crop / resize,
-        interpolation=str(interpolation),
-        **policy_fields(probed.policy),
-    )
-    return Encoder(
-        module=module,
-        preprocess=preprocess,
-        layout=layout,
-        spec=f"tv:{name}",
+    built_for = getattr(module, "image_size", None)  # torchvision ViTs: the size their position embeddings fit
+    native = built_for if isinstance(built_for, int) else crop
+    return probed_encoder(
+        module,
+        layout,
+        infer_depth_layers(module),
+        native,
+        f"tv:{name}",
+        dict(
+            mean=tuple(getattr(transforms, "mean", IMAGENET_MEAN)),
+            std=tuple(getattr(transforms, "std", IMAGENET_STD)),
+            size=native,
+            crop_pct=crop / resize,
+            interpolation=str(interpolation),
+        ),
         architecture=arch,
         weights="random-init" if random_init else f"torchvision {transform_source}",
         fingerprint=f"random-init-{arch}-seed{seed}" if random_init else str(transform_source),
-        depth_layers=probed.depth_layers,
         classifier=module,
         class_names=transform_source.meta.get("categories"),
         feature_layer="avgpool" if "avgpool" in dict(module.named_modules()) else None,
@@ -257,16 +278,16 @@ def load_huggingface(name: str, random_init: bool, seed: int = 0) -> Encoder:
     wrapper = freeze(_PixelValuesModule(model))
     layout = infer_layout(model)
     candidates = [f"model.{n}" for n in infer_depth_layers(model)]
-    probed = probe_model(wrapper, layout, candidates, native, label=f"hf:{name}")
-    return Encoder(
-        module=wrapper,
-        preprocess=Preprocess(mean=mean, std=std, size=size, **policy_fields(probed.policy)),  # type: ignore[arg-type]
-        layout=layout,
-        spec=f"hf:{name}",
+    return probed_encoder(
+        wrapper,
+        layout,
+        candidates,
+        native,
+        f"hf:{name}",
+        dict(mean=mean, std=std, size=size),
         architecture=type(model).__name__,
         weights="random-init" if random_init else f"huggingface {name}",
         fingerprint=f"random-init-{name}-seed{seed}" if random_init else parameter_fingerprint(model),
-        depth_layers=probed.depth_layers,
     )
 
 
