@@ -49,6 +49,7 @@ class Case:
         prefix: the expected prefix-token kinds of its token layout, when the test checks them.
         build: for Hugging Face cases, ``build(folder)`` writes a tiny model there with ``save_pretrained``.
         hard: a family known to be hard (fixed input size, windows, strides): always in the default sample.
+        params: parameter count from the registry's metadata, when it has one.
     """
 
     id: str
@@ -56,6 +57,7 @@ class Case:
     prefix: tuple[str, ...] | None = None
     build: Callable[[Path], None] | None = None
     hard: bool = False
+    params: int | None = None
 
     def resolve(self, folder: Path) -> str:
         """The spec to load: for built cases, write the model into ``folder`` first."""
@@ -113,7 +115,7 @@ def timm_cases() -> list[Case]:
     """One case per timm family: its representative (fewest parameters), random init."""
     table = timm_families()["families"]
     return [
-        Case(f"timm/{family}", f"timm:{entry['model']}", hard=family in HARD_TIMM)
+        Case(f"timm/{family}", f"timm:{entry['model']}", hard=family in HARD_TIMM, params=entry["params"])
         for family, entry in sorted(table.items())
     ]
 
@@ -128,7 +130,15 @@ def torchvision_cases() -> list[Case]:
     import torchvision
 
     names = torchvision.models.list_models(module=torchvision.models)
-    return [Case(f"tv/{name}", f"tv:{name}", hard=f"tv/{name}" in HARD_TV) for name in sorted(names)]
+    return [
+        Case(
+            f"tv/{name}",
+            f"tv:{name}",
+            hard=f"tv/{name}" in HARD_TV,
+            params=torchvision.models.get_model_weights(name).DEFAULT.meta.get("num_params"),
+        )
+        for name in sorted(names)
+    ]
 
 
 # -- Hugging Face ---------------------------------------------------------------------------------------------------
@@ -237,13 +247,22 @@ def all_cases() -> list[Case]:
     return timm_cases() + torchvision_cases() + hf_cases() + open_clip_cases()
 
 
+SAMPLE_MAX_PARAMS = 30_000_000
+
+
 def default_sample(cases: list[Case], every: int = 8) -> list[Case]:
-    """The fixed sample run by default: every hard case, plus each case whose id hashes to 0 modulo ``every``.
+    """The fixed sample run by default: every hard case, plus each case of at most ``SAMPLE_MAX_PARAMS`` parameters
+    (by the registry's metadata; unknown counts pass) whose id hashes to 0 modulo ``every``.
 
     The hash is CRC-32 of the id, so the sample is deterministic, spread over the registry and not chosen by
-    outcome.
+    outcome; the size cap keeps the default run's time and memory small.
     """
-    return [case for case in cases if case.hard or zlib.crc32(case.id.encode()) % every == 0]
+    return [
+        case
+        for case in cases
+        if case.hard
+        or ((case.params or 0) <= SAMPLE_MAX_PARAMS and zlib.crc32(case.id.encode()) % every == 0)
+    ]
 
 
 # -- running one case -----------------------------------------------------------------------------------------------
@@ -262,8 +281,8 @@ def check_case(case: Case, folder: Path) -> None:
     Raises ``AssertionError`` on wrong results, an ``EncoderscopeError`` when the model is unsupported, or whatever
     else went wrong.
     """
-    from encoderscope import nave
     from encoderscope.capture.layers import list_layers
+    from encoderscope.nave.pipeline import nave_layer_sets
     from encoderscope.zoo import load_model
 
     spec = case.resolve(folder)
@@ -271,8 +290,8 @@ def check_case(case: Case, folder: Path) -> None:
     if case.prefix is not None:
         assert encoder.layout.prefix_kinds == case.prefix, f"prefix tokens {encoder.layout.prefix_kinds}"
     images = sweep_images()
-    for layers in (None, 0):
-        result = nave(encoder, images, layers=layers, k=2, size=SWEEP_SIZE, progress=False, n_init=1)
+    results = nave_layer_sets(encoder, images, [None, 0], k=2, size=SWEEP_SIZE, progress=False, n_init=1)
+    for result in results:  # default layers, then depth index 0, from one forward pass per batch
         assert not result.skipped, f"skipped {result.skipped}"
         for image, (key, labels) in zip(images, result.label_maps(), strict=True):
             assert labels.shape == (image.height, image.width), f"{key}: map {labels.shape}"

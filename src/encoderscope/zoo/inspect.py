@@ -44,8 +44,8 @@ def _patch_of(patch_embed: nn.Module) -> tuple[int, int] | None:
 
 
 def _timm_layout(module: nn.Module, channels_last: bool) -> TokenLayout | None:
-    """timm ViT family (VisionTransformer, DeiT, Eva, ...): ``num_prefix_tokens`` with CLS/dist/register tokens."""
-    patch_embed = getattr(module, "patch_embed", None)
+    """timm ViT family (VisionTransformer, DeiT, Eva, NaFlexViT...): ``num_prefix_tokens`` with CLS/dist/registers."""
+    patch_embed = getattr(module, "patch_embed", None) or getattr(module, "embeds", None)
     if isinstance(patch_embed, nn.ModuleList) and len(patch_embed) and hasattr(module, "cls_token"):
         return TokenLayout(("cls",), _patch_of(patch_embed[0]) or (1, 1))  # CrossViT: branches, first is captured
     if patch_embed is None or not hasattr(module, "num_prefix_tokens"):
