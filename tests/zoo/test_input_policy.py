@@ -41,10 +41,30 @@ class _Windowed(nn.Module):
         return x
 
 
-def test_any_size_model_pads_to_its_total_stride():
+class _TwoBranches(nn.Module):
+    """Adds a floor-rounding and a ceil-rounding stride-2 branch: runs only on even sizes at each of 3 stages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.floor = nn.ModuleList([nn.Conv2d(3, 3, 2, stride=2) for _ in range(3)])
+        self.ceil = nn.ModuleList([nn.Conv2d(3, 3, 3, stride=2, padding=1) for _ in range(3)])
+        self.out = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for floor, ceil in zip(self.floor, self.ceil, strict=True):
+            x = floor(x) + ceil(x)
+        return self.out(x)
+
+
+def test_any_size_model_needs_no_padding():
     probed = probe_model(_convnet((2, 2, 2)), TokenLayout(), ["0", "1", "2"], native=64)
-    assert (probed.policy.fixed_hw, probed.policy.pad_multiple) == (None, 8)
+    assert (probed.policy.fixed_hw, probed.policy.pad_multiple) == (None, 1)
     assert probed.depth_layers == ["0", "1", "2"]
+
+
+def test_stride_sensitive_model_pads_to_its_total_stride():
+    probed = probe_model(_TwoBranches(), TokenLayout(), ["out"], native=64)
+    assert (probed.policy.fixed_hw, probed.policy.pad_multiple) == (None, 8)
 
 
 def test_fixed_size_model_gets_its_native_square():

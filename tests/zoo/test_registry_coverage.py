@@ -4,11 +4,14 @@ Each case must produce concept maps at image size for two non-square images (def
 or, for the models listed in ``UNSUPPORTED``, raise an ``EncoderscopeError`` whose one line says what is
 unsupported. Any other exception fails. The default run takes the fixed sample of
 :func:`tests.zoo.registry.default_sample` (every known-hard family plus a CRC-32 sample); the rest is marked
-``slow`` (``pytest -m slow tests/zoo/test_registry_coverage.py -n 2`` runs it). ``scripts/model_coverage.py``
-prints the tally.
+``slow`` and runs when asked for: ``pytest -m slow tests/zoo/test_registry_coverage.py -n 2`` (only the rest) or
+``ENCODERSCOPE_FULL_SWEEP=1 pytest tests/zoo/test_registry_coverage.py -n 2`` (everything).
+``scripts/model_coverage.py`` prints the tally.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -49,8 +52,14 @@ def test_default_sample_is_fixed_and_holds_every_hard_family():
     assert 0 < len(sample) < len(cases)
 
 
+def _full_sweep_asked(config: pytest.Config) -> bool:
+    return os.environ.get("ENCODERSCOPE_FULL_SWEEP") == "1" or "slow" in (config.getoption("markexpr") or "")
+
+
 @pytest.mark.parametrize("case", _params())
-def test_model_gives_maps_or_one_clear_line(case, tmp_path):
+def test_model_gives_maps_or_one_clear_line(case, tmp_path, request):
+    if request.node.get_closest_marker("slow") and not _full_sweep_asked(request.config):
+        pytest.skip("full registry sweep: run with -m slow or ENCODERSCOPE_FULL_SWEEP=1")
     try:
         registry.check_case(case, tmp_path)
     except EncoderscopeError as err:

@@ -5,11 +5,13 @@ returns a :class:`Probed`:
 
 1. At the native square size ``S x S`` it records which depth candidates give a spatial output (the others are
    dropped: a depth index always means a block or stage with a grid) and the deepest grid's stride.
-2. The padding multiple starts at the model's real constraint: the largest of the patch size, the deepest grid's
-   stride and the timm ``feature_info`` reductions, raised to a multiple of any window the model declares
-   (``window_size`` / ``grid_size`` / ``partition_size`` of its blocks, times the stride at which they run). Then
-   ``m, 2m, 4m, 8m`` (up to the native size) are tried on a non-square ``S' x (S' + m)`` input; the first that
-   runs is kept: images keep their aspect ratio and are zero-padded to that multiple.
+2. The padding multiple follows the model's real constraint. A model that declares windows (``window_size`` /
+   ``grid_size`` / ``partition_size`` of its blocks) needs ``m`` = window times the stride at which it runs (with
+   the largest of the patch size, the deepest grid's stride and the timm ``feature_info`` reductions; Swin-T:
+   4 x 7 x 2^3 = 224). Any other model first gets its patch size (1 for convolutional models: no padding, as the
+   NAVE reference pads only ViTs), then ``m`` = the largest stride above, for stride-sensitive models (DLA, HRNet,
+   anti-aliased ResNets). ``m, 2m, 4m, 8m`` (up to the native size) follow. Each is tried on a non-square
+   ``S' x (S' + m)`` input; the first that runs is kept: images keep their aspect ratio and are zero-padded to it.
 3. When none runs, the model takes only its native size: images are resized to ``S x S`` (the square the model was
    built for) and maps are mapped back to each image's own size and aspect ratio.
 4. When the native size does not run either, or no candidate has a spatial output, the model is unsupported:
@@ -21,9 +23,9 @@ Example:
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.Conv2d(4, 4, 3, 2, 1))
     >>> probed = probe_model(net, TokenLayout(), ["0", "1"], native=32)
     >>> probed.policy.pad_multiple, probed.policy.fixed_hw, probed.depth_layers
-    (4, None, ['0', '1'])
+    (1, None, ['0', '1'])
     >>> probed.policy.note
-    'any size: aspect ratio kept, padded to a multiple of 4 px'
+    'any size: aspect ratio kept, no padding needed'
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def fixed_policy(size: tuple[int, int]) -> InputPolicy:
 
 def dynamic_policy(multiple: int) -> InputPolicy:
     """The policy of a model that takes any size padded to ``multiple``."""
+    if multiple == 1:
+        return InputPolicy(None, 1, "any size: aspect ratio kept, no padding needed")
     return InputPolicy(None, multiple, f"any size: aspect ratio kept, padded to a multiple of {multiple} px")
 
 
@@ -178,13 +182,13 @@ def probe_model(
     if not dynamic:
         return Probed(fixed_policy(native_hw), depth)
     deepest_h = grids[depth[-1]][0]
-    base = max([_stride(native_hw[0], deepest_h), *reductions, *(layout.patch_size or (1,))])
-    base = _lcm(base, _window_multiple(module, grids, native_hw[0]))
+    patch = layout.patch_size[0] if layout.patch_size else 1
+    base = max([_stride(native_hw[0], deepest_h), *reductions, patch])
+    window = _window_multiple(module, grids, native_hw[0])
+    first = [_lcm(base, window)] if window > 1 else [patch, base]
     limit = max(native_hw)
-    for factor in _TRIES:
-        multiple = base * factor
-        if factor > 1 and multiple > limit:
-            break
+    multiples = [*first, *(first[-1] * factor for factor in _TRIES[1:] if first[-1] * factor <= limit)]
+    for multiple in dict.fromkeys(multiples):
         side = math.ceil(native_hw[0] / multiple) * multiple
         probe_hw = (side, side + multiple)
         try:
