@@ -250,7 +250,7 @@ def all_cases() -> list[Case]:
 SAMPLE_MAX_PARAMS = 30_000_000
 
 
-def default_sample(cases: list[Case], every: int = 8) -> list[Case]:
+def default_sample(cases: list[Case], every: int = 16) -> list[Case]:
     """The fixed sample run by default: every hard case, plus each case of at most ``SAMPLE_MAX_PARAMS`` parameters
     (by the registry's metadata; unknown counts pass) whose id hashes to 0 modulo ``every``.
 
