@@ -10,8 +10,9 @@ returns a :class:`Probed`:
    the largest of the patch size, the deepest grid's stride and the timm ``feature_info`` reductions; Swin-T:
    4 x 7 x 2^3 = 224). Any other model first gets its patch size (1 for convolutional models: no padding, as the
    NAVE reference pads only ViTs), then ``m`` = the largest stride above, for stride-sensitive models (DLA, HRNet,
-   anti-aliased ResNets). ``m, 2m, 4m, 8m`` (up to the native size) follow. Each is tried on a non-square
-   ``S' x (S' + m)`` input; the first that runs is kept: images keep their aspect ratio and are zero-padded to it.
+   anti-aliased ResNets). ``m, 2m, 4m, 8m`` (up to the native size) follow. Each is tried on a non-square input
+   ``S'`` high and wider by two cells of the coarsest stride (so that no stage sees the native grid again); the
+   first that runs is kept: images keep their aspect ratio and are zero-padded to it.
 3. When none runs, the model takes only its native size: images are resized to ``S x S`` (the square the model was
    built for) and maps are mapped back to each image's own size and aspect ratio.
 4. When the native size does not run either, or no candidate has a spatial output, the model is unsupported:
@@ -190,7 +191,8 @@ def probe_model(
     multiples = [*first, *(first[-1] * factor for factor in _TRIES[1:] if first[-1] * factor <= limit)]
     for multiple in dict.fromkeys(multiples):
         side = math.ceil(native_hw[0] / multiple) * multiple
-        probe_hw = (side, side + multiple)
+        # wider by at least two cells of the coarsest stride, so that every stage sees a different grid
+        probe_hw = (side, side + multiple * math.ceil(2 * max(multiple, base) / multiple))
         try:
             tried = _probe(module, depth[-1:], probe_hw, name)
         except UnsupportedModelError:
