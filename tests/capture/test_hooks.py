@@ -40,3 +40,13 @@ def test_stop_early_skips_later_modules():
 def test_unknown_layer_is_an_error():
     with pytest.raises(LayerError), capture_outputs(_net(), ["9"]):
         pass
+
+
+def test_a_crash_inside_the_model_is_one_line_naming_model_and_input():
+    from encoderscope.errors import UnsupportedModelError
+
+    with pytest.raises(UnsupportedModelError) as info:
+        run_captured(_net(), torch.ones(3, 7), ["0"], label="timm:tiny")
+    message = str(info.value)
+    assert message.startswith("timm:tiny failed in its forward pass on a 3x7 input: RuntimeError: ")
+    assert "\n" not in message

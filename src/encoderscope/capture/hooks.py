@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from encoderscope.errors import LayerError
+from encoderscope.errors import EncoderscopeError, LayerError, UnsupportedModelError
 
 
 class StopForward(Exception):
@@ -91,13 +91,48 @@ def capture_outputs(
             handle.remove()
 
 
+def first_line(err: BaseException) -> str:
+    """``"TypeName: first line of the message"`` of an exception (for one-line errors)."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
+
+
+def guarded_forward(module: nn.Module, inputs: torch.Tensor, label: str | None = None) -> Any:
+    """``module(inputs)``, with a crash inside the model turned into one :class:`UnsupportedModelError` line.
+
+    The line names the model (``label``, default its class), the input size and the first line of the cause.
+    :class:`StopForward` and encoderscope's own errors pass through unchanged.
+    """
+    try:
+        return module(inputs)
+    except (StopForward, EncoderscopeError):
+        raise
+    except Exception as err:
+        name = label or type(module).__name__
+        size = "x".join(str(n) for n in inputs.shape)
+        raise UnsupportedModelError(
+            f"{name} failed in its forward pass on a {size} input: {first_line(err)}"
+        ) from err
+
+
 def run_captured(
-    module: nn.Module, inputs: torch.Tensor, names: Sequence[str], stop_early: bool = True
+    module: nn.Module,
+    inputs: torch.Tensor,
+    names: Sequence[str],
+    stop_early: bool = True,
+    label: str | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Run one forward pass and return the outputs of ``names`` (stopping after the last one when possible)."""
+    """One forward pass returning the outputs of ``names`` (stopping after the last one when possible).
+
+    A crash inside the model becomes one :class:`~encoderscope.errors.UnsupportedModelError` line (see
+    :func:`guarded_forward`); ``label`` names the model in it.
+    """
     with capture_outputs(module, names, stop_early=stop_early) as outputs, contextlib.suppress(StopForward):
-        module(inputs)
+        guarded_forward(module, inputs, label)
     missing = [name for name in names if name not in outputs]
     if missing:
-        raise LayerError(f"layer(s) {missing} were not called in the forward pass")
+        raise LayerError(
+            f"layer(s) {missing} were not called in the forward pass (a container whose children run one by one? "
+            "name a child, e.g. the last block inside it)"
+        )
     return dict(outputs)
