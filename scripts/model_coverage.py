@@ -52,7 +52,7 @@ def main() -> int:
             for case in cases:
                 outcome = registry.run_case(case, Path(tmp))
                 outcomes.append(outcome)
-                print(f"{outcome.status:9s} {outcome.seconds:6.1f}s {case.id:48s} {outcome.message}", flush=True)
+                print(f"{outcome.status:12s} {outcome.seconds:6.1f}s {case.id:48s} {outcome.message}", flush=True)
     print()
     for group in groups:
         mine = [o for o in outcomes if o.case.split("/")[0] == group]
@@ -62,7 +62,8 @@ def main() -> int:
         share = 100 * tally["maps"] / len(mine)
         print(
             f"{group}: {len(mine)} models: {tally['maps']} maps ({share:.1f} %), {tally['error']} clear errors, "
-            f"{tally['traceback']} tracebacks; {sum(o.seconds for o in mine):.0f} s"
+            f"{tally['traceback']} tracebacks, {tally['failed check']} failed checks; "
+            f"{sum(o.seconds for o in mine):.0f} s"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")

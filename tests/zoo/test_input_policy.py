@@ -25,20 +25,27 @@ class _FixedSize(nn.Module):
         return self.body(x)
 
 
+class _WindowStage(nn.Module):
+    """Partitions its grid into windows of 4 cells without padding it (fails on other grids)."""
+
+    window_size = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % self.window_size or x.shape[-2] % self.window_size:
+            raise RuntimeError("grid not divisible by window")
+        return x
+
+
 class _Windowed(nn.Module):
     """A stage at stride 4 that partitions its 8x8 grid into windows of 4 cells (needs inputs in multiples of 16)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, 4, 4, stride=4)
-        self.stage = nn.Sequential(nn.Identity())
-        self.stage.window_size = 4
+        self.stage = _WindowStage()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stage(self.stem(x))
-        if x.shape[-1] % 4 or x.shape[-2] % 4:
-            raise RuntimeError("grid not divisible by window")
-        return x
+        return self.stage(self.stem(x))
 
 
 class _TwoBranches(nn.Module):
@@ -105,5 +112,8 @@ def test_timm_fixed_size_family_is_fed_natively_and_maps_return_at_image_size():
 def test_stride_sensitive_timm_models_pad_to_their_total_stride():
     enc = load_model("timm:dla46x_c", random_init=True)
     assert (enc.preprocess.fixed_size, enc.preprocess.pad_multiple) == (False, 32)
-    swin = load_model("timm:swin_tiny_patch4_window7_224", random_init=True)
-    assert swin.preprocess.pad_multiple == 4 * 7 * 2**3  # patch x window x 2^(stages-1)
+
+
+def test_models_that_pad_their_own_windows_are_padded_to_their_patch_only():
+    swin = load_model("timm:swin_tiny_patch4_window7_224", random_init=True)  # pads windows and merges itself
+    assert (swin.preprocess.fixed_size, swin.preprocess.pad_multiple) == (False, 4)

@@ -6,11 +6,13 @@ unsupported. Any other exception fails. The default run takes the fixed sample o
 :func:`tests.zoo.registry.default_sample` (every known-hard family plus a CRC-32 sample); the rest is marked
 ``slow`` and runs when asked for: ``pytest -m slow tests/zoo/test_registry_coverage.py -n 2`` (only the rest) or
 ``ENCODERSCOPE_FULL_SWEEP=1 pytest tests/zoo/test_registry_coverage.py -n 2`` (everything).
-``scripts/model_coverage.py`` prints the tally.
+The run ends with a one-line tally (``tests/zoo/conftest.py``); ``scripts/model_coverage.py`` prints one line per
+model and the tally without pytest.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -56,15 +58,31 @@ def _full_sweep_asked(config: pytest.Config) -> bool:
     return os.environ.get("ENCODERSCOPE_FULL_SWEEP") == "1" or "slow" in (config.getoption("markexpr") or "")
 
 
+@pytest.fixture
+def freed():
+    """Collect the case's model (and its reference cycles) before the next case loads one: memory stays bounded."""
+    yield
+    gc.collect()
+
+
 @pytest.mark.parametrize("case", _params())
-def test_model_gives_maps_or_one_clear_line(case, tmp_path, request):
+def test_model_gives_maps_or_one_clear_line(case, tmp_path, request, record_property, freed):
     if request.node.get_closest_marker("slow") and not _full_sweep_asked(request.config):
         pytest.skip("full registry sweep: run with -m slow or ENCODERSCOPE_FULL_SWEEP=1")
     try:
         registry.check_case(case, tmp_path)
     except EncoderscopeError as err:
+        record_property(registry.OUTCOME_PROPERTY, "error")
         message = str(err)
         assert "\n" not in message
         expected = UNSUPPORTED.get(case.id)
         assert expected is not None, f"{case.id} gave no maps: {message}"
         assert message.startswith(expected), message
+    except registry.CheckFailed:
+        record_property(registry.OUTCOME_PROPERTY, "failed check")
+        raise
+    except Exception:
+        record_property(registry.OUTCOME_PROPERTY, "traceback")
+        raise
+    else:
+        record_property(registry.OUTCOME_PROPERTY, "maps")

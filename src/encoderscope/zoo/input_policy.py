@@ -5,14 +5,22 @@ returns a :class:`Probed`:
 
 1. At the native square size ``S x S`` it records which depth candidates give a spatial output (the others are
    dropped: a depth index always means a block or stage with a grid) and the deepest grid's stride.
-2. The padding multiple follows the model's real constraint. A model that declares windows (``window_size`` /
-   ``grid_size`` / ``partition_size`` of its blocks) needs ``m`` = window times the stride at which it runs (with
-   the largest of the patch size, the deepest grid's stride and the timm ``feature_info`` reductions; Swin-T:
-   4 x 7 x 2^3 = 224). Any other model first gets its patch size (1 for convolutional models: no padding, as the
-   NAVE reference pads only ViTs), then ``m`` = the largest stride above, for stride-sensitive models (DLA, HRNet,
-   anti-aliased ResNets). ``m, 2m, 4m, 8m`` (up to the native size) follow. Each is tried on a non-square input
-   ``S'`` high and wider by two cells of the coarsest stride (so that no stage sees the native grid again); the
-   first that runs is kept: images keep their aspect ratio and are zero-padded to it.
+2. The padding multiple ``m`` is the smallest of the model's own strides that it runs with: its patch size (never
+   less: the NAVE reference pads a ViT to its patch size; for other models the stride of a patchify stem, as in
+   ConvNeXt or torchvision's Swin), the strides of its grids, the timm ``feature_info``
+   reductions, and, for blocks that declare windows (``window_size`` / ``grid_size`` / ``partition_size``) without
+   padding them, the window times the stride at which it runs (MaxViT: 7 x 32 = 224); then twice, 4 and 8 times
+   the largest (up to the native size). A multiple runs when the model takes every size it allows: a size that is
+   a multiple of ``m`` can still be odd at any coarser stride ``m * 2^i`` up to the coarsest one (the deepest
+   grid's, or a coarser timm reduction), where a stride-2 stage whose branches round differently (DLA, HRNet,
+   anti-aliased ResNets) fails. So each stride level is probed with a side of ``m * 2^i`` times an odd number
+   (even at every finer stride, whatever the rounding), two levels per probe (one on each axis), the coarsest
+   first; the input is non-square, at least the native height, and wider than the native width by two cells of
+   the coarsest stride (so that no stage sees its native grid again). A failure at level ``i`` also rules out the
+   multiples that divide ``m * 2^i``. Images keep their aspect ratio and are zero-padded to the multiple found: a
+   convolutional network gets 1 (no padding) or the stride of its patchify stem, a ViT its patch size, a model
+   that pads its own windows (timm's and torchvision's Swin) its patch size, a stride-sensitive one its total
+   stride.
 3. When none runs, the model takes only its native size: images are resized to ``S x S`` (the square the model was
    built for) and maps are mapped back to each image's own size and aspect ratio.
 4. When the native size does not run either, or no candidate has a spatial output, the model is unsupported:
@@ -45,7 +53,7 @@ from encoderscope.capture.outputs import interpret_output
 from encoderscope.errors import UnsupportedModelError
 
 _WINDOW_ATTRIBUTES = ("window_size", "grid_size", "partition_size")
-_TRIES = (1, 2, 4, 8)
+_TRIES = (1, 2, 4, 8)  # the largest own stride, then twice, 4 and 8 times it
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,65 @@ def _lcm(a: int, b: int) -> int:
     return a * b // math.gcd(a, b)
 
 
+def _multiples(
+    module: nn.Module,
+    layout: TokenLayout,
+    grids: dict[str, tuple[int, int]],
+    native_hw: tuple[int, int],
+    reductions: Sequence[int],
+    deepest: int,
+) -> list[int]:
+    """Padding multiples to try, smallest first (see the module docstring, step 2); ``deepest``: the coarsest
+    stride."""
+    patch = layout.patch_size[0] if layout.patch_size else _stem_patch(module)
+    strides = {_stride(native_hw[0], h) for h, _ in grids.values()}
+    window = _window_multiple(module, grids, native_hw[0])
+    own = {patch, *strides, *reductions} | ({_lcm(deepest, window)} if window > 1 else set())
+    found = sorted(m for m in own if m >= patch)
+    found += [found[-1] * factor for factor in _TRIES[1:] if found[-1] * factor <= max(native_hw)]
+    return found
+
+
+def _stem_patch(module: nn.Module) -> int:
+    """The stride of a patchify stem (the model's first convolution, kernel = stride, unpadded), else 1: such a
+    stem drops the pixels past the last whole patch, so images are padded to it as a ViT to its patch size."""
+    first = next((child for child in module.modules() if isinstance(child, nn.Conv2d)), None)
+    if first is None or first.kernel_size != first.stride or first.padding not in ((0, 0), "valid"):
+        return 1
+    return int(first.stride[0])
+
+
+def _odd_multiple(unit: int, at_least: int) -> int:
+    """The smallest odd multiple of ``unit`` that is at least ``at_least``."""
+    count = max(1, math.ceil(at_least / unit))
+    return unit * (count + 1 - count % 2)
+
+
+def _failing_stride(
+    module: nn.Module,
+    deepest_layer: str,
+    layout: TokenLayout,
+    native_hw: tuple[int, int],
+    multiple: int,
+    deepest: int,
+    name: str,
+) -> int | None:
+    """Probe sizes allowed by ``multiple`` (see the module docstring, step 2); ``None`` when all run, else the finer
+    stride of the first probe that failed (or gave no grid)."""
+    levels = 0 if deepest <= multiple else round(math.log2(deepest / multiple))
+    strides = [multiple * 2**level for level in range(levels, -1, -1)]  # coarsest first
+    coarse = max(multiple, deepest)
+    for high, wide in zip(strides[::2], [*strides[1::2], strides[-1]], strict=False):
+        probe_hw = (_odd_multiple(high, native_hw[0]), _odd_multiple(wide, native_hw[1] + 2 * coarse))
+        try:
+            tried = _probe(module, [deepest_layer], probe_hw, name)
+        except UnsupportedModelError:
+            return min(high, wide)
+        if not _spatial(tried, [deepest_layer], layout, probe_hw):
+            return min(high, wide)
+    return None
+
+
 def probe_model(
     module: nn.Module,
     layout: TokenLayout,
@@ -182,21 +249,14 @@ def probe_model(
     depth = list(grids)
     if not dynamic:
         return Probed(fixed_policy(native_hw), depth)
-    deepest_h = grids[depth[-1]][0]
-    patch = layout.patch_size[0] if layout.patch_size else 1
-    base = max([_stride(native_hw[0], deepest_h), *reductions, patch])
-    window = _window_multiple(module, grids, native_hw[0])
-    first = [_lcm(base, window)] if window > 1 else [patch, base]
-    limit = max(native_hw)
-    multiples = [*first, *(first[-1] * factor for factor in _TRIES[1:] if first[-1] * factor <= limit)]
-    for multiple in dict.fromkeys(multiples):
-        side = math.ceil(native_hw[0] / multiple) * multiple
-        # wider by at least two cells of the coarsest stride, so that every stage sees a different grid
-        probe_hw = (side, side + multiple * math.ceil(2 * max(multiple, base) / multiple))
-        try:
-            tried = _probe(module, depth[-1:], probe_hw, name)
-        except UnsupportedModelError:
+    # the coarsest stride: the deepest grid's, or a coarser declared one (HRNet's stages give their finest branch)
+    deepest = max([_stride(native_hw[0], grids[depth[-1]][0]), *reductions])
+    ruled_out: list[int] = []  # strides at which an odd size failed
+    for multiple in _multiples(module, layout, grids, native_hw, reductions, deepest):
+        if any(stride % multiple == 0 for stride in ruled_out):
             continue
-        if _spatial(tried, depth[-1:], layout, probe_hw):
+        failed = _failing_stride(module, depth[-1], layout, native_hw, multiple, deepest, name)
+        if failed is None:
             return Probed(dynamic_policy(multiple), depth)
+        ruled_out.append(failed)
     return Probed(fixed_policy(native_hw), depth)

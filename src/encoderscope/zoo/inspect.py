@@ -46,8 +46,11 @@ def _patch_of(patch_embed: nn.Module) -> tuple[int, int] | None:
 def _timm_layout(module: nn.Module, channels_last: bool) -> TokenLayout | None:
     """timm ViT family (VisionTransformer, DeiT, Eva, NaFlexViT...): ``num_prefix_tokens`` with CLS/dist/registers."""
     patch_embed = getattr(module, "patch_embed", None) or getattr(module, "embeds", None)
-    if isinstance(patch_embed, nn.ModuleList) and len(patch_embed) and hasattr(module, "cls_token"):
-        return TokenLayout(("cls",), _patch_of(patch_embed[0]) or (1, 1))  # CrossViT: branches, first is captured
+    if isinstance(patch_embed, nn.ModuleList) and len(patch_embed):
+        # CrossViT: one patch embedding and class token (cls_token_0, cls_token_1) per branch; its blocks output a
+        # list of the branches' tokens, and the first one (branch 0, the finer patches) is what gets captured
+        has_cls = any(hasattr(module, attribute) for attribute in ("cls_token", "cls_token_0"))
+        return TokenLayout(("cls",) * has_cls, _patch_of(patch_embed[0]) or (1, 1))
     if patch_embed is None or not hasattr(module, "num_prefix_tokens"):
         return None
     n_prefix = int(module.num_prefix_tokens)
