@@ -36,7 +36,8 @@ def test_compare_models_and_a_baseline_end_to_end(tiny_vit, tmp_path):
     assert comparison.plot("image-001").shape[2] == 3
     out = comparison.save(tmp_path / "cmp")
     info = read_json(out / "run.json")
-    assert len(info["mean_ari"]["matrix"]) == 3
+    assert info["kind"] == "compare" and len(info["details"]["mean_ari"]["matrix"]) == 3
+    assert info["config"]["baselines"] == ["slic"] and info["config"]["nave"]["k"] == 3
     assert (out / "compare" / "image-000.png").exists() and (out / "report.html").exists()
     assert (out / "ari.csv").read_text().splitlines()[-1].startswith("mean,")
 
