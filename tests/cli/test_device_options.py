@@ -44,7 +44,7 @@ def _commands() -> Iterator[tuple[str, Callable[..., Any], set[str]]]:
         for info in typer_app.registered_commands:
             name = info.name or info.callback.__name__.replace("_", "-")
             options = {opt for param in group.commands[name].params for opt in param.opts}
-            yield f"{prefix}{name}", info.callback, options
+            yield f"{prefix}{name}", inspect.unwrap(info.callback), options  # the command, not its options wrapper
         for sub in typer_app.registered_groups:
             yield from walk(sub.typer_instance, group.commands[sub.name], f"{prefix}{sub.name} ")
 

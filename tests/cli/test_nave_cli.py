@@ -67,5 +67,5 @@ def test_demo_on_two_photos(capsys, tmp_path):
     assert code == 0, err
     report = tmp_path / "demo" / "report.html"
     assert out.strip().endswith(str(report)) and report.stat().st_size > 10000
-    names = read_json(tmp_path / "demo" / "run.json")["mean_ari"]["names"]
+    names = read_json(tmp_path / "demo" / "run.json")["details"]["mean_ari"]["names"]
     assert len(names) == 5 and names[-1].startswith("SLIC")

@@ -43,7 +43,7 @@ def test_baselines_study_on_the_gpu(monkeypatch, tmp_path) -> None:
     with fake_cuda(monkeypatch) as gpu:
         out = run_baselines(tmp_path, config=config, device="cuda", autocast=True)
     run_info = json.loads((out / "run.json").read_text())
-    assert run_info["device"] == "cuda:0 (Fake GPU)"
+    assert run_info["details"]["device"] == "cuda:0 (Fake GPU)"
     assert run_info["config"]["device"] == "cuda" and run_info["config"]["autocast"] is True
     assert "conv2d" in gpu.gpu_ops
 

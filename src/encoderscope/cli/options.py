@@ -28,9 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
-from click.core import ParameterSource
 
 from encoderscope.configs import Config, iter_fields
 from encoderscope.errors import ParameterError
@@ -115,9 +113,10 @@ def config_parameters(
     return params
 
 
-def _given(ctx: click.Context, name: str) -> bool:
+def _given(ctx: Any, name: str) -> bool:
+    """Whether option ``name`` was given (on the command line or in the environment), not left at its default."""
     source = ctx.get_parameter_source(name)
-    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def _to_config_value(value: Any, hint: Any, field: dataclasses.Field[Any]) -> Any:
@@ -167,7 +166,7 @@ def read_config_file(path: Path, kind: str) -> dict[str, Any]:
 
 
 def build_config(
-    config_cls: type[Config], kind: str, ctx: click.Context, values: dict[str, Any], file: Path | None
+    config_cls: type[Config], kind: str, ctx: Any, values: dict[str, Any], file: Path | None
 ) -> Config:
     """The configuration of one invocation: the ``--config`` file's options, then the options given here."""
     merged: dict[str, Any] = copy.deepcopy(read_config_file(file, kind)) if file is not None else {}
