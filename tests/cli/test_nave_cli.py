@@ -2,7 +2,6 @@ import pytest
 
 from encoderscope._io import read_json, read_npz
 from encoderscope.cli.app import main
-from tests.conftest import make_image
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -13,7 +12,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(make_image, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     make_image(64, 96, seed=0).save(images / "a.png")

@@ -6,7 +6,7 @@ Example:
     >>> DissectConfig(similarity="wpmi", similarity_params={"alpha": 3})
     Traceback (most recent call last):
     ...
-    encoderscope.errors.ParameterError: unknown option 'alpha' for similarity 'wpmi'; valid: lam, top_k, chunk, device
+    encoderscope.errors.ParameterError: unknown option 'alpha' for similarity 'wpmi'; valid: top_k, a, lam, min_prob, chunk_elements
 """
 
 from __future__ import annotations
