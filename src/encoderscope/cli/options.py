@@ -67,12 +67,16 @@ def _cli_type(hint: Any, field: dataclasses.Field[Any]) -> Any:
     return Optional[str]  # noqa: UP045
 
 
-def _default_text(value: Any) -> str | bool:
-    if value is None or value == () or value is dataclasses.MISSING:
-        return False
+def _shown_default(value: Any, cli_type: Any) -> Any:
+    """The field's default as the option shows it in ``--help`` (the value itself is not used: an option left at
+    its default takes the configuration's, or the ``--config`` file's, value)."""
+    if value is None or value == () or value is dataclasses.MISSING or isinstance(value, dict):
+        return None
     if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
+        return ",".join(str(v) for v in value) if cli_type is Optional[str] else list(value)  # noqa: UP045
+    if cli_type is Optional[str]:  # noqa: UP045
+        return str(value)
+    return value
 
 
 def _flags(field: dataclasses.Field[Any]) -> tuple[str, ...]:
@@ -94,13 +98,10 @@ def config_parameters(
         help_text = str(field.metadata.get("help", ""))
         cli_type = _cli_type(hint, field)
         if field.name in arguments:
-            info: Any = typer.Argument(None, help=help_text, show_default=False)
+            info: Any = typer.Argument(None, help=help_text, show_default=False, metavar=field.name.upper())
             positional.append((arguments.index(field.name), field.name, info, cli_type))
             continue
-        if cli_type is bool:
-            info = typer.Option(field.default, *_flags(field), help=help_text)
-        else:
-            info = typer.Option(None, *_flags(field), help=help_text, show_default=_default_text(field.default))
+        info = typer.Option(_shown_default(field.default, cli_type), *_flags(field), help=help_text)
         options.append((field.name, info, cli_type))
     params = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind)

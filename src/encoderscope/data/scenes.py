@@ -449,7 +449,7 @@ class ScenesSummary:
 
     def __repr__(self) -> str:
         return (f"ScenesSummary({self.n} scenes of seed {self.seed}, {sum(self.class_counts.values())} objects, "
-                f"kinds {', '.join(self.kinds_used)}, in {self.root})")
+                f"kinds {', '.join(self.kinds_used)})")
 
     def run_record(self) -> RunRecord:
         """The run record (without the output path, so identical runs give identical files but for timings)."""

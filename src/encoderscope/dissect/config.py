@@ -3,10 +3,10 @@
 Example:
     >>> DissectConfig(similarity="wpmi", similarity_params={"top_k": 3}).similarity_params
     {'top_k': 3}
-    >>> DissectConfig(similarity="wpmi", similarity_params={"alpha": 3})
+    >>> DissectConfig(similarity="wpmi", similarity_params={"alpha": 3})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    encoderscope.errors.ParameterError: unknown option 'alpha' for similarity 'wpmi'; valid: top_k, a, lam, min_prob, chunk_elements
+    encoderscope.errors.ParameterError: unknown option 'alpha' for similarity 'wpmi'; valid: top_k, a, lam, ...
 """
 
 from __future__ import annotations
