@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.fake_cuda import fake_cuda
 from torch import nn
 
 from encoderscope.errors import DeviceError
@@ -21,6 +20,7 @@ from encoderscope.studies.baselines import run as run_baselines
 from encoderscope.studies.linking import QUICK, train_eye_classifier
 from encoderscope.studies.selftrained import SelfTrainedConfig, train_level
 from encoderscope.studies.training import predict
+from tests.fake_cuda import fake_cuda
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
