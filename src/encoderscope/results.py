@@ -9,7 +9,7 @@ Example:
     >>> from encoderscope.nave.baselines import baseline_maps
     >>> folder = baseline_maps([Image.new("RGB", (32, 24))], "slic", 3, progress=False).save(tempfile.mkdtemp())
     >>> load_result(folder)
-    NaveResult('SLIC baseline (about 3 regions)': baseline:slic, 1 images, K=4, slic, scope image)
+    NaveResult('SLIC baseline (about 3 regions)', 1 images, K=4, slic, scope image)
 """
 
 from __future__ import annotations

@@ -146,11 +146,9 @@ class NaveResult:
         return len(self.records)
 
     def __repr__(self) -> str:
-        layers = self.config.get("layers")
-        where = ", ".join(layers) if isinstance(layers, list) else self.config.get("model", "?")
         return (
-            f"NaveResult({self.name!r}: {where}, {len(self.records)} images, K={self.k}, "
-            f"{self.config.get('method', '?')}, scope {self.config.get('scope', 'image')})"
+            f"NaveResult({self.name!r}, {len(self.records)} images, K={self.k}, {self.config.get('method', '?')}, "
+            f"scope {self.config.get('scope', 'image')})"
         )
 
     @property
