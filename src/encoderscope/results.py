@@ -73,7 +73,7 @@ class StudyResult:
     def load(cls, folder: str | os.PathLike[str]) -> StudyResult:
         """The numbers and summary of a folder written by ``encoderscope study``."""
         path = Path(folder)
-        run = RunRecord.read(path)
+        run = RunRecord.read(path, "study", "a study")
         name = str(run.details.get("study", "?"))
         numbers_file = next((n for n in ("numbers.json", "results.json") if (path / n).is_file()), None)
         if numbers_file is None:

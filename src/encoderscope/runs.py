@@ -213,8 +213,21 @@ class RunRecord:
         return cls(**{key: value for key, value in data.items() if key in known})
 
     @classmethod
-    def read(cls, folder: str | os.PathLike[str]) -> RunRecord:
-        """Read ``folder/run.json`` (or the file itself when given one)."""
+    def read(
+        cls, folder: str | os.PathLike[str], kind: str | None = None, what: str = "", result: str | None = None
+    ) -> RunRecord:
+        """Read ``folder/run.json`` (or the file itself when given one).
+
+        With ``kind`` (and ``result``, the result class named in ``details`` where a kind has several), a record of
+        another run is one line: "``folder`` holds a 'compare' run, not ``what``".
+        """
+        record = cls._read(folder)
+        if kind is not None and (record.kind != kind or (result and record.details.get("result") != result)):
+            raise ParameterError(f"{folder} holds a {record.kind!r} run, not {what or kind}")
+        return record
+
+    @classmethod
+    def _read(cls, folder: str | os.PathLike[str]) -> RunRecord:
         path = Path(folder)
         if path.is_dir():
             path = path / RUN_FILE

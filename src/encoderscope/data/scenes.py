@@ -473,9 +473,7 @@ class ScenesSummary:
     def load(cls, folder: str | Path) -> ScenesSummary:
         """The summary of a folder written by :func:`write_scenes`."""
         root = Path(folder)
-        run = RunRecord.read(root)
-        if run.kind != "scenes":
-            raise ParameterError(f"{root} holds a {run.kind!r} run, not generated scenes")
+        run = RunRecord.read(root, "scenes", "generated scenes")
         config = ScenesConfig.from_json(run.config)
         details = run.details
         per_image = {int(k): v for k, v in details["objects_per_image"].items()}

@@ -201,9 +201,7 @@ class Dissection:
         from encoderscope.dissect.activations import activations_from_tensor
 
         path = Path(folder)
-        run = RunRecord.read(path)
-        if run.kind != "dissect":
-            raise ParameterError(f"{path} holds a {run.kind!r} run, not a dissection")
+        run = RunRecord.read(path, "dissect", "a dissection")
         arrays = read_npz(path / "dissection.npz")
         d = run.details
         keys = [str(k) for k in arrays["keys"]]

@@ -139,9 +139,7 @@ class CounterfactualResult:
     def load(cls, out_dir: str | Path) -> CounterfactualResult:
         """Counterfactuals written by :meth:`save`."""
         folder = Path(out_dir)
-        run = RunRecord.read(folder)
-        if run.kind != "link-counterfactual":
-            raise ParameterError(f"{folder} holds a {run.kind!r} run, not counterfactuals")
+        run = RunRecord.read(folder, "link-counterfactual", "counterfactuals")
         arrays = read_npz(folder / "counterfactuals.npz")
         return cls(**{name: arrays[name] for name in ARRAYS}, class_names=run.details["class_names"],
                    config=dict(run.details["resolved"]), run=run)

@@ -194,9 +194,7 @@ class LinkFit:
     def load(cls, out_dir: str | Path) -> LinkFit:
         """A fit written by :meth:`save`."""
         folder = Path(out_dir)
-        run = RunRecord.read(folder)
-        if run.kind != "link-fit":
-            raise ParameterError(f"{folder} holds a {run.kind!r} run, not a linking network fit")
+        run = RunRecord.read(folder, "link-fit", "a linking network fit")
         s = read_json(folder / "scores.json")
         return cls(LinkingNetwork.load(folder), s["train_r2"], s["test_r2"], s["train_mse"], s["test_mse"],
                    s["n_train"], s["n_test"], dict(run.details["resolved"]), run=run)

@@ -135,9 +135,7 @@ class QuantifyResult:
     def load(cls, out_dir: str | Path) -> QuantifyResult:
         """A result written by :meth:`save`; its sweep is read again from the recorded folder."""
         folder = Path(out_dir)
-        run = RunRecord.read(folder)
-        if run.kind != "link-quantify":
-            raise ParameterError(f"{folder} holds a {run.kind!r} run, not part quantification")
+        run = RunRecord.read(folder, "link-quantify", "part quantification")
         sweep_dir = run.details.get("sweep_dir")
         if not sweep_dir or not Path(sweep_dir).is_dir():
             raise ParameterError(f"the sweep {folder} was computed from ({sweep_dir}) is gone; load it from its folder")

@@ -197,9 +197,7 @@ class SweepResult:
         folder = Path(out_dir)
         if not (folder / "sweep.npz").exists():
             raise ParameterError(f"no sweep.npz in {folder}; run `encoderscope link tune` first")
-        run = RunRecord.read(folder)
-        if run.kind != "link-tune":
-            raise ParameterError(f"{folder} holds a {run.kind!r} run, not a unit sweep")
+        run = RunRecord.read(folder, "link-tune", "a unit sweep")
         arrays = read_npz(folder / "sweep.npz")
         return cls(**arrays, config=dict(run.details["resolved"]), run=run)
 

@@ -260,9 +260,7 @@ class TrainResult:
     def load(cls, folder: str | Path) -> TrainResult:
         """A run written by :meth:`save`: the network (``weights_only=True``), losses, evaluation, configuration."""
         path = Path(folder)
-        run = RunRecord.read(path)
-        if run.kind != "lwta-train":
-            raise ParameterError(f"{path} holds a {run.kind!r} run, not an LWTA training run")
+        run = RunRecord.read(path, "lwta-train", "an LWTA training run")
         model, _ = load_checkpoint(path)
         metrics = read_json(path / "metrics.json")
         seconds = metrics.pop("train_seconds")

@@ -151,9 +151,7 @@ class Comparison:
     def load(cls, folder: str | os.PathLike[str]) -> Comparison:
         """A comparison written by :meth:`save`: its results are loaded and matched again (the same matching)."""
         path = Path(folder)
-        run = RunRecord.read(path)
-        if run.kind != "compare":
-            raise ParameterError(f"{path} holds a {run.kind!r} run, not a comparison")
+        run = RunRecord.read(path, "compare", "a comparison")
         results = [NaveResult.load(path / entry["folder"]) for entry in run.details["results"]]
         comparison = compare_results(results)
         comparison.run = run

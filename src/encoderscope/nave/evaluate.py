@@ -75,9 +75,7 @@ class LocalisationScores:
     def load(cls, directory: str | Path) -> LocalisationScores:
         """Scores written by :meth:`save`."""
         folder = Path(directory)
-        run = RunRecord.read(folder)
-        if run.kind != "corloc" or run.details.get("result") != "LocalisationScores":
-            raise ParameterError(f"{folder} holds a {run.kind!r} run, not localisation scores")
+        run = RunRecord.read(folder, "corloc", "localisation scores", result="LocalisationScores")
         masks = MaskScores.load(folder) if (folder / "masks.json").is_file() else None
         return cls(NaveResult.load(folder / "nave"), CorLocResult.read(folder, run.details["corloc"]), masks, run=run)
 

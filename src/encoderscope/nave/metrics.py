@@ -253,9 +253,7 @@ class CorLocResult:
     @classmethod
     def load(cls, directory: str | Path) -> CorLocResult:
         """A result written by :meth:`save`."""
-        run = RunRecord.read(directory)
-        if run.kind != "corloc" or "corloc" not in run.details:
-            raise ParameterError(f"{directory} holds a {run.kind!r} run, not CorLoc scores")
+        run = RunRecord.read(directory, "corloc", "CorLoc scores", result="CorLocResult")
         return cls.read(directory, run.details["corloc"])
 
 

@@ -244,9 +244,7 @@ class NaveResult:
             ((24, 32), True)
         """
         path = Path(folder)
-        run = RunRecord.read(path)
-        if run.kind != "nave" or "images" not in run.details:
-            raise ParameterError(f"{path} holds a {run.kind!r} run, not NAVE concept maps")
+        run = RunRecord.read(path, "nave", "NAVE concept maps")
         if not (path / "grids.npz").is_file():
             raise ParameterError(f"{path} has no grids.npz (written by an older encoderscope); run it again")
         grids = read_npz(path / "grids.npz")
