@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -182,12 +183,17 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the libraries that shape results (for ``run.json`` records).
+    """Versions of Python and of the libraries that shape results (for ``run.json`` records; looked up once).
 
     Example:
         >>> "python" in versions()
         True
     """
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     import importlib.metadata as metadata
     import platform
 
@@ -197,4 +203,4 @@ def versions() -> dict[str, str]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return found
+    return tuple(found.items())
