@@ -8,6 +8,7 @@ Example:
     (50,)
 """
 
+from encoderscope.cluster._checks import AUTO_K, as_features, check_k, parse_k
 from encoderscope.cluster.agglomerative import WardFit, ward_fit
 from encoderscope.cluster.api import METHODS, Clustering, fit_clusters
 from encoderscope.cluster.choose_k import K_RANGE, KChoice, choose_k, inertia_drop_k
@@ -15,6 +16,7 @@ from encoderscope.cluster.kmeans import BACKENDS, DEFAULT_N_INIT, KMeansFit, kme
 from encoderscope.cluster.pca import PCAFit, pca_fit
 
 __all__ = [
+    "AUTO_K",
     "BACKENDS",
     "DEFAULT_N_INIT",
     "K_RANGE",
@@ -24,11 +26,14 @@ __all__ = [
     "KMeansFit",
     "PCAFit",
     "WardFit",
+    "as_features",
+    "check_k",
     "choose_k",
     "fit_clusters",
     "inertia_drop_k",
     "kmeans",
     "nearest_center",
+    "parse_k",
     "pca_fit",
     "ward_fit",
 ]
