@@ -1,0 +1,321 @@
+"""Batched k-means: all images of a batch clustered at once, in torch, on the device the features are on.
+
+The algorithm is the one of :mod:`encoderscope.cluster.kmeans` (greedy k-means++ with ``2 + int(ln k)`` candidates
+per step, Lloyd updates until the squared centre shift is at most ``tol * mean(feature variance)`` or the labels stop
+changing, an empty cluster re-seeded with the point farthest from its centre, ``n_init`` restarts keeping the lowest
+inertia), run for every (image, restart) pair together:
+
+* **Randomness per image.** Image ``i`` draws from its own ``numpy.random.default_rng(seeds[i])`` stream (the NAVE
+  pipeline passes ``[seed, image index]``), in the order the per-image back-ends use: per restart one integer (the
+  first centre), then ``k - 1`` times ``2 + int(ln k)`` uniforms. The draws depend only on the number of positions,
+  so they are all made on the host first and applied on the device (candidate = ``searchsorted(cumsum(D²),
+  u * sum(D²))``). Labels are therefore a function of (seed, image, features) alone: not of the batch size, of the
+  other images in the batch, or of the device's random generator; CPU and CUDA start from the same centres.
+* **Masking.** Images with fewer positions than the largest one are zero-padded; padded positions have ``D² = 0``
+  during seeding (never drawn) and never count in centre sums, cluster sizes, label comparisons or inertia.
+* **Restarts side by side.** The ``n_init`` restarts of an image share its features: the centres of all restarts are
+  stacked, so one batched matrix product gives every distance. Images whose restarts have all converged leave the
+  working set; a converged restart of a still-running image keeps its state.
+
+Per iteration the cost is one ``(B, N, D) x (B, D, n_init * k)`` product plus the centre sums. On CPU the sums are
+``index_add_`` in position order, as the per-image torch back-end does, so both give the same centres bit for bit;
+on CUDA (where ``index_add_`` uses atomic additions, whose order varies between runs) they are a one-hot matrix
+product, which is deterministic. The only remaining difference from :func:`~encoderscope.cluster.kmeans.kmeans`
+with ``backend="torch"`` and ``seed=seeds[i]`` is float rounding in the batched distance product, which can move a
+position whose two nearest centres are within about 1e-7 of each other.
+
+Example:
+    >>> import torch
+    >>> x = torch.cat([torch.zeros(2, 10, 3), torch.ones(2, 10, 3) * 5], dim=1)
+    >>> fit = kmeans_batch(x, 2, seeds=[[0, 0], [0, 1]])
+    >>> [sorted(torch.bincount(row).tolist()) for row in fit.labels], fit.inertia.tolist()
+    ([[10, 10], [10, 10]], [0.0, 0.0])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from encoderscope.cluster.kmeans import squared_error
+from encoderscope.errors import ActivationError, ParameterError
+
+SeedLike = int | Sequence[int]
+
+
+@dataclass
+class BatchKMeansFit:
+    """The kept restart of every image.
+
+    Attributes:
+        labels: ``(B, N)`` int64 cluster of each position in ``[0, k)``; ``-1`` at padded positions.
+        centers: ``(B, k, D)`` float32 centres.
+        inertia: ``(B,)`` float64 sum of squared distances of each image's positions to their centres.
+        n_iter: ``(B,)`` Lloyd iterations of the kept restart.
+        lengths: number of real positions of each image.
+    """
+
+    labels: torch.Tensor
+    centers: torch.Tensor
+    inertia: torch.Tensor
+    n_iter: torch.Tensor
+    lengths: list[int]
+
+
+def pad_features(
+    features: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray], lengths: Sequence[int] | None = None
+) -> tuple[torch.Tensor, list[int]]:
+    """``(B, N, D)`` float32 features (zero-padded to the largest image) and the number of real positions of each.
+
+    ``features`` is one ``(B, N, D)`` array (its first ``lengths[i]`` rows are image ``i``'s positions, the rest
+    must be zeros; default: all rows) or a sequence of ``(N_i, D)`` arrays on one device.
+    """
+    if isinstance(features, torch.Tensor | np.ndarray):
+        x = torch.as_tensor(features)
+        if x.ndim != 3 or 0 in x.shape:
+            raise ActivationError(f"batched features must be (images, positions, channels), got {tuple(x.shape)}")
+        sizes = [int(x.shape[1])] * x.shape[0] if lengths is None else [int(n) for n in lengths]
+        if len(sizes) != x.shape[0] or not all(1 <= n <= x.shape[1] for n in sizes):
+            raise ActivationError(f"lengths {sizes} do not fit features of shape {tuple(x.shape)}")
+        return x.float().contiguous(), sizes
+    parts = [torch.as_tensor(f) for f in features]
+    if not parts:
+        raise ActivationError("batched clustering needs at least one image")
+    for part in parts:
+        if part.ndim != 2 or part.shape[0] == 0 or part.shape[1] != parts[0].shape[1] or part.shape[1] == 0:
+            raise ActivationError(
+                "batched features must be non-empty (positions, channels) arrays with one channel count, got "
+                f"shapes {[tuple(p.shape) for p in parts]}"
+            )
+    sizes = [int(part.shape[0]) for part in parts]
+    x = torch.zeros(len(parts), max(sizes), parts[0].shape[1], dtype=torch.float32, device=parts[0].device)
+    for i, part in enumerate(parts):
+        x[i, : sizes[i]] = part.to(x.device, torch.float32)
+    return x, sizes
+
+
+def position_mask(lengths: Sequence[int], n: int, device: torch.device) -> torch.Tensor:
+    """``(B, n)`` bool: True at the real positions of each image."""
+    return torch.arange(n, device=device)[None] < torch.as_tensor(list(lengths), device=device)[:, None]
+
+
+def seeding_draws(seeds: Sequence[SeedLike], lengths: Sequence[int], k: int, n_init: int) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """Host draws of every restart: first centres ``(B, n_init)`` and uniforms ``(B, n_init, k - 1, trials)``.
+
+    Same stream and order as the per-image back-ends (per restart: ``integers(n)``, then ``k - 1`` x
+    ``random(trials)``).
+    """
+    trials = 2 + int(math.log(k))
+    first = np.empty((len(seeds), n_init), dtype=np.int64)
+    uniforms = np.empty((len(seeds), n_init, k - 1, trials), dtype=np.float64)
+    for b, (seed, n) in enumerate(zip(seeds, lengths, strict=True)):
+        rng = np.random.default_rng(seed)
+        for r in range(n_init):
+            first[b, r] = rng.integers(n)
+            uniforms[b, r] = rng.random((k - 1, trials))
+    return first, uniforms
+
+
+def _sqdist(x: torch.Tensor, x2: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """``(B, N, M)`` squared distances of ``x (B, N, D)`` to ``centers (B, M, D)`` (the per-image formula)."""
+    products = torch.bmm(x, centers.transpose(1, 2)).mul_(2)  # = (2 x) @ c^T bit for bit: scaling by 2 is exact
+    return (x2[:, :, None] - products + (centers * centers).sum(-1)[:, None]).clamp_min_(0)
+
+
+def _plus_plus(
+    x: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor, first: np.ndarray,
+    uniforms: np.ndarray,
+) -> torch.Tensor:
+    """Greedy k-means++ for every (image, restart): ``(B, R, k, D)`` starting centres."""
+    b, n, d = x.shape
+    r, k, trials = first.shape[1], uniforms.shape[2] + 1, uniforms.shape[3]
+    rows = torch.arange(b, device=x.device)[:, None]
+    u = torch.from_numpy(uniforms).to(x.device)
+    centers = x.new_empty((b, r, k, d))
+    centers[:, :, 0] = x[rows, torch.from_numpy(first).to(x.device)]
+    closest = _sqdist(x, x2, centers[:, :, 0]).transpose(1, 2).double() * mask[:, None]  # (B, R, N)
+    last = (lengths - 1)[:, None, None]
+    for c in range(1, k):
+        draws = u[:, :, c - 1] * closest.sum(-1, keepdim=True)
+        candidates = torch.minimum(torch.searchsorted(torch.cumsum(closest, -1), draws), last)  # (B, R, T)
+        points = x[rows[:, :, None], candidates]  # (B, R, T, D)
+        dist = _sqdist(x, x2, points.reshape(b, r * trials, d)).view(b, n, r, trials).permute(0, 2, 3, 1)
+        dist = torch.minimum(closest[:, :, None], dist.double())  # padded positions stay 0
+        best = dist.sum(-1).argmin(-1)  # (B, R)
+        closest = dist.gather(2, best[:, :, None, None].expand(b, r, 1, n)).squeeze(2)
+        centers[:, :, c] = points.gather(2, best[:, :, None, None].expand(b, r, 1, d)).squeeze(2)
+    return centers
+
+
+def _slots(labels: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Row of each position in a flat ``(B * R * (k + 1))`` table: cluster ``l`` of problem ``p`` is ``p (k+1) + l``.
+
+    Padded positions go to the spare row ``p (k + 1) + k`` of their problem.
+    """
+    b, r, _ = labels.shape
+    offsets = (torch.arange(b * r, device=labels.device) * (k + 1)).view(b, r, 1)
+    return torch.where(mask[:, None], labels, k) + offsets
+
+
+def cluster_sums(x: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[
+    torch.Tensor, torch.Tensor
+]:
+    """Per-cluster sums ``(B, R, k, D)`` and sizes ``(B, R, k)`` of ``x (B, N, D)`` under ``labels (B, R, N)``."""
+    b, n, d = x.shape
+    r = labels.shape[1]
+    if x.device.type == "cpu":  # position order, as the per-image back-end
+        slots = _slots(labels, mask, k)
+        sums = x.new_zeros((b * r * (k + 1), d))
+        flat = x.reshape(b * n, d)
+        for restart in range(r):
+            sums.index_add_(0, slots[:, restart].reshape(-1), flat)
+        counts = torch.bincount(slots.reshape(-1), minlength=b * r * (k + 1))
+        return sums.view(b, r, k + 1, d)[:, :, :k], counts.view(b, r, k + 1)[:, :, :k]
+    onehot = torch.zeros((b, r, k, n), dtype=x.dtype, device=x.device)
+    onehot.scatter_(2, labels[:, :, None], mask[:, None, None].to(x.dtype).expand(b, r, 1, n).contiguous())
+    counts = onehot.sum(-1).round_().long()
+    return (onehot.view(b, r * k, n) @ x).view(b, r, k, d), counts
+
+
+def _reseed_empty(
+    new: torch.Tensor, x: torch.Tensor, min_dist: torch.Tensor, counts: torch.Tensor, lengths: Sequence[int]
+) -> None:
+    """Empty cluster j of a restart takes its j-th farthest position (stable order), as the per-image back-ends."""
+    for b, r in torch.nonzero((counts == 0).any(-1)).tolist():
+        empty = torch.nonzero(counts[b, r] == 0).flatten()
+        far = torch.argsort(-min_dist[b, : lengths[b], r], stable=True)[: len(empty)]
+        new[b, r, empty] = x[b, far]
+
+
+def _lloyd(
+    x: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, lengths: Sequence[int], centers: torch.Tensor,
+    tol_abs: torch.Tensor, max_iter: int,
+) -> torch.Tensor:
+    """Lloyd iterations of every (image, restart) until each has converged.
+
+    Updates ``centers`` ``(B, R, k, D)`` in place and returns the iterations of each restart ``(B, R)``. The working
+    set (images with a running restart) is compacted once a quarter of it has finished, so the features of the
+    remaining images are copied a bounded number of times.
+    """
+    b, n, d = x.shape
+    r, k = centers.shape[1], centers.shape[2]
+    n_iter = torch.zeros((b, r), dtype=torch.long, device=x.device)
+    rows = list(range(b))  # the image of each working row
+    xw, x2w, mw, tw, cw = x, x2, mask, tol_abs[:, None], centers.clone()
+    lw = torch.full((b, r, n), -1, dtype=torch.long, device=x.device)
+    running = torch.ones((b, r), dtype=torch.bool, device=x.device)
+    iw = torch.zeros((b, r), dtype=torch.long, device=x.device)
+
+    def write_back(keep: list[int]) -> None:
+        done = [i for i in range(len(rows)) if i not in set(keep)]
+        if done:
+            index = torch.tensor(done, device=x.device)
+            target = torch.tensor([rows[i] for i in done], device=x.device)
+            centers[target], n_iter[target] = cw[index], iw[index]
+
+    for _ in range(max_iter):
+        dist = _sqdist(xw, x2w, cw.view(len(rows), r * k, d)).view(len(rows), n, r, k)
+        min_dist, new_labels = dist.min(-1)
+        new_labels = new_labels.transpose(1, 2)
+        sums, counts = cluster_sums(xw, new_labels, mw, k)
+        new = torch.where(counts[..., None] > 0, sums / counts[..., None].clamp_min(1).to(x.dtype), cw)
+        if bool((counts == 0).any()):
+            _reseed_empty(new, xw, min_dist, counts, [lengths[i] for i in rows])
+        shift = ((new - cw) ** 2).sum((-2, -1))
+        same = ((new_labels == lw) | ~mw[:, None]).all(-1)
+        cw = torch.where(running[..., None, None], new, cw)
+        lw = torch.where(running[..., None], new_labels, lw)
+        iw += running.long()
+        running &= ~(same | (shift <= tw))
+        alive = running.any(-1)
+        n_alive = int(alive.sum())
+        if n_alive == 0:
+            break
+        if n_alive <= 0.75 * len(rows):
+            keep = torch.nonzero(alive).flatten()
+            write_back(keep.tolist())
+            rows = [rows[i] for i in keep.tolist()]
+            xw, x2w, mw, tw, cw, lw, running, iw = (t[keep] for t in (xw, x2w, mw, tw, cw, lw, running, iw))
+    write_back([])
+    return n_iter
+
+
+def _assign_all(
+    x: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final labels ``(B, R, N)`` under ``centers (B, R, k, D)`` and the inertia ``(B, R)`` of every restart.
+
+    The inertia is the direct ``sum |x - c|^2`` of the per-image torch back-end; padded positions (zero rows) meet
+    an appended zero centre and add nothing.
+    """
+    b, n, d = x.shape
+    r, k = centers.shape[1], centers.shape[2]
+    labels = _sqdist(x, x2, centers.reshape(b, r * k, d)).view(b, n, r, k).min(-1)[1].transpose(1, 2)
+    table = torch.cat([centers, centers.new_zeros((b, r, 1, d))], dim=2).view(-1, d)
+    slots = _slots(labels, mask, k)
+    inertia = [squared_error(x, table.index_select(0, slots[:, i].reshape(-1)).view(b, n, d)) for i in range(r)]
+    return labels, torch.stack(inertia, 1)
+
+
+def tolerance(x: torch.Tensor, x2: torch.Tensor, lengths: Sequence[int], tol: float) -> torch.Tensor:
+    """``tol *`` the mean per-feature variance of each image: ``(mean_n |x_n|^2 - |mean_n x_n|^2) / D`` in float64.
+
+    Padded rows are zeros and add nothing to either sum.
+    """
+    count = torch.as_tensor(list(lengths), dtype=torch.float64, device=x.device)
+    mean = x.sum(1).double() / count[:, None]
+    return (x2.double().sum(1) / count - (mean * mean).sum(1)).clamp_min(0) / x.shape[2] * tol
+
+
+def kmeans_batch(
+    features: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray],
+    k: int,
+    seeds: Sequence[SeedLike],
+    n_init: int = 4,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    lengths: Sequence[int] | None = None,
+) -> BatchKMeansFit:
+    """k-means of every image of a batch, on the features' device (see the module docstring).
+
+    Args:
+        features: ``(B, N, D)`` or a sequence of ``(N_i, D)`` arrays (finite values; see
+            :func:`encoderscope.cluster.batch.fit_clusters_batch` for per-image checks).
+        k: clusters per image, ``2 <= k <= min N_i``.
+        seeds: one numpy seed per image (anything :func:`numpy.random.default_rng` takes, e.g. ``[seed, index]``).
+        n_init: restarts per image; the lowest inertia wins (ties: the earlier restart).
+        max_iter: Lloyd iterations per restart at most.
+        tol: relative tolerance on the squared centre shift (scikit-learn's definition).
+        lengths: real positions of each image of a zero-padded ``(B, N, D)`` tensor (default: all).
+    """
+    x, lengths = pad_features(features, lengths)
+    if len(seeds) != len(lengths):
+        raise ParameterError(f"kmeans_batch needs one seed per image: {len(seeds)} seeds for {len(lengths)} images")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 2 <= k <= min(lengths):
+        raise ParameterError(f"K must be an integer in [2, {min(lengths)}] (the smallest image), got {k!r}")
+    if n_init < 1 or max_iter < 1:
+        raise ParameterError(f"n_init and max_iter must be at least 1, got {n_init} and {max_iter}")
+    k = int(k)
+    mask = position_mask(lengths, x.shape[1], x.device)
+    x2 = (x * x).sum(-1)
+    first, uniforms = seeding_draws(seeds, lengths, k, n_init)
+    length_t = torch.as_tensor(lengths, device=x.device)
+    centers = _plus_plus(x, x2, mask, length_t, first, uniforms)
+    n_iter = _lloyd(x, x2, mask, lengths, centers, tolerance(x, x2, lengths, tol), max_iter)
+    labels, inertia = _assign_all(x, x2, mask, centers)
+    best = inertia.argmin(-1)
+    rows = torch.arange(x.shape[0], device=x.device)
+    kept_labels = torch.where(mask, labels[rows, best], -1)
+    return BatchKMeansFit(kept_labels, centers[rows, best], inertia[rows, best], n_iter[rows, best], lengths)
+
+
+def image_seeds(seed: int, indices: Sequence[int]) -> list[list[int]]:
+    """The per-image seeds ``[seed, index]`` the NAVE pipeline uses."""
+    return [[int(seed), int(index)] for index in indices]
+
