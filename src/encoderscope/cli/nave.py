@@ -15,7 +15,8 @@ K = typer.Option("5", "--k", help="Concepts per map: an integer >= 2, 'auto' (re
 METHOD = typer.Option("kmeans", "--method", help="kmeans | pca | agglomerative | attention (ViT heads).")
 LAYERS = typer.Option(None, "--layers", help="Layers shallow to deep, comma-separated names, globs or depth "
                       "indices (default: the last block or stage).")
-BACKEND = typer.Option("faiss", "--backend", help="k-means back-end: faiss (CPU) | torch (GPU if any) | sklearn.")
+BACKEND = typer.Option("auto", "--backend", help="Clustering back-end: auto (all images of a batch at once in torch "
+                       "on the encoder's device) | faiss (per image, CPU) | torch (per image) | sklearn.")
 MAX_SIDE = typer.Option(1024, "--max-side", help="Downscale images whose longer side would exceed this (px).")
 SIZE = typer.Option("default", "--size", help="Shorter side fed to the encoder in px, 'native' (no resize, as "
                     "the reference), or 'default' (the encoder's, 224 for the zoo).")

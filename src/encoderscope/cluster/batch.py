@@ -9,8 +9,7 @@ host). k-means labels are renumbered by decreasing cluster size, as :func:`fit_c
 
 An image that cannot be clustered (NaN/Inf features, fewer positions than K, too few positions to choose K) gets
 the same one-line error as the per-image path in ``errors``; the other images are clustered. Labels, centres and
-inertias come back to the host once per batch (one transfer each). Problems of one image's size run on one thread
-(:mod:`~encoderscope.cluster._threads`).
+inertias come back to the host once per batch (one transfer each).
 
 Example:
     >>> import torch
@@ -29,7 +28,6 @@ import numpy as np
 import torch
 
 from encoderscope.cluster._checks import check_k, non_finite_error, parse_k
-from encoderscope.cluster._threads import limit_threads
 from encoderscope.cluster.api import Clustering
 from encoderscope.cluster.batched_kmeans import BatchKMeansFit, image_seeds, kmeans_batch, pad_features, position_mask
 from encoderscope.cluster.batched_pca import pca_batch
@@ -94,9 +92,8 @@ def fit_clusters_batch(
         sub = x[ok] if len(ok) < len(lengths) else x
         sub_lengths = [lengths[i] for i in ok]
         seeds = image_seeds(seed, [indices[i] for i in ok])
-        with torch.no_grad(), limit_threads(max(sub_lengths), x.shape[2], parsed if isinstance(parsed, int) else 10):
-            for i, fit in zip(ok, _fit(sub, sub_lengths, parsed, method, seed, seeds, n_init), strict=True):
-                fits[i] = fit
+        for i, fit in zip(ok, _fit(sub, sub_lengths, parsed, method, seed, seeds, n_init), strict=True):
+            fits[i] = fit
     return BatchClustering(fits, errors)
 
 

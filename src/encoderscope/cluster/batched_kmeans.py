@@ -13,6 +13,8 @@ inertia), run for every (image, restart) pair together:
   other images in the batch, or of the device's random generator; CPU and CUDA start from the same centres.
 * **Masking.** Images with fewer positions than the largest one are zero-padded; padded positions have ``D² = 0``
   during seeding (never drawn) and never count in centre sums, cluster sizes, label comparisons or inertia.
+* **Threads.** As for the per-image back-ends (:mod:`~encoderscope.cluster._threads`), problems of one image's size
+  run on one thread: the batch is many small products, which gain nothing from threads on a busy CPU.
 * **Restarts side by side.** The ``n_init`` restarts of an image share its features: the centres of all restarts are
   stacked, so one batched matrix product gives every distance. Images whose restarts have all converged leave the
   working set; a converged restart of a still-running image keeps its state.
@@ -41,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from encoderscope.cluster._threads import limit_threads
 from encoderscope.cluster.kmeans import squared_error
 from encoderscope.errors import ActivationError, ParameterError
 
@@ -166,21 +169,41 @@ def _slots(labels: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
 def cluster_sums(x: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[
     torch.Tensor, torch.Tensor
 ]:
-    """Per-cluster sums ``(B, R, k, D)`` and sizes ``(B, R, k)`` of ``x (B, N, D)`` under ``labels (B, R, N)``."""
+    """Per-cluster sums ``(B, R, k, D)`` and sizes ``(B, R, k)`` of ``x (B, N, D)`` under ``labels (B, R, N)``.
+
+    CPU: ``index_add_`` in position order (:func:`sums_in_order`); other devices: a one-hot product
+    (:func:`sums_by_product`, deterministic where ``index_add_`` uses atomic additions).
+    """
+    if x.device.type == "cpu":
+        return sums_in_order(x, labels, mask, k)
+    return sums_by_product(x, labels, mask, k)
+
+
+def sums_in_order(x: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[
+    torch.Tensor, torch.Tensor
+]:
+    """:func:`cluster_sums` by ``index_add_``: positions added in order, as the per-image back-end does."""
     b, n, d = x.shape
     r = labels.shape[1]
-    if x.device.type == "cpu":  # position order, as the per-image back-end
-        slots = _slots(labels, mask, k)
-        sums = x.new_zeros((b * r * (k + 1), d))
-        flat = x.reshape(b * n, d)
-        for restart in range(r):
-            sums.index_add_(0, slots[:, restart].reshape(-1), flat)
-        counts = torch.bincount(slots.reshape(-1), minlength=b * r * (k + 1))
-        return sums.view(b, r, k + 1, d)[:, :, :k], counts.view(b, r, k + 1)[:, :, :k]
+    slots = _slots(labels, mask, k)
+    sums = x.new_zeros((b * r * (k + 1), d))
+    flat = x.reshape(b * n, d)
+    for restart in range(r):
+        sums.index_add_(0, slots[:, restart].reshape(-1), flat)
+    counts = torch.bincount(slots.reshape(-1), minlength=b * r * (k + 1))
+    return sums.view(b, r, k + 1, d)[:, :, :k], counts.view(b, r, k + 1)[:, :, :k]
+
+
+def sums_by_product(x: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[
+    torch.Tensor, torch.Tensor
+]:
+    """:func:`cluster_sums` as ``onehot (B, R k, N) @ x (B, N, D)``."""
+    b, n, d = x.shape
+    r = labels.shape[1]
     onehot = torch.zeros((b, r, k, n), dtype=x.dtype, device=x.device)
     onehot.scatter_(2, labels[:, :, None], mask[:, None, None].to(x.dtype).expand(b, r, 1, n).contiguous())
     counts = onehot.sum(-1).round_().long()
-    return (onehot.view(b, r * k, n) @ x).view(b, r, k, d), counts
+    return torch.bmm(onehot.view(b, r * k, n), x).view(b, r, k, d), counts
 
 
 def _reseed_empty(
@@ -302,13 +325,13 @@ def kmeans_batch(
     if n_init < 1 or max_iter < 1:
         raise ParameterError(f"n_init and max_iter must be at least 1, got {n_init} and {max_iter}")
     k = int(k)
-    mask = position_mask(lengths, x.shape[1], x.device)
-    x2 = (x * x).sum(-1)
     first, uniforms = seeding_draws(seeds, lengths, k, n_init)
-    length_t = torch.as_tensor(lengths, device=x.device)
-    centers = _plus_plus(x, x2, mask, length_t, first, uniforms)
-    n_iter = _lloyd(x, x2, mask, lengths, centers, tolerance(x, x2, lengths, tol), max_iter)
-    labels, inertia = _assign_all(x, x2, mask, centers)
+    with torch.no_grad(), limit_threads(max(lengths), x.shape[2], k):
+        mask = position_mask(lengths, x.shape[1], x.device)
+        x2 = (x * x).sum(-1)
+        centers = _plus_plus(x, x2, mask, torch.as_tensor(lengths, device=x.device), first, uniforms)
+        n_iter = _lloyd(x, x2, mask, lengths, centers, tolerance(x, x2, lengths, tol), max_iter)
+        labels, inertia = _assign_all(x, x2, mask, centers)
     best = inertia.argmin(-1)
     rows = torch.arange(x.shape[0], device=x.device)
     kept_labels = torch.where(mask, labels[rows, best], -1)

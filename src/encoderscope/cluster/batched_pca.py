@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from encoderscope.cluster._threads import limit_threads
 from encoderscope.cluster.batched_kmeans import pad_features, position_mask
 from encoderscope.cluster.pca import check_pca_k, orient_axes
 from encoderscope.errors import ParameterError
@@ -69,6 +70,19 @@ def pca_batch(
     axes = torch.empty((b, k, d), dtype=torch.float64, device=x.device)
     singular = torch.empty((b, k), dtype=torch.float64, device=x.device)
     step = max(1, chunk_elements // (n * d))
+    with torch.no_grad(), limit_threads(max(lengths), d, k):
+        _fill(x, mask, count, k, step, labels, mean, axes, singular)
+    components = torch.from_numpy(orient_axes(axes.cpu().numpy()).astype(np.float32)).to(x.device)
+    variance = (singular**2 / (count - 1).clamp_min(1)[:, None]).float()
+    return BatchPCAFit(labels, mean.float(), components, variance, lengths)
+
+
+def _fill(
+    x: torch.Tensor, mask: torch.Tensor, count: torch.Tensor, k: int, step: int, labels: torch.Tensor,
+    mean: torch.Tensor, axes: torch.Tensor, singular: torch.Tensor,
+) -> None:
+    """Fill the outputs chunk by chunk of ``step`` images."""
+    b = x.shape[0]
     for start in range(0, b, step):
         part = slice(start, min(b, start + step))
         xd = x[part].double()
@@ -78,6 +92,3 @@ def pca_batch(
         axes[part], singular[part] = vh[:, :k], s[:, :k]
         scores = centred @ vh[:, :k].transpose(1, 2)
         labels[part] = torch.where(mask[part], scores.abs().argmax(-1), -1)
-    components = torch.from_numpy(orient_axes(axes.cpu().numpy()).astype(np.float32)).to(x.device)
-    variance = (singular**2 / (count - 1).clamp_min(1)[:, None]).float()
-    return BatchPCAFit(labels, mean.float(), components, variance, lengths)

@@ -35,9 +35,10 @@ from torch import nn
 from encoderscope._progress import warn
 from encoderscope.capture.extract import Batch, iter_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
-from encoderscope.cluster import DEFAULT_N_INIT, Clustering, fit_clusters
+from encoderscope.cluster import BACKENDS, DEFAULT_N_INIT, Clustering, assign_labels, fit_clusters, fit_clusters_batch
 from encoderscope.cluster._checks import parse_k
 from encoderscope.cluster.agglomerative import MAX_WARD_POINTS
+from encoderscope.cluster.batch import BACKEND_NAME, BATCH_METHODS
 from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
 from encoderscope.nave.attention import attention_labels, attention_module
 from encoderscope.nave.combine import RESAMPLE_MODES, combine_depths
@@ -128,6 +129,23 @@ def _record(batch: Batch, j: int, labels: np.ndarray, k: int, k_choice: Any = No
     )
 
 
+def _backend_used(backend: str, method: str, scope: str) -> str:
+    """The back-end that ``"auto"`` resolves to: batched torch for the image scope, torch for one shared fit."""
+    if backend != "auto" or method == "attention":
+        return backend
+    return BACKEND_NAME if scope == "image" and method in BATCH_METHODS else "torch"
+
+
+def _sample_rows(flat: torch.Tensor, indices: list[int], quota: int, seed: int) -> np.ndarray:
+    """Each image's seeded sample of positions (``default_rng([seed, index])``, sorted), gathered on the features'
+    device and brought to the host in one transfer."""
+    n = flat.shape[1]
+    picks = [np.sort(np.random.default_rng([seed, i]).choice(n, size=min(n, quota), replace=False)) for i in indices]
+    rows = torch.from_numpy(np.repeat(np.arange(len(picks)), [len(p) for p in picks])).to(flat.device)
+    cols = torch.from_numpy(np.concatenate(picks)).to(flat.device)
+    return flat[rows, cols].cpu().numpy()
+
+
 def _display_name(encoder: Encoder, layer_set: _LayerSet, method: str) -> str:
     model = encoder.spec + (" (random init)" if encoder.random_init else "")
     if method == "attention":
@@ -165,7 +183,7 @@ def nave_layer_sets(
     method: str = "kmeans",
     scope: str = "image",
     seed: int = 0,
-    backend: str = "faiss",
+    backend: str = "auto",
     resample: str = "bicubic",
     batch_size: int = 8,
     progress: bool = True,
@@ -192,6 +210,8 @@ def nave_layer_sets(
         raise ParameterError(f"unknown resample mode {resample!r}; choose one of {', '.join(RESAMPLE_MODES)}")
     if fit_positions < 2:
         raise ParameterError(f"fit_positions must be at least 2, got {fit_positions}")
+    if backend != "auto" and backend not in BACKENDS:
+        raise ParameterError(f"unknown k-means back-end {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
     parsed_k = parse_k(k)
     if method == "agglomerative":
         fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
@@ -199,22 +219,39 @@ def nave_layer_sets(
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
     image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))
-    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast)
+    used = _backend_used(backend, method, scope)
+    on_device = backend == "auto" and method != "attention"  # features stay on the encoder's device
+    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device)
     errors: list[dict[str, str]] = []
     records: list[list[NaveRecord]] = [[] for _ in sets]
     fits: list[Clustering | None] = [None for _ in sets]
-    clustering = dict(method=method, seed=seed, backend=backend, n_init=n_init)
+    clustering = dict(method=method, seed=seed, backend="torch" if backend == "auto" else backend, n_init=n_init)
+
+    def skip(batch: Batch, j: int, s: int, err: EncoderscopeError) -> None:
+        key = batch.items[j].key
+        warn(f"skipped {key}: {err}")
+        errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
 
     def cluster_one(batch: Batch, j: int, s: int, feats: torch.Tensor) -> None:
         h, w, dim = feats.shape[1:]
         try:
             fit = fit_clusters(feats[j].reshape(-1, dim), parsed_k, **clustering)
         except EncoderscopeError as err:
-            key = batch.items[j].key
-            warn(f"skipped {key}: {err}")
-            errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
+            skip(batch, j, s, err)
             return
         records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
+
+    def cluster_batch(batch: Batch, s: int, feats: torch.Tensor) -> None:
+        b, h, w, dim = feats.shape
+        out = fit_clusters_batch(
+            feats.reshape(b, h * w, dim), parsed_k, method=method, seed=seed, indices=batch.indices, n_init=n_init
+        )
+        for j, (fit, err) in enumerate(zip(out.fits, out.errors, strict=True)):
+            if fit is None:
+                assert err is not None
+                skip(batch, j, s, err)
+            else:
+                records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
 
     if method == "attention" or scope == "image":
         for batch in iter_batches(enc, image_set, capture, **passes):
@@ -225,6 +262,9 @@ def nave_layer_sets(
                         records[s].append(_record(batch, j, labels[j].numpy(), n_heads))
                     continue
                 feats = _features(batch, layer_set, resample)
+                if used == BACKEND_NAME:
+                    cluster_batch(batch, s, feats)
+                    continue
                 for j in range(len(batch.indices)):
                     cluster_one(batch, j, s, feats)
     else:
@@ -235,20 +275,19 @@ def nave_layer_sets(
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 feats = _features(batch, layer_set, resample)
-                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1]).numpy()
+                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1])
                 if buffers[s] is None:
                     buffers[s] = np.empty((quota * len(image_set), flat.shape[-1]), dtype=np.float32)
                 buffer = buffers[s]
                 assert buffer is not None
-                for j, index in enumerate(batch.indices):
-                    n = flat.shape[1]
-                    pick = np.random.default_rng([seed, index]).choice(n, size=min(n, quota), replace=False)
-                    buffer[filled[s] : filled[s] + len(pick)] = flat[j, np.sort(pick)]
-                    filled[s] += len(pick)
+                sample = _sample_rows(flat, batch.indices, quota, seed)
+                buffer[filled[s] : filled[s] + len(sample)] = sample
+                filled[s] += len(sample)
         for s in range(len(sets)):
             buffer = buffers[s]
             if buffer is not None and filled[s]:
-                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering)
+                device = enc.device if on_device else None
+                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering, device=device)
             buffers[s] = None
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
@@ -257,7 +296,10 @@ def nave_layer_sets(
                     continue
                 feats = _features(batch, layer_set, resample)
                 b, h, w, dim = feats.shape
-                labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
+                if on_device:
+                    labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
+                else:
+                    labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
                 for j in range(b):
                     records[s].append(_record(batch, j, labels[j], fit.k))
 
@@ -279,13 +321,15 @@ def nave_layer_sets(
             "method": method,
             "scope": scope if method != "attention" else "image",
             "seed": seed,
-            "backend": backend,
+            "backend": used,
             "n_init": n_init,
             "resample": resample,
             "batch_size": batch_size,
             "preprocess": dataclasses.asdict(enc.preprocess),
             "autocast": autocast,
         }
+        if used != backend:
+            config["backend_requested"] = backend
         notes = _notes(enc, kept)
         if method == "attention":
             config["heads"] = list(heads) if heads is not None else "all"
@@ -311,7 +355,7 @@ def nave(
     method: str = "kmeans",
     scope: str = "image",
     seed: int = 0,
-    backend: str = "faiss",
+    backend: str = "auto",
     resample: str = "bicubic",
     batch_size: int = 8,
     progress: bool = True,
@@ -329,7 +373,10 @@ def nave(
             label = argmax head; ``layers`` names one block; ``heads=[...]`` picks heads).
         scope: ``"image"`` (one clustering per image) or ``"dataset"`` (one shared clustering).
         seed: seed of every random choice.
-        backend: k-means back-end: ``"faiss"`` (CPU default), ``"torch"`` (GPU when available), ``"sklearn"``.
+        backend: ``"auto"`` (default): k-means/PCA of all images of a batch at once in torch on the encoder's
+            device (:func:`~encoderscope.cluster.fit_clusters_batch`; image ``i`` seeded with ``[seed, i]``), and
+            the dataset scope's fit and assignment there too; or a per-image back-end: ``"faiss"`` (CPU; the
+            results of earlier versions), ``"torch"``, ``"sklearn"``. ``config["backend"]`` records the one used.
         resample: ``"bicubic"`` (reference) or ``"bilinear-input"`` (departure; see :func:`combine_depths`).
         batch_size: images per forward pass.
         progress: show progress bars.
