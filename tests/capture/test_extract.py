@@ -74,3 +74,21 @@ def test_cnn_pooling_modes(small_images):
     assert torch.all(unit_activations(out, "max") >= unit_activations(out, "mean"))
     with pytest.raises(ParameterError, match="CLS"):
         unit_activations(out, "cls")
+
+
+def test_outputs_stay_on_the_encoders_device_on_request(vit, small_images, monkeypatch):
+    moves = []
+    real_to = torch.Tensor.to
+
+    def spy(self, *args, **kwargs):
+        moves.append(args[:1])
+        return real_to(self, *args, **kwargs)
+
+    kept = list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False, to_host=False))
+    monkeypatch.setattr(torch.Tensor, "to", spy)
+    moved = list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False))
+    assert ("cpu",) in moves  # the default brings outputs to the host
+    moves.clear()
+    list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False, to_host=False))
+    assert ("cpu",) not in moves
+    assert torch.equal(kept[0].outputs["blocks.1"].grid, moved[0].outputs["blocks.1"].grid)
