@@ -4,6 +4,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from encoderscope.cluster import kmeans, kmeans_batch
+from encoderscope.cluster.batched_kmeans import group_size as batched_group_size
 from encoderscope.cluster.batched_kmeans import (
     pad_features,
     seeding_draws,
@@ -98,6 +99,26 @@ def test_one_hot_sums_of_other_devices_equal_the_ordered_sums():
     assert torch.equal(counts, product_counts)
     assert torch.allclose(sums, product_sums, atol=1e-5)
     assert counts[2].sum(-1).tolist() == [7, 7]
+
+
+def test_the_gpu_arithmetic_gives_the_same_partitions(monkeypatch):
+    import encoderscope.cluster.batched_kmeans as batched
+
+    # other devices sum by a one-hot product and cluster the whole batch as one group: run that path on CPU
+    monkeypatch.setattr(batched, "sums_in_order", sums_by_product)
+    monkeypatch.setattr(batched, "group_size", lambda x: x.shape[0])
+    x = image_like(6, seed=5)
+    fit = kmeans_batch(x, 5, [[3, i] for i in range(6)])
+    for j, reference in enumerate(per_image(x, 5, 3, range(6))):
+        assert adjusted_rand_score(reference.labels, fit.labels[j].numpy()) >= 0.99
+        assert fit.inertia[j].item() == pytest.approx(reference.inertia, rel=1e-5)
+
+
+def test_groups_are_cache_sized_on_cpu_and_whole_batches_elsewhere():
+    assert batched_group_size(torch.zeros(32, 256, 384)) == 8
+    assert batched_group_size(torch.zeros(3, 256, 384)) == 3
+    assert batched_group_size(torch.zeros(32, 50176, 384)) == 1
+    assert batched_group_size(torch.empty(32, 256, 384, device="meta")) == 32
 
 
 @pytest.mark.parametrize(("k", "error"), [(1, r"in \[2, 12\]"), (13, r"in \[2, 12\]"), (2.5, "integer")])

@@ -99,8 +99,10 @@ def fit_clusters_batch(
 
 def _image_errors(x: torch.Tensor, lengths: list[int], k: int | str, method: str) -> list[EncoderscopeError | None]:
     """The per-image path's error for each image that cannot be clustered (``None`` for the others)."""
-    mask = position_mask(lengths, x.shape[1], x.device)
-    bad = (~torch.isfinite(x).all(-1) & mask).sum(1).tolist()
+    if bool(torch.isfinite(x.sum())):  # one pass, no temporary: a finite sum means finite values
+        bad = [0] * len(lengths)
+    else:
+        bad = (~torch.isfinite(x).all(-1) & position_mask(lengths, x.shape[1], x.device)).sum(1).tolist()
     errors: list[EncoderscopeError | None] = []
     for n, n_bad in zip(lengths, bad, strict=True):
         try:

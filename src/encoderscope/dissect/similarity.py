@@ -260,6 +260,7 @@ def rank_reorder(
     out = torch.empty(A.shape[1], m, dtype=P.dtype, device=P.device)
     m_chunk = max(1, min(m, chunk_elements // t))
     u_chunk = max(1, chunk_elements // (t * m_chunk))
+    positions = torch.arange(t, device=P.device).view(1, t, 1)
     for u0, u1 in _spans(A.shape[1], u_chunk):
         acts_UT = top_vals_TU[:, u0:u1].T  # descending
         ascending_UT = acts_UT.flip(1)
@@ -271,7 +272,8 @@ def rank_reorder(
         rows_UT = index_TU[:, u0:u1].T
         for m0, m1 in _spans(m, m_chunk):
             c_UTM = P[rows_UT, m0:m1]
-            ranks = c_UTM.argsort(dim=1).argsort(dim=1)
+            order = c_UTM.argsort(dim=1)  # ranks = the inverse permutation (a scatter, not a second sort)
+            ranks = torch.empty_like(order).scatter_(1, order, positions.expand_as(order))
             reordered = torch.gather(ascending_UT.unsqueeze(-1).expand_as(c_UTM), 1, ranks)
             error = ((acts_UT.unsqueeze(-1) - reordered).abs() ** p).mean(dim=1) / base.unsqueeze(-1)
             out[u0:u1, m0:m1] = -error / c_UTM.mean(dim=1) ** scale_p
