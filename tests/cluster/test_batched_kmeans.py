@@ -4,13 +4,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from encoderscope.cluster import kmeans, kmeans_batch
-from encoderscope.cluster.batched_kmeans import group_size as batched_group_size
-from encoderscope.cluster.batched_kmeans import (
-    pad_features,
-    seeding_draws,
-    sums_by_product,
-    sums_in_order,
-)
+from encoderscope.cluster.batched_kmeans import group_size, pad_features, seeding_draws, sums_by_product, sums_in_order
 from encoderscope.errors import ActivationError, ParameterError
 from tests.cluster.features import image_like
 
@@ -115,10 +109,10 @@ def test_the_gpu_arithmetic_gives_the_same_partitions(monkeypatch):
 
 
 def test_groups_are_cache_sized_on_cpu_and_whole_batches_elsewhere():
-    assert batched_group_size(torch.zeros(32, 256, 384)) == 8
-    assert batched_group_size(torch.zeros(3, 256, 384)) == 3
-    assert batched_group_size(torch.zeros(32, 50176, 384)) == 1
-    assert batched_group_size(torch.empty(32, 256, 384, device="meta")) == 32
+    assert group_size(torch.zeros(32, 256, 384)) == 8
+    assert group_size(torch.zeros(3, 256, 384)) == 3
+    assert group_size(torch.zeros(32, 50176, 384)) == 1
+    assert group_size(torch.empty(32, 256, 384, device="meta")) == 32
 
 
 @pytest.mark.parametrize(("k", "error"), [(1, r"in \[2, 12\]"), (13, r"in \[2, 12\]"), (2.5, "integer")])
