@@ -262,15 +262,15 @@ def _lloyd(
         lw = torch.where(running[..., None], new_labels, lw)
         iw += running.long()
         running &= ~(same | (shift <= tw))
-        alive = running.any(-1)
-        n_alive = int(alive.sum())
-        if n_alive == 0:
+        alive = running.any(-1).tolist()
+        if not any(alive):
             break
-        if n_alive < len(rows):
-            keep = torch.nonzero(alive).flatten()
-            write_back(keep.tolist())
-            rows = [rows[i] for i in keep.tolist()]
-            xw, x2w, mw, tw, cw, lw, running, iw = (t[keep] for t in (xw, x2w, mw, tw, cw, lw, running, iw))
+        if not all(alive):
+            keep = [i for i, flag in enumerate(alive) if flag]
+            write_back(keep)
+            rows = [rows[i] for i in keep]
+            index = torch.tensor(keep, device=x.device)
+            xw, x2w, mw, tw, cw, lw, running, iw = (t[index] for t in (xw, x2w, mw, tw, cw, lw, running, iw))
     write_back([])
     return n_iter
 
