@@ -21,9 +21,9 @@ Parts (``--parts``, default all; each writes its own section of BENCHMARKS.md un
    images of part 1 (DINOv2 ``blocks.11`` features): batched torch (:func:`encoderscope.cluster.fit_clusters_batch`,
    batches of 8 and 32) against per-image faiss and per-image torch (:func:`encoderscope.cluster.fit_clusters`);
    images/s.
-4. ``rss`` (in section "NAVE"): the dataset scope's peak RSS (VmHWM, reset once the model is loaded), each in a
-   fresh subprocess, for 200 and 2000 images of ``zoo:fashion-mnist`` at 84 px (6 x 6 patches; same model and
-   layer, K = 5), where memory, not speed, is the question.
+4. ``rss`` (section "NAVE dataset-scope memory"): the dataset scope's peak RSS (VmHWM, reset once the model is
+   loaded), each in a fresh subprocess, for 200 and 2000 images of ``zoo:fashion-mnist`` at 84 px (6 x 6 patches;
+   same model and layer, K = 5), where memory, not speed, is the question.
 
 Usage: ``python benchmarks/bench_nave.py [--parts overhead,pipeline,clustering,rss] [--rounds 3] [--device cpu]
 [--rss 200,2000] [--no-write]``
@@ -69,11 +69,12 @@ def _encoder(size: int, device: str = "cpu"):
     return _square(load_model(MODEL), size).to(device)
 
 
-def _machine(rounds: int) -> str:
+def _machine(rounds: int | None) -> str:
     return (
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `benchmarks/bench_nave.py` on "
         f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end (the machine was shared); fastest of {rounds} rounds."
+        f"load average {os.getloadavg()[0]:.1f} at the end (the machine was shared)"
+        + (f"; fastest of {rounds} interleaved rounds." if rounds else ".")
     )
 
 
@@ -376,18 +377,18 @@ def main() -> None:
             folder = Path(tmp) / part
             folder.mkdir()
             if part == "overhead":
-                sections.setdefault("NAVE", []).append(overhead(args, folder))
+                sections["NAVE"] = [overhead(args, folder)]
             elif part == "pipeline":
                 sections["NAVE pipeline without the encoder"] = [pipeline(args, folder)]
             elif part == "clustering":
                 sections["Clustering"] = [clustering(args, folder)]
             else:
-                sections.setdefault("NAVE", []).append(rss(args))
+                sections["NAVE dataset-scope memory"] = [rss(args)]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _sections import write_section
 
     for section, blocks in sections.items():
-        markdown = "\n\n".join([_machine(args.rounds), *blocks])
+        markdown = "\n\n".join([_machine(None if section.endswith("memory") else args.rounds), *blocks])
         print(f"## {section}\n\n{markdown}\n", flush=True)
         if not args.no_write:
             print(f"wrote {write_section(section, markdown)}")
