@@ -108,6 +108,16 @@ def test_the_gpu_arithmetic_gives_the_same_partitions(monkeypatch):
         assert fit.inertia[j].item() == pytest.approx(reference.inertia, rel=1e-5)
 
 
+def test_inertia_in_chunks_of_one_image_is_the_same(monkeypatch):
+    import encoderscope.cluster.batched_kmeans as batched
+
+    x = image_like(3, seed=6)
+    whole = kmeans_batch(x, 4, [[0, i] for i in range(3)])
+    monkeypatch.setattr(batched, "CHUNK_ELEMENTS", 1)
+    chunked = kmeans_batch(x, 4, [[0, i] for i in range(3)])
+    assert torch.equal(whole.inertia, chunked.inertia) and torch.equal(whole.labels, chunked.labels)
+
+
 def test_groups_are_cache_sized_on_cpu_and_whole_batches_elsewhere():
     assert group_size(torch.zeros(32, 256, 384)) == 8
     assert group_size(torch.zeros(3, 256, 384)) == 3

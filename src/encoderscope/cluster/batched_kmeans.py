@@ -53,6 +53,7 @@ from encoderscope.errors import ActivationError, ParameterError
 
 SeedLike = int | Sequence[int]
 GROUP_BYTES = 3 << 20
+CHUNK_ELEMENTS = 1 << 24
 
 
 @dataclass
@@ -280,16 +281,22 @@ def _assign_all(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Final labels ``(B, R, N)`` under ``centers (B, R, k, D)`` and the inertia ``(B, R)`` of every restart.
 
-    The inertia is the direct ``sum |x - c|^2`` of the per-image torch back-end; padded positions (zero rows) meet
-    an appended zero centre and add nothing.
+    The inertia is the direct ``sum |x - c|^2`` of the per-image torch back-end, for chunks of images of at most
+    :data:`CHUNK_ELEMENTS` gathered centre values; padded positions (zero rows) meet an appended zero centre and add
+    nothing.
     """
     b, n, d = x.shape
     r, k = centers.shape[1], centers.shape[2]
     labels = _sqdist(x, x2, centers.reshape(b, r * k, d)).view(b, r, k, n).min(2)[1]
     table = torch.cat([centers, centers.new_zeros((b, r, 1, d))], dim=2).view(-1, d)
     slots = _slots(labels, mask, k)
-    inertia = [squared_error(x, table.index_select(0, slots[:, i].reshape(-1)).view(b, n, d)) for i in range(r)]
-    return labels, torch.stack(inertia, 1)
+    inertia = torch.empty((b, r), dtype=torch.float64, device=x.device)
+    step = max(1, CHUNK_ELEMENTS // (n * d))
+    for s in range(0, b, step):
+        for i in range(r):
+            assigned = table.index_select(0, slots[s : s + step, i].reshape(-1)).view(-1, n, d)
+            inertia[s : s + step, i] = squared_error(x[s : s + step], assigned)
+    return labels, inertia
 
 
 def tolerance(x: torch.Tensor, x2: torch.Tensor, lengths: Sequence[int], tol: float) -> torch.Tensor:
