@@ -10,7 +10,10 @@ The faiss and torch back-ends share one algorithm: greedy k-means++ seeding (``2
 step, the choice scikit-learn makes), Lloyd updates until the squared centre shift falls below
 ``tol * mean(feature variance)`` or the labels stop changing, an empty cluster re-seeded with the point farthest from
 its centre, ``n_init`` restarts drawn from one ``numpy.random.default_rng(seed)`` stream, the lowest inertia kept.
-Random draws happen on the host, so both back-ends start from the same centres for a given seed.
+Random draws happen on the host, so both back-ends start from the same centres for a given seed. The torch back-end
+computes the inertia in the direct form ``sum |x - c|^2`` (:func:`squared_error`; the batched back-end of
+:mod:`encoderscope.cluster.batched_kmeans` does the same), the faiss back-end from its ``|x|^2 - 2 x.c + |c|^2``
+distances, as before.
 
 Example:
     >>> import numpy as np
