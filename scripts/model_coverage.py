@@ -6,6 +6,7 @@ tries it. One line per case, then a tally per group; ``--json FILE`` also writes
 
     PYTHONPATH=src python scripts/model_coverage.py                 # everything
     PYTHONPATH=src python scripts/model_coverage.py --group timm --sample
+    PYTHONPATH=src python scripts/model_coverage.py --rest --json rest.json   # what -m slow runs
     PYTHONPATH=src python scripts/model_coverage.py --only timm/swin_transformer/swin
 """
 
@@ -36,6 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--group", choices=[*GROUPS, "all"], default="all")
     parser.add_argument("--sample", action="store_true", help="only the default (fast) sample")
+    parser.add_argument("--rest", action="store_true", help="only the cases outside the default sample (-m slow)")
     parser.add_argument("--only", nargs="*", default=None, help="case ids to run")
     parser.add_argument("--json", type=Path, default=None, help="write the outcomes there")
     args = parser.parse_args()
@@ -45,14 +47,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for group in groups:
             cases = GROUPS[group]()
-            if args.sample:
-                cases = registry.default_sample(cases)
+            if args.sample or args.rest:
+                sample = {case.id for case in registry.default_sample(cases)}
+                cases = [case for case in cases if (case.id in sample) == args.sample]
             if args.only:
                 cases = [case for case in cases if case.id in args.only]
             for case in cases:
                 outcome = registry.run_case(case, Path(tmp))
                 outcomes.append(outcome)
-                print(f"{outcome.status:12s} {outcome.seconds:6.1f}s {case.id:48s} {outcome.message}", flush=True)
+                print(
+                    f"{outcome.status:12s} {outcome.seconds:6.1f}s {outcome.cpu_seconds:6.1f}s cpu {case.id:48s} "
+                    f"{outcome.message}",
+                    flush=True,
+                )
     print()
     for group in groups:
         mine = [o for o in outcomes if o.case.split("/")[0] == group]
@@ -63,7 +70,7 @@ def main() -> int:
         print(
             f"{group}: {len(mine)} models: {tally['maps']} maps ({share:.1f} %), {tally['error']} clear errors, "
             f"{tally['traceback']} tracebacks, {tally['failed check']} failed checks; "
-            f"{sum(o.seconds for o in mine):.0f} s"
+            f"{sum(o.seconds for o in mine):.0f} s, {sum(o.cpu_seconds for o in mine):.0f} s cpu"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=1) + "\n")

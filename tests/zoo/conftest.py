@@ -1,4 +1,4 @@
-"""The registry coverage tally: one line at the end of a run of ``tests/zoo/test_registry_coverage.py``.
+"""The registry coverage tally: one line at the end of a run of ``tests/zoo/test_zoo_registry_coverage.py``.
 
 Each coverage case records its outcome (``maps``, ``error`` or ``traceback``) in its report's user properties, which
 ``pytest-xdist`` carries back from the workers; the line counts them per registry, for example

@@ -91,12 +91,14 @@ def expect(condition: bool, message: str) -> None:
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one case: ``status`` is ``maps``, ``error``, ``traceback`` or ``failed check`` (maps, but
-    not the expected ones); ``message`` is one line."""
+    not the expected ones); ``message`` is one line; ``seconds`` wall time, ``cpu_seconds`` the process's CPU time
+    (all threads: on a shared machine it says more than the wall time)."""
 
     case: str
     status: str
     message: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 # -- timm -------------------------------------------------------------------------------------------------------
@@ -285,7 +287,7 @@ def default_sample(cases: list[Case], every: int = 16) -> list[Case]:
 
 def sweep_images() -> list[Any]:
     """The two non-square test images."""
-    from tests.conftest import make_image
+    from tests.images import make_image
 
     return [make_image(h, w, seed=i) for i, (h, w) in enumerate(IMAGE_SIZES)]
 
@@ -320,7 +322,7 @@ def run_case(case: Case, folder: Path) -> Outcome:
     """:func:`check_case` with the outcome recorded instead of raised (memory freed afterwards)."""
     from encoderscope.errors import EncoderscopeError
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         check_case(case, folder)
         outcome = Outcome(case.id, "maps")
@@ -332,4 +334,6 @@ def run_case(case: Case, folder: Path) -> Outcome:
         first = (str(err).strip().splitlines() or [""])[0]
         outcome = Outcome(case.id, "traceback", f"{type(err).__name__}: {first[:300]}")
     gc.collect()
-    return Outcome(outcome.case, outcome.status, outcome.message, time.perf_counter() - start)
+    return Outcome(
+        outcome.case, outcome.status, outcome.message, time.perf_counter() - start, time.process_time() - cpu
+    )

@@ -96,9 +96,8 @@ def test_no_spatial_output_and_native_crash_are_one_line_errors():
         probe_model(_FixedSize(), TokenLayout(), ["body.0"], native=16, label="fixed")
 
 
-def test_timm_fixed_size_family_is_fed_natively_and_maps_return_at_image_size():
+def test_timm_fixed_size_family_is_fed_natively_and_maps_return_at_image_size(make_image):
     from encoderscope import nave
-    from tests.conftest import make_image
 
     enc = load_model("timm:mixer_s16_224", random_init=True)
     assert enc.preprocess.fixed_hw == (224, 224) and enc.preprocess.fixed_size

@@ -25,22 +25,33 @@ class StopForward(Exception):
     """Raised inside a hook once every requested output is captured, to skip the rest of the network."""
 
 
-def first_tensor(output: Any) -> torch.Tensor | None:
-    """The first tensor in a module output (tensors, tuples/lists, dicts, HF-style model outputs)."""
+def _tensors(output: Any) -> Iterator[torch.Tensor]:
+    """The tensors in a module output, in order (tensors, tuples/lists, dicts, HF-style model outputs)."""
     if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict) or (hasattr(output, "values") and callable(output.values)):
+        yield output
+    elif isinstance(output, dict) or (hasattr(output, "values") and callable(output.values)):
         for value in output.values():
-            found = first_tensor(value)
-            if found is not None:
-                return found
-        return None
-    if isinstance(output, list | tuple):
+            yield from _tensors(value)
+    elif isinstance(output, list | tuple):
         for value in output:
-            found = first_tensor(value)
-            if found is not None:
-                return found
-    return None
+            yield from _tensors(value)
+
+
+def first_tensor(output: Any, batch: int | None = None) -> torch.Tensor | None:
+    """The first tensor in a module output (tensors, tuples/lists, dicts, HF-style model outputs).
+
+    With ``batch``, the first one with that many rows comes first: a block returning ``(inner, outer)`` tokens whose
+    inner ones are per patch (TNT: ``(B * N, P, C)``) is read by its per-image tensor.
+
+    Example:
+        >>> import torch
+        >>> tuple(first_tensor((torch.zeros(8, 4, 3), torch.zeros(2, 5, 3)), batch=2).shape)
+        (2, 5, 3)
+    """
+    tensors = list(_tensors(output))
+    if batch is not None:
+        tensors.sort(key=lambda tensor: tensor.ndim == 0 or tensor.shape[0] != batch)  # stable: order kept
+    return tensors[0] if tensors else None
 
 
 @contextlib.contextmanager
@@ -58,7 +69,8 @@ def capture_outputs(
         detach: detach captured tensors from the graph.
 
     Yields:
-        a dict filled in place: name -> the first tensor of that module's output (first call only per forward).
+        a dict filled in place: name -> the first tensor of that module's output (first call only per forward; of
+        a tuple, list or dict output, the first tensor with the batch size of ``module``'s input).
     """
     modules = dict(module.named_modules())
     missing = [name for name in names if name not in modules]
@@ -66,13 +78,16 @@ def capture_outputs(
         raise LayerError(f"unknown layer(s) {missing}")
     outputs: dict[str, torch.Tensor] = {}
     pending = set(names)
-    handles = []
+    batch: list[int] = []  # the batch size of the current forward pass of ``module``
+
+    def record_batch(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        batch[:] = [int(inputs[0].shape[0])] if inputs and isinstance(inputs[0], torch.Tensor) else []
 
     def make_hook(name: str):
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
             if name in outputs:
                 return
-            tensor = first_tensor(output)
+            tensor = first_tensor(output, batch[0] if batch else None)
             if tensor is None:
                 raise LayerError(f"layer {name!r} returned no tensor")
             outputs[name] = tensor.detach() if detach else tensor
@@ -82,6 +97,7 @@ def capture_outputs(
 
         return hook
 
+    handles = [module.register_forward_pre_hook(record_batch)]
     try:
         for name in dict.fromkeys(names):
             handles.append(modules[name].register_forward_hook(make_hook(name)))

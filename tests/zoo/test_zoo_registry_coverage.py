@@ -4,8 +4,8 @@ Each case must produce concept maps at image size for two non-square images (def
 or, for the models listed in ``UNSUPPORTED``, raise an ``EncoderscopeError`` whose one line says what is
 unsupported. Any other exception fails. The default run takes the fixed sample of
 :func:`tests.zoo.registry.default_sample` (every known-hard family plus a CRC-32 sample); the rest is marked
-``slow`` and runs when asked for: ``pytest -m slow tests/zoo/test_registry_coverage.py -n 2`` (only the rest) or
-``ENCODERSCOPE_FULL_SWEEP=1 pytest tests/zoo/test_registry_coverage.py -n 2`` (everything).
+``slow`` and runs when asked for: ``pytest -m slow tests/zoo/test_zoo_registry_coverage.py -n 2`` (only the rest) or
+``ENCODERSCOPE_FULL_SWEEP=1 pytest tests/zoo/test_zoo_registry_coverage.py -n 2`` (everything).
 The run ends with a one-line tally (``tests/zoo/conftest.py``); ``scripts/model_coverage.py`` prints one line per
 model and the tally without pytest.
 """
