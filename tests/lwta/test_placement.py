@@ -148,9 +148,16 @@ def test_one_line_errors_for_what_cannot_be_converted() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.fc(self.act(self.conv(x)).mean((2, 3))) + self.act(x.mean((2, 3)) @ torch.ones(3, 4))
 
+    class Unused(Functional):
+        def __init__(self) -> None:
+            super().__init__()
+            self.act = nn.ReLU()  # defined, never called
+
     fixed = nn.Sequential(nn.Flatten(), nn.Linear(12, 4), nn.ReLU())
     with pytest.raises(ParameterError, match="found neither") as functional:
         convert(Functional(), 2)
+    with pytest.raises(ParameterError, match="none of the 1 activation modules of Unused is called"):
+        convert(Unused(), 2, example=torch.zeros(1, 3, 2, 2))
     with pytest.raises(ParameterError, match=r"probe pass through Sequential failed .* pass example=") as probe:
         convert(fixed, 2)
     with pytest.raises(ParameterError, match=r"act .*different axes") as layouts:

@@ -1,33 +1,40 @@
 """Where DISCOVER's LWTA layers go in a model, and along which axis each one competes.
 
-One probe forward pass (``eval()`` mode, no gradients, the model's own input size) records, for every activation
-module, the tensor it really receives and the layer that produced it. From that:
+One probe forward pass (``eval()`` mode, the model's own input size, batch of one) records, for every activation
+module, the tensor it really receives and the layer that produced it. During that pass only the input requires
+gradients, so ``requires_grad`` tells which tensors depend on the image. From that:
 
 * **Feature axis.** An activation fed by a ``Linear`` (or a ``LayerNorm``) competes over the last axis: tokens
   ``(..., K)`` and channels-last grids ``(N, H, W, K)``. One fed by a convolution or a ``BatchNorm``/``GroupNorm``
-  competes over axis 1 of ``(N, C, H, W)``, at each position. When no such layer feeds it directly (after a residual
-  addition, a reshape, a chunk), the MLP's ``fc1`` decides, else the layout: axis 1 of 4-D (and larger) inputs,
-  the last axis of token and vector inputs. The width is the size of that axis; U must divide it.
-* **Placement.** If the model has transformer MLPs, their activations are replaced (the ViT rule); attention, stems
-  and every other activation are unchanged. An MLP activation is one that maps each token or position: fed by a
-  ``Linear`` on a tensor with 3+ dims, or the ``act`` of a module whose ``fc1`` is a ``Linear`` or a 1x1
-  convolution on a grid larger than 1x1. Activations inside attention modules (position-bias MLPs) and in
-  squeeze-excitation or global-context gates (a 1x1 pooled grid) are not MLP activations. A model without MLP
-  activations is a CNN: every activation module is replaced (the ResNet rule, which replaces every ReLU), whatever
-  its kind (ReLU, ReLU6, LeakyReLU, GELU, SiLU, Hardswish, Mish, ELU, ...). Gates (sigmoid, hard-sigmoid, tanh,
-  softmax) are never replaced.
+  competes over axis 1 of ``(N, C, H, W)``, at each position. When no layer feeds it directly (a chunk, a reshape
+  or a clamp in between), the ``fc1`` of its MLP decides, else the last such layer that ran (after a residual
+  addition, the block's last norm), else the layout: axis 1 of 4-D inputs, the last axis otherwise. A 2-D input
+  ``(N, K)`` always competes over K. The width is the size of that axis; U must divide it.
+* **Placement.** If the model has transformer MLPs, their activations are replaced (the ViT rule); attention,
+  stems and every other activation are unchanged. An MLP activation maps each token or position: it is fed by a
+  ``Linear`` on an input of 3+ dims, or it is the ``act`` of a module whose ``fc1`` is a ``Linear`` or a 1x1
+  convolution. A conv ``fc1`` on a 1x1 grid inside a block with a larger input grid runs on pooled features: a
+  squeeze-excitation or global-context gate, not an MLP. A model without MLP activations is a CNN: every
+  activation module is replaced (the ResNet rule, which replaces every ReLU), whatever its kind (ReLU, ReLU6,
+  LeakyReLU, GELU, SiLU, Hardswish, Mish, ELU, timm's composite StarReLU, ...), squeeze-excitation and classifier
+  heads included.
+* **Never replaced:** gates (sigmoid, hard-sigmoid, tanh, softmax), activations whose input does not depend on the
+  image (position-bias MLPs computing a table from coordinates, as in Swin V2), activations called as functions
+  inside ``forward`` (``F.relu``: they are not modules), and activation modules the probe pass does not reach
+  (auxiliary heads used only in training).
 * **Mode.** MLP activations get the DeiT code's defaults (``mode="dense"``), CNN activations the ResNet code's
   (``mode="conv"``); the axis is given explicitly either way.
 
-Activations called as functions inside ``forward`` (``F.relu``) are not modules and cannot be replaced; activation
-modules that the probe pass does not reach (e.g. auxiliary heads used only in training) are left unchanged.
+Give ``example=`` an input of the model's usual size when it has no recorded one (timm ``pretrained_cfg``,
+``patch_embed.img_size``, torchvision ``image_size``, Hugging Face ``config.image_size``; otherwise 224 px): on a
+tiny input, a conv MLP whose grid shrinks to 1x1 can look like a pooled gate.
 
 Example:
     >>> import timm
     >>> net = timm.create_model("convnext_atto", pretrained=False, conv_mlp=True)
     >>> sites = plan(net, torch.zeros(1, 3, 64, 64))
     >>> sites[0]
-    Site(name='stages.0.blocks.0.mlp.act', mode='dense', axis=1, width=160)
+    Site(name='stages.0.blocks.0.mlp.act', mode='dense', axis=1, widths=(160,))
 """
 
 from __future__ import annotations
@@ -100,7 +107,8 @@ def activation_modules(model: nn.Module) -> dict[str, nn.Module]:
     """The outermost activation modules of ``model`` by dotted name."""
     found: dict[str, nn.Module] = {}
     for name, module in model.named_modules():
-        inside = any(name.startswith(f"{outer}.") for outer in found)
+        parts = name.split(".")
+        inside = any(".".join(parts[:i]) in found for i in range(1, len(parts)))
         if name and not inside and is_activation(module):
             found[name] = module
     return found
@@ -327,12 +335,14 @@ def plan(model: nn.Module, example: torch.Tensor | None = None) -> list[Site]:
         )
     recorder = _Recorder(model, activations)
     _run_probe(model, recorder, example_input(model) if example is None else example)
-    on_image = {name: calls for name, calls in recorder.calls.items() if calls and any(c.from_image for c in calls)}
-    if not on_image:
+    called = {name: calls for name, calls in recorder.calls.items() if calls}
+    if not called:
         raise ParameterError(
-            f"convert: none of the {len(activations)} activation modules of {type(model).__name__} is applied to "
-            "the image's features in its forward pass"
+            f"convert: none of the {len(activations)} activation modules of {type(model).__name__} is called in "
+            "its forward pass"
         )
+    on_image = {name: calls for name, calls in called.items() if any(call.from_image for call in calls)}
+    on_image = on_image or called  # no gradient tracking at all (a forward under no_grad, integer inputs)
     mlp = {name for name, calls in on_image.items() if any(call.mlp for call in calls)}
     chosen = {name: calls for name, calls in on_image.items() if name in mlp or not mlp}
     return _sites(chosen, "dense" if mlp else "conv")
