@@ -2,8 +2,10 @@
 
 Every model either converts, and then runs forward in train and eval mode with exactly one winner per block of U
 consecutive features along the feature axis of every LWTA call, or ``convert`` raises one ``EncoderscopeError``
-line. U is the largest of 4 and 2 that divides every width (if none does, the error for 2 is the outcome). The
-default session runs the fixed sample of :func:`tests.lwta.registry_models.sample_specs`; the rest is ``slow``.
+line. Models that also run on a smaller input are run on it too: each LWTA layer checks its widths, so competing
+over a spatial or token axis (whose size changes with the image) would fail there. U is the largest of 4 and 2 that
+divides every width (if none does, the error for 2 is the outcome). The default session runs the fixed sample of
+:func:`tests.lwta.registry_models.sample_specs`; the rest is marked ``slow``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def _checking_hook(calls: dict[str, int], full_blocks: list[int], name: str) -> 
     return hook
 
 
-def _run_checked(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
-    """Forward passes in train then eval mode with every LWTA call checked; returns the eval calls per layer."""
+def _run_checked(model: nn.Module, batch: torch.Tensor, resized: torch.Tensor | None) -> dict[str, int]:
+    """Forward passes in train then eval mode with every LWTA call checked, and in eval mode on ``resized``;
+    returns the calls per layer of the eval pass on ``batch``."""
     layers = lwta_layers(model)
     calls = dict.fromkeys(layers, 0)
     full_blocks: list[int] = []
@@ -68,14 +71,30 @@ def _run_checked(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
     try:
         with torch.no_grad():
             torch.manual_seed(0)  # dropout and stochastic depth in train mode
-            model.train()(x)
+            model.train()(batch)
             calls.update(dict.fromkeys(calls, 0))
-            model.eval()(x)
+            model.eval()(batch)
+            eval_calls = dict(calls)
+            if resized is not None:
+                model(resized)  # every LWTA checks its widths: a spatial or token axis would have changed size
     finally:
         for handle in handles:
             handle.remove()
     assert sum(full_blocks) > 0, "no block without zero inputs was checked"
-    return calls
+    return eval_calls
+
+
+def _smaller_input_the_model_accepts(model: nn.Module, example: torch.Tensor) -> torch.Tensor | None:
+    """The example 64 px smaller per side (at least 32 px) if the original model runs on it, else ``None``."""
+    *lead, height, width = example.shape
+    size = (max(32, height - 64), max(32, width - 64))
+    smaller = torch.randn((*lead, *size), generator=torch.Generator().manual_seed(2))
+    try:
+        with torch.no_grad():
+            model.eval()(smaller.to(example.dtype))
+    except Exception:  # a fixed-size model: there is no other size to compare with
+        return None
+    return smaller.to(example.dtype)
 
 
 def _convert_with_the_largest_u(model: nn.Module) -> nn.Module:
@@ -102,6 +121,8 @@ def test_registry_model_converts_with_one_winner_per_block_or_says_why(spec: str
         return
     example = example_input(model)
     batch = torch.cat([example, torch.randn(example.shape, generator=torch.Generator().manual_seed(1))])
-    calls = _run_checked(sparse, batch.to(example.dtype))
+    resized = _smaller_input_the_model_accepts(model, example)
+    calls = _run_checked(sparse, batch.to(example.dtype), resized)
     assert calls and all(count > 0 for count in calls.values()), [name for name, count in calls.items() if not count]
     record_property("lwta_outcome", "converted")
+    record_property("lwta_resized", resized is not None)

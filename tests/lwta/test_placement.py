@@ -120,6 +120,22 @@ def test_a_module_called_at_several_widths_gets_all_of_them_and_checks_them() ->
         convert(net, 3, example=torch.zeros(1, 3, 4, 4))
 
 
+def test_half_of_a_split_layer_output_keeps_that_layers_axis() -> None:
+    class SplitGate(nn.Module):  # as EfficientViM's mixer: a Conv1d output split in two, on (N, C, L) tokens
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj, self.act = nn.Conv1d(3, 16, 1), nn.SiLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h, z = self.proj(x.flatten(2)).chunk(2, dim=1)
+            return h * self.act(z)
+
+    x = torch.randn(1, 3, 4, 5, generator=torch.Generator().manual_seed(3))  # 20 tokens: a multiple of U
+    assert plan(SplitGate(), x) == [Site("act", "conv", 1, (8,))]
+    out = _record_lwta_io(convert(SplitGate(), 4, example=x), x)["act"][1]
+    assert out.shape == (1, 8, 20) and ((out.reshape(1, 2, 4, 20) != 0).sum(2) == 1).all()
+
+
 def test_gated_mlp_and_composite_activations() -> None:
     torch.manual_seed(0)
     vit = timm.models.VisionTransformer(img_size=16, patch_size=4, embed_dim=16, depth=1, num_heads=2,

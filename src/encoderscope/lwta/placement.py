@@ -6,10 +6,11 @@ gradients, so ``requires_grad`` tells which tensors depend on the image. From th
 
 * **Feature axis.** An activation fed by a ``Linear`` (or a ``LayerNorm``) competes over the last axis: tokens
   ``(..., K)`` and channels-last grids ``(N, H, W, K)``. One fed by a convolution or a ``BatchNorm``/``GroupNorm``
-  competes over axis 1 of ``(N, C, H, W)``, at each position. When no layer feeds it directly (a chunk, a reshape
-  or a clamp in between), the ``fc1`` of its MLP decides, else the last such layer that ran (after a residual
-  addition, the block's last norm), else the layout: axis 1 of 4-D inputs, the last axis otherwise. A 2-D input
-  ``(N, K)`` always competes over K. The width is the size of that axis; U must divide it.
+  competes over axis 1 of ``(N, C, H, W)``, at each position. A layer's output split in two halves (gated units)
+  still counts as fed by it. When no layer feeds it directly (a reshape or a clamp in between), the ``fc1`` of its
+  MLP decides, else the last such layer that ran, if its width is on one of the two axes, else the layout: axis 1
+  of 4-D inputs, the last axis otherwise. A 2-D input ``(N, K)`` always competes over K. The width is the size of
+  that axis; U must divide it.
 * **Placement.** If the model has transformer MLPs, their activations are replaced (the ViT rule); attention,
   stems and every other activation are unchanged. An MLP activation maps each token or position: it is fed by a
   ``Linear`` on an input of 3+ dims, or it is the ``act`` of a module whose ``fc1`` is a ``Linear`` or a 1x1
@@ -138,13 +139,15 @@ def _declared(module: nn.Module) -> _Declared | None:
 
 
 def _axis_holding(shape: tuple[int, ...], layer: _Declared | None) -> int | None:
-    """The axis of ``shape`` holding a layer's declared width (its usual axis on a tie), if any."""
-    if layer is None:
+    """The axis of ``shape`` holding a layer's declared width, else half of it (gated units split the output in
+    two); the layer's usual axis on a tie."""
+    if layer is None or len(shape) < 2:
         return None
-    candidates = [axis for axis in (_LAST, _CHANNELS) if len(shape) > 1 and shape[axis] == layer.width]
-    if layer.axis in candidates:
-        return layer.axis
-    return candidates[0] if candidates else None
+    for width in (layer.width, layer.width // 2):
+        candidates = [axis for axis in (_LAST, _CHANNELS) if shape[axis] == width]
+        if candidates:
+            return layer.axis if layer.axis in candidates else candidates[0]
+    return None
 
 
 def _fc1_of(parent: nn.Module | None, child: str) -> nn.Linear | nn.Conv2d | None:
@@ -303,7 +306,7 @@ def _run_probe(model: nn.Module, recorder: _Recorder, example: torch.Tensor) -> 
             model(x)
     except EncoderscopeError:
         raise
-    except Exception as error:
+    except Exception as error:  # any failure inside a user's model becomes one line
         reason = (str(error).strip().splitlines() or [""])[0][:200]
         raise ParameterError(
             f"convert: the probe pass through {type(model).__name__} failed on an input of shape "
