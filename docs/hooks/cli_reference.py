@@ -65,7 +65,7 @@ def reference_markdown() -> str:
     return "\n".join(sections)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (mkdocs hook signature)
+def on_page_markdown(markdown: str, page, config, files) -> str:
     """Replace the marker of the command line page with the generated reference."""
     if page.file.src_uri != PAGE:
         return markdown

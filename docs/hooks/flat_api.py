@@ -43,7 +43,7 @@ def flat_api_rows() -> list[str]:
     return rows
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (mkdocs hook signature)
+def on_page_markdown(markdown: str, page, config, files) -> str:
     """Replace the marker of the API index with the table."""
     if page.file.src_uri != PAGE:
         return markdown

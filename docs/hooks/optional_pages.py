@@ -31,7 +31,7 @@ def with_optional_pages(nav: list[Any], present: Collection[str]) -> list[Any]:
     return result
 
 
-def on_config(config):  # noqa: ANN001, ANN201 (mkdocs hook signature)
+def on_config(config):
     """Add the optional pages that exist under ``docs_dir`` to the nav."""
     docs = Path(config["docs_dir"])
     present = {page for page in OPTIONAL if (docs / page).is_file()}

@@ -35,7 +35,7 @@ def site_links(markdown: str) -> str:
     return _LINK.sub(rewrite, markdown)
 
 
-def on_files(files, config):  # noqa: ANN001, ANN201 (mkdocs hook signature)
+def on_files(files, config):
     """Add the root pages, links rewritten, as generated files."""
     root = Path(config["config_file_path"]).parent
     for page, source in ROOT_PAGES.items():

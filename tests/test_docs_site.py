@@ -1,0 +1,111 @@
+"""The documentation site: ``mkdocs build --strict`` passes (no warning at all), the generated pages hold what they
+should, the hooks' examples run, and the package metadata points at the site.
+
+The strict build runs without executing the tutorials (``ENCODERSCOPE_DOCS_EXECUTE=false``; they are executed by
+``tests/test_tutorials.py``), so it takes well under a minute.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = sorted((ROOT / "docs" / "hooks").glob("*.py"))
+MKDOCS = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, ENCODERSCOPE_DOCS_EXECUTE="false", NO_MKDOCS_2_WARNING="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, f"mkdocs build --strict failed:\n{log[-4000:]}"
+    assert not re.search(r"^WARNING", log, re.MULTILINE), log[-4000:]
+    return out
+
+
+def _page(site: Path, name: str) -> str:
+    return (site / name).read_text(encoding="utf-8")
+
+
+def test_strict_build_renders_every_page(site: Path) -> None:
+    for page in ["index.html", "getting-started.html", "models.html", "nave.html", "methods/nave.html",
+                 "studies/index.html", "cli.html", "api/index.html", "contributing.html", "changelog.html",
+                 "tutorials/01-nave-concept-maps.html"]:
+        assert (site / page).is_file(), page
+
+
+def test_api_reference_is_generated_from_the_docstrings(site: Path) -> None:
+    nave = _page(site, "api/nave.html")
+    assert 'id="encoderscope.nave.NaveResult"' in nave and 'id="encoderscope.nave.config.NaveConfig"' in nave
+    flat = _page(site, "api/index.html")
+    import encoderscope
+
+    missing = [name for name in encoderscope.__all__ if f"es.{name}<" not in flat]
+    assert not missing, f"flat API names without a row: {missing}"
+    assert "doc-section-title" in flat or "Examples" in _page(site, "api/cluster.html")
+
+
+def test_cli_reference_lists_every_command(site: Path) -> None:
+    cli = _page(site, "cli.html")
+    for command in ["encoderscope nave", "encoderscope compare", "encoderscope link counterfactual",
+                    "encoderscope lwta train", "encoderscope dissect"]:
+        assert command in cli, command
+    assert "--config" in cli and "cli-reference" not in cli
+
+
+def test_root_pages_have_site_links(site: Path) -> None:
+    contributing = _page(site, "contributing.html")
+    assert 'href="dev/contracts.html"' in contributing and "Contributing to encoderscope" in contributing
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"docs_hook_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", HOOKS, ids=lambda p: p.stem)
+def test_hook_examples(path: Path) -> None:
+    module = _load(path)
+    tests = doctest.DocTestFinder(exclude_empty=True).find(module, module.__name__)
+    assert tests and any(test.examples for test in tests), "every hook has an example"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    report: list[str] = []
+    for test in tests:
+        runner.run(test, out=report.append)
+    assert runner.summarize(verbose=False).failed == 0, "".join(report)
+
+
+def test_every_hook_is_registered() -> None:
+    registered = set(re.findall(r"docs/hooks/(\w+)\.py", MKDOCS))
+    assert registered == {path.stem for path in HOOKS}
+
+
+def test_package_metadata_points_at_the_site() -> None:
+    urls = PROJECT["urls"]
+    site_url = re.search(r"^site_url:\s*(\S+)", MKDOCS, re.MULTILINE).group(1)
+    repo_url = re.search(r"^repo_url:\s*(\S+)", MKDOCS, re.MULTILINE).group(1)
+    assert urls["Documentation"] == site_url and urls["Source"] == repo_url
+    assert any(c.startswith("Topic :: Scientific/Engineering") for c in PROJECT["classifiers"])
+    docs_extra = {re.match(r"[\w.-]+", r).group(0).lower() for r in PROJECT["optional-dependencies"]["docs"]}
+    assert {"mkdocs", "mkdocs-material", "mkdocs-jupyter", "nbclient"} <= docs_extra
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "docs]" in makefile.replace(",docs", "docs") or ",docs" in makefile
+    assert "mkdocs build --strict" in makefile
