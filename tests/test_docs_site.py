@@ -109,3 +109,20 @@ def test_package_metadata_points_at_the_site() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "docs]" in makefile.replace(",docs", "docs") or ",docs" in makefile
     assert "mkdocs build --strict" in makefile
+
+
+def test_citation_lists_the_software_and_the_three_papers() -> None:
+    yaml = pytest.importorskip("yaml")  # installed with the docs extra (mkdocs reads YAML)
+    import encoderscope
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert citation["cff-version"] == "1.2.0" and citation["version"] == encoderscope.__version__
+    identifiers = {ref["identifiers"][0]["value"] for ref in citation["references"]}
+    assert identifiers == {"arXiv:2411.19700", "arXiv:2310.04929", "arXiv:2409.16865"}
+
+
+def test_changelog_has_the_current_version() -> None:
+    import encoderscope
+
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## [Unreleased]" in changelog and f"## [{encoderscope.__version__}] - " in changelog
