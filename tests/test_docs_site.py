@@ -24,9 +24,7 @@ MKDOCS = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
+def _build(out: Path) -> None:
     env = dict(os.environ, ENCODERSCOPE_DOCS_EXECUTE="false", NO_MKDOCS_2_WARNING="1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     done = subprocess.run(
@@ -36,42 +34,37 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log = done.stdout + done.stderr
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{log[-4000:]}"
     assert not re.search(r"^WARNING", log, re.MULTILINE), log[-4000:]
-    return out
 
 
-def _page(site: Path, name: str) -> str:
-    return (site / name).read_text(encoding="utf-8")
+def test_strict_build(tmp_path: Path) -> None:
+    """One build (one test, so parallel workers do not build twice), then what its generated pages hold."""
+    import encoderscope
 
-
-def test_strict_build_renders_every_page(site: Path) -> None:
+    _build(tmp_path)
     for page in ["index.html", "getting-started.html", "models.html", "nave.html", "methods/nave.html",
                  "studies/index.html", "cli.html", "api/index.html", "contributing.html", "changelog.html",
                  "tutorials/01-nave-concept-maps.html"]:
-        assert (site / page).is_file(), page
+        assert (tmp_path / page).is_file(), page
 
+    def page(name: str) -> str:
+        return (tmp_path / name).read_text(encoding="utf-8")
 
-def test_api_reference_is_generated_from_the_docstrings(site: Path) -> None:
-    nave = _page(site, "api/nave.html")
+    # the API reference comes from the docstrings, and every flat name has a row
+    nave = page("api/nave.html")
     assert 'id="encoderscope.nave.NaveResult"' in nave and 'id="encoderscope.nave.config.NaveConfig"' in nave
-    flat = _page(site, "api/index.html")
-    import encoderscope
-
-    missing = [name for name in encoderscope.__all__ if f"es.{name}<" not in flat]
-    assert not missing, f"flat API names without a row: {missing}"
-    assert "doc-section-title" in flat or "Examples" in _page(site, "api/cluster.html")
-
-
-def test_cli_reference_lists_every_command(site: Path) -> None:
-    cli = _page(site, "cli.html")
+    flat = page("api/index.html")
+    assert not [name for name in encoderscope.__all__ if f"es.{name}<" not in flat]
+    assert "Examples:" in page("api/cluster.html") and ":func:" not in page("api/cluster.html")
+    # the command line reference lists every command, generated at build time
+    cli = page("cli.html")
     for command in ["encoderscope nave", "encoderscope compare", "encoderscope link counterfactual",
                     "encoderscope lwta train", "encoderscope dissect"]:
         assert command in cli, command
     assert "--config" in cli and "cli-reference" not in cli
-
-
-def test_root_pages_have_site_links(site: Path) -> None:
-    contributing = _page(site, "contributing.html")
+    # the root pages link the site's pages
+    contributing = page("contributing.html")
     assert 'href="dev/contracts.html"' in contributing and "Contributing to encoderscope" in contributing
+    assert 'href="contributing.html"' in page("index.html")
 
 
 def _load(path: Path):
