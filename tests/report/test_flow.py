@@ -73,3 +73,11 @@ def test_flow_report_is_one_page_with_the_table(tmp_path: Path) -> None:
                              caption="one step")
     text = page.read_text()
     assert "data:image/png;base64," in text and "Per depth step" in text and "one step" in text
+
+
+def test_boxes_follow_the_concepts_they_come_from() -> None:
+    from encoderscope.report.flow import column_orders
+
+    orders = column_orders([SPLIT_AND_MERGE])
+    assert orders[0].tolist() == [0, 1, 2, 3]
+    assert orders[1].tolist() == [2, 0, 1, 3]  # 2 comes from 0 (top), 0 and 1 from 1, 3 from 2 and 3 (bottom)

@@ -27,7 +27,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.report.palette import concept_palette, hex_colors, match_counts
 from encoderscope.report.plots import _STYLE, _finish, _new_figure
 
-__all__ = ["chain_colours", "figure_png", "flow_figure", "write_flow_report"]
+__all__ = ["chain_colours", "column_orders", "figure_png", "flow_figure", "write_flow_report"]
 
 _GAP = 0.02  # vertical gap between boxes, in units of a column's total height (1)
 _BOX = 0.06  # box width, in units of the distance between columns (1)
@@ -61,15 +61,51 @@ def chain_colours(counts: Sequence[np.ndarray]) -> list[np.ndarray]:
     return colours
 
 
-def _boxes(shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Top and bottom of each box of one column, stacked top to bottom with gaps (y grows upwards)."""
+def _boxes(shares: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top and bottom of each box of one column (indexed by concept id), stacked top to bottom in ``order`` with
+    gaps (y grows upwards)."""
     gaps = _GAP * (len(shares) - 1)
     scale = 1.0 / (1.0 + gaps)
     tops, bottoms, y = np.empty(len(shares)), np.empty(len(shares)), 1.0
-    for i, share in enumerate(shares):
-        tops[i], bottoms[i] = y, y - share * scale
+    for i in order:
+        tops[i], bottoms[i] = y, y - shares[i] * scale
         y = bottoms[i] - _GAP * scale
     return tops, bottoms
+
+
+def column_orders(counts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The top-to-bottom order of every depth's concepts: depth 0 by id; each next depth by the mean position of the
+    concepts its positions come from (the barycentre rule, which keeps persisting concepts level and few ribbons
+    crossing).
+
+    Example:
+        >>> [order.tolist() for order in column_orders([np.array([[0, 4], [3, 0]])])]
+        [[0, 1], [1, 0]]
+    """
+    if not counts:
+        return []
+    orders = [np.arange(np.asarray(counts[0]).shape[0])]
+    for table in counts:
+        table = np.asarray(table, dtype=np.float64)
+        rank = np.empty(table.shape[0])
+        rank[orders[-1]] = np.arange(table.shape[0])
+        cols = table.sum(axis=0)
+        centre = np.divide(rank @ table, cols, out=np.full(table.shape[1], np.inf), where=cols > 0)
+        orders.append(np.lexsort((np.arange(table.shape[1]), centre)))
+    return orders
+
+
+def _stack(share: np.ndarray, tops: np.ndarray, bottoms: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``(n, m, 2)`` top and bottom of each ribbon end in box ``i`` (``share[i, j]`` of its height), stacked in the
+    ``order`` of the other column."""
+    ends = np.zeros((*share.shape, 2))
+    for i in range(share.shape[0]):
+        cursor = tops[i]
+        for j in order:
+            height = share[i, j] * (tops[i] - bottoms[i])
+            ends[i, j] = cursor, cursor - height
+            cursor -= height
+    return ends
 
 
 def _ribbon(ax: Any, x0: float, x1: float, left: tuple[float, float], right: tuple[float, float], colour: str) -> None:
@@ -113,7 +149,8 @@ def flow_figure(
     # a depth's box heights: its share of the positions in the step it starts (the last depth: the step it ends)
     shares = [table.sum(axis=1) / max(table.sum(), 1.0) for table in tables]
     shares.append(tables[-1].sum(axis=0) / max(tables[-1].sum(), 1.0))
-    boxes = [_boxes(share) for share in shares]
+    orders = column_orders(counts)
+    boxes = [_boxes(share, order) for share, order in zip(shares, orders, strict=True)]
     width = 1.4 + 2.2 * len(tables)
     height = 2.6 + 0.16 * max(ks)
     with rc_context({**_STYLE, "axes.grid": False}):
@@ -125,17 +162,13 @@ def flow_figure(
             out_share = np.divide(table, rows, out=np.zeros_like(table), where=rows > 0)
             in_share = np.divide(table, cols, out=np.zeros_like(table), where=cols > 0)
             (tops0, bottoms0), (tops1, bottoms1) = boxes[d], boxes[d + 1]
-            left_cursor, right_cursor = tops0.copy(), tops1.copy()
-            for i in range(table.shape[0]):
-                for j in range(table.shape[1]):
-                    left_h = out_share[i, j] * (tops0[i] - bottoms0[i])
-                    right_h = in_share[i, j] * (tops1[j] - bottoms1[j])
-                    left = (left_cursor[i], left_cursor[i] - left_h)
-                    right = (right_cursor[j], right_cursor[j] - right_h)
-                    left_cursor[i] -= left_h
-                    right_cursor[j] -= right_h
+            # a ribbon's end in its source box follows the order of the targets, and vice versa: no twist
+            left = _stack(out_share, tops0, bottoms0, orders[d + 1])
+            right = _stack(in_share.T, tops1, bottoms1, orders[d]).transpose(1, 0, 2)
+            for i in orders[d]:
+                for j in orders[d + 1]:
                     if table[i, j] / total >= _MIN_RIBBON:
-                        _ribbon(ax, x0, x1, left, right, palette[colour_ids[d][i]])
+                        _ribbon(ax, x0, x1, tuple(left[i, j]), tuple(right[i, j]), palette[colour_ids[d][i]])
             if notes is not None:
                 ax.text(d + 0.5, -0.06, notes[d], ha="center", va="top", fontsize=7, color="#444444")
         for d, (tops, bottoms) in enumerate(boxes):
