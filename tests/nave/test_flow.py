@@ -188,3 +188,16 @@ def test_same_seed_same_flow_for_any_batch_size(tiny_resnet, make_image) -> None
 def test_flow_input_errors_are_one_line(tiny_resnet, make_image, options: dict, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         flow(tiny_resnet, _images(make_image, 1), size=64, progress=False, **options)
+
+
+def test_unreadable_images_are_skipped_and_recorded(tiny_resnet, make_image, tmp_path: Path) -> None:
+    import encoderscope as es
+
+    make_image(64, 64, seed=0).save(tmp_path / "good.png")
+    make_image(64, 64, seed=1).save(tmp_path / "fine.png")
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    result = es.nave.flow(tiny_resnet, str(tmp_path), "layer2,layer3", k=2, size=64, progress=False)
+    assert es.flow is es.nave.flow and len(result.results[0]) == 2
+    assert [entry["key"] for entry in result.skipped] == ["broken.png"]
+    assert result.run is not None and result.run.skipped == result.skipped
+    assert result.run.config["nave"]["images"] == [str(tmp_path)]

@@ -1,7 +1,7 @@
 """``encoderscope flow``: concept flow across depths (docs/flow.md).
 
 The options are the fields of :class:`~encoderscope.nave.config.FlowConfig` and of its NAVE configuration (the
-scope is always ``dataset``, so it is not an option).
+scope is always ``dataset`` and attention heads are no clustering, so ``--scope`` and ``--heads`` are not options).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.nave.config import FlowConfig
 
 
-@config_command(app, "flow", FlowConfig, kind="flow", arguments=("model", "images"), exclude=("scope",))
+@config_command(app, "flow", FlowConfig, kind="flow", arguments=("model", "images"), exclude=("scope", "heads"))
 def flow_command(
     config: FlowConfig,
     out: Path = typer.Option(..., "--out", help="Output folder."),
