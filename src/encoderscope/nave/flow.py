@@ -229,10 +229,10 @@ def _layer_of(result: NaveResult) -> str:
 def _steps(results: Sequence[NaveResult], config: FlowConfig) -> tuple[list[FlowStep], list[dict[str, str]]]:
     steps, missing = [], {}
     for a, b in itertools.pairwise(results):
-        keys = [key for key in a.keys if key in set(b.keys)]
-        for key in sorted(set(a.keys) ^ set(b.keys)):
+        deeper = {record.key: record for record in b.records}
+        records = [(record, deeper[record.key]) for record in a.records if record.key in deeper]
+        for key in sorted(set(a.keys) ^ set(deeper)):
             missing[key] = {"key": key, "reason": "not mapped at every depth"}
-        records = [(a.record(key), b.record(key)) for key in keys]
         counts = transition_counts([_content(ra.labels, ra) for ra, _ in records],
                                    [_content(rb.labels, rb) for _, rb in records], a.k, b.k, config.grid)
         steps.append(flow_step(counts, _layer_of(a), _layer_of(b), config.persist_share, config.branch_share))
