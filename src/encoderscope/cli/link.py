@@ -33,14 +33,17 @@ NO_PROGRESS = typer.Option(False, "--quiet", help="No progress bars.")
 
 def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, autocast: bool,
                trust_pickle: bool = False):
+    """The generator given, else the one recorded; a recorded pickle must still have its recorded sha256."""
     from encoderscope.devices import resolve_device
-    from encoderscope.linking.generators import load_generator
+    from encoderscope.linking.generators import generator_spec, load_generator
 
     target = resolve_device(device)
     name = spec or recorded.get("generator")
     if not name:
         raise ParameterError("no generator recorded; pass --generator")
-    return load_generator(name, trust_pickle=trust_pickle, device=target, autocast=autocast)
+    same = generator_spec(name) == recorded.get("generator")
+    return load_generator(name, trust_pickle=trust_pickle, device=target, autocast=autocast,
+                          sha256=recorded.get("generator_sha256") if same else None)
 
 
 def _classifier(spec: str | None, layer: str | None, head: str | None, recorded: dict[str, Any], random_init: bool,
@@ -167,6 +170,7 @@ def tune_cmd(
     autocast: bool = AUTOCAST,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
+    from encoderscope.linking.generators import generator_record
     from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.tune import sweep_units
 
@@ -176,7 +180,7 @@ def tune_cmd(
     feats, labels = _tuning_features(gen, clf, samples, samples_seed, quiet)
     sweep = sweep_units(network, gen, clf, feats, units=_units(units, network, feats), n_steps=n_steps,
                         sample_classes=labels, progress=not quiet)
-    sweep.config.update({"link": str(link), "samples_seed": samples_seed, "generator": gen.name,
+    sweep.config.update({"link": str(link), "samples_seed": samples_seed, **generator_record(gen),
                          "classifier": clf.describe()})
     sweep.save(out)
     top = sweep.ranking()[:5]
@@ -198,6 +202,7 @@ def quantify_cmd(
     generator: str = GENERATOR,
     classifier: str = CLASSIFIER,
     random_init: bool = RANDOM_INIT,
+    trust_pickle: bool = TRUST,
     seed: int = SEED,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
@@ -213,7 +218,7 @@ def quantify_cmd(
     kind, _, layer = source.partition(":")
     kwargs: dict[str, Any] = {"kind": kind, "size": size}
     if kind == "generator":
-        kwargs["generator"] = _generator(generator, recorded, device, autocast)
+        kwargs["generator"] = _generator(generator, recorded, device, autocast, trust_pickle)
     if kind == "classifier":
         clf = _classifier(classifier, None, None, recorded, random_init, device, autocast)
         kwargs["classifier"], kwargs["layer"] = clf, layer
@@ -262,6 +267,7 @@ def counterfactual_cmd(
     feature_layer: str = FEATURE_LAYER,
     head: str = HEAD,
     random_init: bool = RANDOM_INIT,
+    trust_pickle: bool = TRUST,
     seed: int = SEED,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
@@ -273,7 +279,7 @@ def counterfactual_cmd(
     from encoderscope.linking.pairs import PairedData, make_pairs
 
     network = LinkingNetwork.load(link)
-    gen = _generator(generator, network.meta, device, autocast)
+    gen = _generator(generator, network.meta, device, autocast, trust_pickle)
     clf = _classifier(classifier, feature_layer, head, network.meta, random_init, device, autocast)
     names = list(clf.class_names) if clf.class_names else None
     o, t = _class_index(origin, names), _class_index(target, names)

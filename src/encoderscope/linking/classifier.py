@@ -12,9 +12,10 @@ number of logits, and it is verified numerically: applying it to the captured fe
 network's logits. Pass ``head=`` (a module name or a callable) when that check fails.
 
 The resize uses the encoder's ``Preprocess.interpolation`` (bicubic for most weights), antialiased as PIL resizes,
-so a generated image is prepared as :meth:`~encoderscope.zoo.Preprocess.classify` prepares a photo (to uint8
-rounding; bicubic overshoot is clipped to [0, 1] as PIL clips it to 0..255). torch has no Lanczos filter: ``lanczos`` weights get an antialiased bicubic resize (a named departure).
-A plain ``nn.Module`` carries no transform: it gets ``interpolation="bilinear"`` unless told otherwise.
+so a generated image is prepared as :meth:`~encoderscope.zoo.Preprocess.classify` prepares a photo, to uint8
+rounding (bicubic overshoot is clipped to [0, 1] as PIL clips it to 0..255). torch has no Lanczos filter:
+``lanczos`` weights get an antialiased bicubic resize (a named departure). A plain ``nn.Module`` carries no
+transform: it gets ``interpolation="bilinear"`` unless told otherwise.
 
 The classifier runs where its module is (``device=`` moves it; ``autocast=True`` runs the forward in mixed
 precision); images may come from any device and the features and logits come back to the CPU as numpy arrays.

@@ -27,7 +27,7 @@ from encoderscope._io import read_npz, write_npz
 from encoderscope._progress import progress_bar, warn
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
-from encoderscope.linking.generators import Generator
+from encoderscope.linking.generators import Generator, generator_record
 
 
 def batch_seed(seed: int, cls: int, batch: int) -> int:
@@ -44,7 +44,7 @@ class PairedData:
         features: ``(N, D)`` classifier features of the generated images.
         labels: ``(N,)`` generator class per pair (``-1`` for unconditional generators).
         predictions: ``(N,)`` classifier argmax per pair (``-1`` without logits).
-        meta: generator, classifier, seed, truncation, acceptance counts.
+        meta: generator (and a pickle's sha256), classifier, seed, truncation, acceptance counts.
     """
 
     latents: np.ndarray
@@ -170,7 +170,7 @@ def make_pairs(
     if sum(accepted.values()) == 0:
         raise ParameterError("no sample was classified as its generator class; check the class mapping")
     meta = {
-        "generator": generator.name, "classifier": classifier.describe(), "seed": seed, "truncation": truncation,
+        **generator_record(generator), "classifier": classifier.describe(), "seed": seed, "truncation": truncation,
         "n_per_class": n_per_class, "filter_correct": use_filter, "class_map": mapping, "accepted": accepted,
         "tried": tried, "batch_size": batch_size, "sampling": "seed per (seed, class, batch): SeedSequence",
         "class_names": list(names) if names else None,
