@@ -89,6 +89,16 @@ def class_indices(cls: ClassArg, n: int, class_names: Sequence[str] | None) -> n
     return array
 
 
+def batch_seed(seed: int, cls: int, batch: int) -> int:
+    """The seed of one sampling batch: distinct for every (seed, class, batch), so the RNG stream advances.
+
+    Example:
+        >>> batch_seed(0, 1, 0) != batch_seed(0, 1, 1)
+        True
+    """
+    return int(np.random.SeedSequence([seed, cls + 1, batch]).generate_state(1)[0])
+
+
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """Map generator output in [-1, 1] (tanh) to [0, 1]."""
     return (images.float() + 1.0) / 2.0
@@ -241,13 +251,19 @@ def load_dcgan_faces(batch_size: int = 64) -> LatentGenerator:
     )
 
 
+def eyes_cdcgan_files() -> tuple[Path, Path]:
+    """``(generator.py, generator_model_state.pth)`` of ``omniart-eye-generator`` (``WeightsUnavailableError`` when
+    the package is missing), found without importing it."""
+    return (package_file("omniart_eye_generator", "generator.py", no_deps=True),
+            package_file("omniart_eye_generator", "generator_model_state.pth", no_deps=True))
+
+
 def load_eyes_cdcgan(batch_size: int = 64) -> LatentGenerator:
     """``zoo:eyes-cdcgan``: the conditional DCGAN of ``omniart-eye-generator``; latent ``z (100) ⊕ one_hot (8)``.
 
     The package is never imported (its ``__init__`` loads CUDA tensors); ``generator.py`` is loaded by file path.
     """
-    code_path = package_file("omniart_eye_generator", "generator.py", no_deps=True)
-    weights = package_file("omniart_eye_generator", "generator_model_state.pth", no_deps=True)
+    code_path, weights = eyes_cdcgan_files()
     spec = importlib.util.spec_from_file_location("_encoderscope_eye_generator", code_path)
     if spec is None or spec.loader is None:
         raise WeightsUnavailableError(f"cannot load {code_path}")

@@ -27,12 +27,7 @@ from encoderscope._io import read_npz, write_npz
 from encoderscope._progress import progress_bar, warn
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
-from encoderscope.linking.generators import Generator, generator_record
-
-
-def batch_seed(seed: int, cls: int, batch: int) -> int:
-    """The seed of one sampling batch: distinct for every (seed, class, batch), so the RNG stream advances."""
-    return int(np.random.SeedSequence([seed, cls + 1, batch]).generate_state(1)[0])
+from encoderscope.linking.generators import Generator, batch_seed, generator_record
 
 
 @dataclass
