@@ -243,12 +243,24 @@ def quantify_cmd(
     typer.echo(f"{len(quant.rows)} (unit, sample, part) rows; selective units -> {out / 'selective_units.csv'}")
 
 
-def _class_index(value: str, names: list[str] | None) -> int:
+#: a classifier that knows a generator's classes, for the error of a classifier that does not
+CLASSIFIER_FOR = {"zoo:eyes-cdcgan": "zoo:eyes-colour-cnn"}
+
+
+def _class_index(value: str, names: list[str] | None, gen) -> int:
     if value.isdigit():
         return int(value)
     if names and value in names:
         return names.index(value)
-    raise ParameterError(f"unknown class {value!r}" + (f"; classes: {', '.join(names[:20])}" if names else ""))
+    known = f"; classes: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}" if names else ""
+    if gen.class_names and value in gen.class_names:
+        suggestion = CLASSIFIER_FOR.get(gen.name)
+        raise ParameterError(
+            f"the classifier has no class {value!r}{known}: {value!r} is a class of the generator {gen.name}, so "
+            "link it to a classifier of the generator's classes"
+            + (f" (make the pairs with -c {suggestion})" if suggestion else "")
+        )
+    raise ParameterError(f"unknown class {value!r}{known}")
 
 
 @link_app.command("counterfactual")
@@ -282,7 +294,7 @@ def counterfactual_cmd(
     gen = _generator(generator, network.meta, device, autocast, trust_pickle)
     clf = _classifier(classifier, feature_layer, head, network.meta, random_init, device, autocast)
     names = list(clf.class_names) if clf.class_names else None
-    o, t = _class_index(origin, names), _class_index(target, names)
+    o, t = _class_index(origin, names, gen), _class_index(target, names, gen)
     if pairs is not None:
         data = PairedData.load(pairs)
         feats = data.features[data.predictions == o][:n]
