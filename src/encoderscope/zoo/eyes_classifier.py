@@ -51,7 +51,6 @@ from encoderscope.linking.generators import (
 from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.locate import remembered_sha256
 from encoderscope.zoo.preprocess import Preprocess
-from encoderscope.zoo.sources import freeze, seeded
 from encoderscope.zoo.state_cache import cached_state
 
 SPEC = "zoo:eyes-colour-cnn"
@@ -108,6 +107,18 @@ class EyeRecipe:
 RECIPE = EyeRecipe()
 
 
+def _seeded_net(seed: int) -> EyeNet:
+    """A freshly initialised :class:`EyeNet` from ``torch.manual_seed(seed)``; the global RNG is restored."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return EyeNet(len(EYE_COLOURS))
+
+
+def _frozen(net: EyeNet) -> EyeNet:
+    net.eval()
+    return net.requires_grad_(False)
+
+
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """``(B, 3, 32, 32)`` images in [0, 1] -> the network's input (mean 0.5, std 0.25 per channel)."""
     mean = torch.tensor(MEAN, dtype=images.dtype, device=images.device)[:, None, None]
@@ -129,8 +140,7 @@ def eye_images(gen: LatentGenerator, per_class: int, seed: int, size: int = 32) 
 def train_eye_net(gen: LatentGenerator, recipe: EyeRecipe = RECIPE) -> EyeNet:
     """Train :class:`EyeNet` on generated eyes by ``recipe``, where the generator is (float32); frozen on return."""
     x_train, y_train = eye_images(gen, recipe.train_per_class, 1000 + recipe.seed, recipe.size)
-    with seeded(recipe.seed):
-        net = EyeNet(len(EYE_COLOURS)).to(gen.device)
+    net = _seeded_net(recipe.seed).to(gen.device)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     order_rng = torch.Generator().manual_seed(recipe.seed)
@@ -144,7 +154,7 @@ def train_eye_net(gen: LatentGenerator, recipe: EyeRecipe = RECIPE) -> EyeNet:
             loss = F.cross_entropy(net(normalise(batch)), y_train[idx])
             loss.backward()
             opt.step()
-    return freeze(net)
+    return _frozen(net)
 
 
 def held_out_accuracy(
@@ -186,7 +196,7 @@ def cached_eye_net(recipe: EyeRecipe = RECIPE) -> tuple[EyeNet, dict[str, str]]:
     state, metadata = cached_state(cache_dir("zoo") / f"eyes-colour-cnn-{key}.safetensors", identity, expected,
                                    lambda: _train_and_measure(recipe), SPEC)
     net.load_state_dict(state, strict=True)
-    return freeze(net), metadata
+    return _frozen(net), metadata
 
 
 def load_eye_classifier(random_init: bool = False, seed: int = 0) -> Encoder:
@@ -195,8 +205,7 @@ def load_eye_classifier(random_init: bool = False, seed: int = 0) -> Encoder:
     ``random_init``: the same architecture, untrained (initialised from ``seed``; no generator weights needed).
     """
     if random_init:
-        with seeded(seed):
-            net = freeze(EyeNet(len(EYE_COLOURS)))
+        net = _frozen(_seeded_net(seed))
         weights, fingerprint = "random-init", f"random-init-eyenet-seed{seed}"
     else:
         net, metadata = cached_eye_net()
