@@ -247,7 +247,7 @@ def quantify_cmd(
 CLASSIFIER_FOR = {"zoo:eyes-cdcgan": "zoo:eyes-colour-cnn"}
 
 
-def _class_index(value: str, names: list[str] | None, gen) -> int:
+def _class_index(value: str, names: list[str] | None, gen: Any) -> int:
     if value.isdigit():
         return int(value)
     if names and value in names:
