@@ -144,7 +144,7 @@ def test_the_readme_chain_runs_as_written(tmp_path, monkeypatch) -> None:
     _readme_chain_in(tmp_path, monkeypatch)
     assert len(PairedData.load(tmp_path / "pairs.npz")) == 8 * 300
     assert np.isfinite(json.loads((tmp_path / "link" / "scores.json").read_text())["test_r2"])
-    assert len(list((tmp_path / "tune" / "strips").glob("unit_*.png"))) == 32
+    assert len(list((tmp_path / "tune" / "strips").glob("unit_*.png"))) == 8
     assert (tmp_path / "quant" / "selective_units.csv").exists()
     summary = json.loads((tmp_path / "cf" / "summary.json").read_text())
     assert summary["n"] == 8 and summary["success_rate"] > 0
