@@ -16,7 +16,7 @@ The weights are cached in ``cache_dir("zoo")`` as ``eyes-colour-cnn-<key>.safete
 verified on every load, see :mod:`encoderscope.zoo.state_cache`). The key hashes the recipe, the SHA-256 of the
 generator's weight file and a format number, so another recipe or generator trains another file. The held-out
 accuracy is measured once and kept in the file's metadata (0.853 for the default recipe, chance 0.125). Training
-took 220 s of CPU time on the 2-core build machine (:data:`TRAINING_NOTE`); a cached load takes 0.07 s.
+took 220 s of CPU time on a shared 2-core machine (:data:`TRAINING_NOTE`); a cached load took 0.07 s.
 
 Example:
     >>> enc = load_eye_classifier(random_init=True)
