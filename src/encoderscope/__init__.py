@@ -1,6 +1,8 @@
 """encoderscope: see what a vision encoder has learned.
 
-The flat public API (imported lazily, so ``import encoderscope`` stays fast):
+The flat public API (imported lazily, so ``import encoderscope`` stays fast). Every method takes its options as
+keyword arguments or as a typed configuration (``es.nave(config=es.NaveConfig(...))``); every result saves with
+``.save(folder)`` and loads back with ``es.load_result(folder)``.
 
     >>> import encoderscope as es
     >>> enc = es.load_model("timm:vit_tiny_patch16_224", random_init=True)
@@ -36,7 +38,7 @@ _API: dict[str, str] = {
     "SceneConfig": "encoderscope.data.scenes",
     "generate_scenes": "encoderscope.data.scenes",
     "write_scenes": "encoderscope.data.scenes",
-    "CorLocConfig": "encoderscope.nave.metrics",
+    "CorLocThresholds": "encoderscope.nave.metrics",
     "corloc": "encoderscope.nave.metrics",
     "hungarian_miou": "encoderscope.nave.metrics",
     "best_match_iou": "encoderscope.nave.metrics",
@@ -64,6 +66,23 @@ _API: dict[str, str] = {
     "fit_link": "encoderscope.linking.network",
     "sweep_units": "encoderscope.linking.tune",
     "counterfactuals": "encoderscope.linking.counterfactual",
+    # typed configurations (one per command) and run records
+    "NaveConfig": "encoderscope.nave.config",
+    "CompareConfig": "encoderscope.nave.config",
+    "CorLocConfig": "encoderscope.nave.config",
+    "DissectConfig": "encoderscope.dissect.config",
+    "LinkPairsConfig": "encoderscope.linking.config",
+    "LinkFitConfig": "encoderscope.linking.config",
+    "LinkTuneConfig": "encoderscope.linking.config",
+    "LinkQuantifyConfig": "encoderscope.linking.config",
+    "LinkCounterfactualConfig": "encoderscope.linking.config",
+    "LwtaTrainConfig": "encoderscope.lwta.config",
+    "ScenesConfig": "encoderscope.data.scenes",
+    "RunOptions": "encoderscope.configs",
+    "RunRecord": "encoderscope.runs",
+    "load_result": "encoderscope.results",
+    "compare": "encoderscope.nave.compare",
+    "evaluate_corloc": "encoderscope.nave.evaluate",
 }
 
 

@@ -1,7 +1,8 @@
-"""Atomic file output and the cache directory.
+"""Atomic file output (JSON, text, CSV, npz) and the cache directory.
 
 Nothing is ever half-written: every writer goes to a temporary file in the destination folder and renames it into
-place, so an interrupted run leaves either the old file or the new one.
+place, so an interrupted run leaves either the old file or the new one. ``.npz`` files are written with fixed zip
+timestamps, so the same arrays give the same bytes; :func:`write_csv` is the one CSV writer of the package.
 
 Example:
     >>> import tempfile, pathlib
@@ -14,12 +15,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import csv
+import functools
 import hashlib
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +78,8 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """JSON for numpy numbers and arrays, paths and dataclasses (``json.dumps(..., default=json_default)``)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -90,7 +95,7 @@ def _json_default(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (numpy scalars, arrays and paths are converted)."""
-    write_text(path, json.dumps(obj, indent=2, default=_json_default, sort_keys=False) + "\n")
+    write_text(path, json.dumps(obj, indent=2, default=json_default, sort_keys=False) + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -98,11 +103,23 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
 def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compressed: bool = True) -> None:
-    """Write named arrays to an ``.npz`` file atomically (never with pickled objects)."""
+    """Write named arrays to an ``.npz`` file atomically (never with pickled objects).
+
+    The file is what ``np.savez_compressed`` writes (``np.load`` reads it), with a fixed timestamp on every member,
+    so equal arrays give byte-identical files.
+    """
     buffer = io.BytesIO()
-    saver = np.savez_compressed if compressed else np.savez
-    saver(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, mode="w", compression=method, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            member.compress_type = method
+            with archive.open(member, mode="w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asarray(value), allow_pickle=False)
     write_bytes(path, buffer.getvalue())
 
 
@@ -110,6 +127,50 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read an ``.npz`` file written by :func:`write_npz` (``allow_pickle=False``)."""
     with np.load(Path(path), allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+def csv_text(
+    header: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], float_format: str | None = ".6g"
+) -> str:
+    """CSV text: a header line, then one line per row (a mapping keyed by the header, extra keys ignored, missing
+    ones empty; or a sequence in header order). Floats (numpy's too) are written with ``float_format``; ``None``
+    writes them as Python prints them.
+
+    Example:
+        >>> print(csv_text(["unit", "score"], [{"unit": 0, "score": 0.123456789}, [1, 2.0]]), end="")
+        unit,score
+        0,0.123457
+        1,2
+    """
+
+    def cell(value: Any) -> Any:
+        if float_format is not None and isinstance(value, float | np.floating):
+            return format(value, float_format)
+        return value
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(header))
+    for row in rows:
+        values = [row.get(column, "") for column in header] if isinstance(row, Mapping) else list(row)
+        writer.writerow([cell(value) for value in values])
+    return buffer.getvalue()
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    header: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    float_format: str | None = ".6g",
+) -> None:
+    """Write :func:`csv_text` to ``path`` atomically: the one CSV writer of the package."""
+    write_text(path, csv_text(header, rows, float_format))
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header, as dicts of strings."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -122,12 +183,17 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the libraries that shape results (for ``run.json`` records).
+    """Versions of Python and of the libraries that shape results (for ``run.json`` records; looked up once).
 
     Example:
         >>> "python" in versions()
         True
     """
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     import importlib.metadata as metadata
     import platform
 
@@ -137,4 +203,4 @@ def versions() -> dict[str, str]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return found
+    return tuple(found.items())

@@ -3,7 +3,6 @@ import torch
 from encoderscope.capture.cache import ActivationCache, model_key
 from encoderscope.capture.extract import extract
 from encoderscope.zoo import load_model
-from tests.conftest import make_image
 
 
 def _tiny():
@@ -11,7 +10,7 @@ def _tiny():
     return load_model(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.ReLU()))
 
 
-def test_cache_hit_returns_identical_activations(tmp_path):
+def test_cache_hit_returns_identical_activations(make_image, tmp_path):
     enc = _tiny()
     images = [make_image(40, 48, seed=i) for i in range(3)]
     first = extract(enc, images, layers="1", progress=False, cache=tmp_path)["1"].grid
@@ -32,7 +31,7 @@ def test_key_changes_with_weights_layers_and_preprocessing():
     assert model_key(enc, ["1"], autocast=False) != base
 
 
-def test_damaged_entry_is_recomputed(tmp_path):
+def test_damaged_entry_is_recomputed(make_image, tmp_path):
     enc = _tiny()
     image = make_image(40, 48)
     extract(enc, [image], layers="1", progress=False, cache=tmp_path)
@@ -42,7 +41,7 @@ def test_damaged_entry_is_recomputed(tmp_path):
     assert again.shape[0] == 1 and torch.isfinite(again).all()
 
 
-def test_image_key_depends_on_pixels_only():
+def test_image_key_depends_on_pixels_only(make_image):
     a = make_image(20, 20, seed=1)
     assert ActivationCache.image_key(a) == ActivationCache.image_key(a.copy())
     assert ActivationCache.image_key(a) != ActivationCache.image_key(make_image(20, 20, seed=2))

@@ -5,7 +5,6 @@ from encoderscope.capture.extract import extract, iter_batches
 from encoderscope.capture.pooling import unit_activations
 from encoderscope.errors import ActivationError, ParameterError
 from encoderscope.zoo import load_model
-from tests.conftest import make_image
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def test_one_pass_all_layers_with_registers(vit, small_images):
     assert torch.allclose(unit_activations(out, "registers"), tokens_pre_norm[:, 1:5].mean(1), atol=1e-5)
 
 
-def test_mixed_sizes_are_grouped_and_kept_in_order(vit):
+def test_mixed_sizes_are_grouped_and_kept_in_order(make_image, vit):
     images = [make_image(64, 96), make_image(80, 80), make_image(64, 96, seed=3)]
     batches = list(iter_batches(vit, images, layers=-1, batch_size=8, progress=False))
     assert sorted(i for b in batches for i in b.indices) == [0, 1, 2]
@@ -74,3 +73,16 @@ def test_cnn_pooling_modes(small_images):
     assert torch.all(unit_activations(out, "max") >= unit_activations(out, "mean"))
     with pytest.raises(ParameterError, match="CLS"):
         unit_activations(out, "cls")
+
+
+def test_outputs_stay_on_the_encoders_device_on_request(vit, small_images, monkeypatch):
+    from tests.fake_cuda import fake_cuda
+
+    with fake_cuda(monkeypatch) as gpu:
+        vit.to("cuda")
+        kept = list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False, to_host=False))
+        moved = list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False))
+        assert gpu.on_gpu(kept[0].outputs["blocks.1"].grid)  # to_host=False: left where the encoder is
+        assert not gpu.on_gpu(moved[0].outputs["blocks.1"].grid)  # the default brings outputs to the host
+        vit.to("cpu")
+    assert torch.equal(kept[0].outputs["blocks.1"].grid.cpu(), moved[0].outputs["blocks.1"].grid)

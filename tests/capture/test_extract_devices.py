@@ -8,7 +8,6 @@ import torch
 from encoderscope.capture import extract, iter_batches
 from encoderscope.errors import DeviceError
 from encoderscope.zoo import load_model
-from tests.conftest import make_image
 from tests.fake_cuda import fake_cuda
 
 
@@ -23,7 +22,7 @@ def vit():
 
 
 @pytest.mark.parametrize("autocast", [False, True])
-def test_extract_on_a_gpu_encoder(monkeypatch, vit, autocast) -> None:
+def test_extract_on_a_gpu_encoder(make_image, monkeypatch, vit, autocast) -> None:
     images = [make_image(48, 64, seed=i) for i in range(3)]
     on_cpu = extract(vit, images, layers=["blocks.1"], progress=False, autocast=autocast)
     with fake_cuda(monkeypatch) as gpu:
@@ -40,13 +39,13 @@ def test_extract_on_a_gpu_encoder(monkeypatch, vit, autocast) -> None:
         torch.testing.assert_close(output.grid, on_cpu["blocks.1"].grid)  # same numbers: the data stayed on the host
 
 
-def test_iter_batches_moves_the_encoder_when_asked(monkeypatch, vit) -> None:
+def test_iter_batches_moves_the_encoder_when_asked(make_image, monkeypatch, vit) -> None:
     with fake_cuda(monkeypatch) as gpu:
         batch = next(iter_batches(vit, [make_image(32, 32)], ["blocks.0"], progress=False, device="cuda"))
         assert vit.device == torch.device("cuda", 0) and not gpu.on_gpu(batch.outputs["blocks.0"].grid)
 
 
-def test_autocast_on_an_unsupported_device_fails_before_the_forward(monkeypatch, vit) -> None:
+def test_autocast_on_an_unsupported_device_fails_before_the_forward(make_image, monkeypatch, vit) -> None:
     monkeypatch.setattr(torch.amp, "is_autocast_available", lambda kind: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     monkeypatch.setattr(type(vit), "device", property(lambda self: torch.device("mps")))

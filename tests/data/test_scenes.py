@@ -35,7 +35,7 @@ def test_same_seed_gives_identical_files(tmp_path):
     c = write_scenes(tmp_path / "c", n=4, seed=8, config=FAST, progress=False)
     assert _files(c.root)["JPEGImages/000000.jpg"] != files_a["JPEGImages/000000.jpg"]
     run = read_json(a.root / "run.json")
-    assert run["seed"] == 7 and run["n"] == 4 and run["config"]["kinds"] == ["horse", "shape"]
+    assert run["seed"] == 7 and run["config"]["n"] == 4 and run["config"]["scene"]["kinds"] == ["horse", "shape"]
 
 
 def test_scene_depends_only_on_seed_and_index():
@@ -89,16 +89,16 @@ def test_written_folder_reads_back_for_the_evaluator(tmp_path):
 
 
 def test_bad_configs():
-    for config in (
-        SceneConfig(min_side=500, max_side=300),
-        SceneConfig(kinds=("cat",)),
-        SceneConfig(min_objects=0),
-        SceneConfig(min_scale=0.7, max_scale=0.2),
-        SceneConfig(backgrounds=("sky",)),
-        SceneConfig(max_occlusion=1.0),
+    for bad in (
+        {"min_side": 500, "max_side": 300},
+        {"kinds": ("cat",)},
+        {"min_objects": 0},
+        {"min_scale": 0.7, "max_scale": 0.2},
+        {"backgrounds": ("sky",)},
+        {"max_occlusion": 1.0},
     ):
         with pytest.raises(ParameterError):
-            SceneGenerator(0, config)
+            SceneConfig(**bad)
     with pytest.raises(ParameterError):
         next(generate_scenes(0))
 

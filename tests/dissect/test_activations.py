@@ -9,10 +9,9 @@ from encoderscope.data.images import open_images
 from encoderscope.dissect import activations_from_tensor, neuron_activations
 from encoderscope.errors import ParameterError
 from encoderscope.lwta import LWTA
-from tests.conftest import make_image
 
 
-def test_conv_layers_are_mean_pooled_by_default_and_max_on_request() -> None:
+def test_conv_layers_are_mean_pooled_by_default_and_max_on_request(make_image) -> None:
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), LWTA(2, mode="conv", generator=None))
     images = open_images([make_image(32, 32, seed=i) for i in range(3)])
@@ -23,7 +22,7 @@ def test_conv_layers_are_mean_pooled_by_default_and_max_on_request() -> None:
     assert mean.keys == ["image-000", "image-001", "image-002"]
 
 
-def test_one_layer_at_a_time_and_given_matrices() -> None:
+def test_one_layer_at_a_time_and_given_matrices(make_image) -> None:
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3))
     with pytest.raises(ParameterError, match="one layer"):
         neuron_activations(net, [make_image(32, 32)], "*", progress=False)

@@ -14,7 +14,6 @@ from encoderscope.dissect import AnnotationScorer, activations_from_tensor, desc
 from encoderscope.dissect.similarity import soft_wpmi
 from encoderscope.errors import ParameterError
 from encoderscope.lwta import convert
-from tests.conftest import make_image
 
 
 def _toy() -> tuple:
@@ -55,7 +54,7 @@ def test_save_writes_descriptions_and_run_json(tmp_path: Path) -> None:
     assert '"similarity": "soft_wpmi"' in (tmp_path / "run.json").read_text()
 
 
-def test_pipeline_on_tiny_lwta_vit_with_galleries(tmp_path: Path) -> None:
+def test_pipeline_on_tiny_lwta_vit_with_galleries(make_image, tmp_path: Path) -> None:
     torch.manual_seed(0)
     vit = timm.models.VisionTransformer(patch_size=32, embed_dim=16, depth=1, num_heads=2, num_classes=2)
     net = convert(vit, 4, seed=0)

@@ -10,12 +10,11 @@ from encoderscope.data.images import open_images
 from encoderscope.dissect import AnnotationScorer, ClipScorer, LabelspaceScorer, dissect, neuron_activations
 from encoderscope.lwta import LWTA
 from encoderscope.zoo import load_model
-from tests.conftest import make_image
 from tests.fake_cuda import fake_cuda
 
 
 @pytest.fixture
-def probe():
+def probe(make_image):
     return open_images([make_image(32, 32, seed=i) for i in range(4)])
 
 

@@ -12,11 +12,10 @@ import torch.nn.functional as F
 from encoderscope.data.images import open_images
 from encoderscope.dissect.scorers import AnnotationScorer, ClipScorer, LabelspaceScorer, make_scorer
 from encoderscope.errors import ParameterError
-from tests.conftest import make_image
 
 
 @pytest.fixture
-def probe():
+def probe(make_image):
     return open_images([make_image(40, 48, seed=i) for i in range(3)]).items
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from encoderscope.lwta.models import ModelConfig
-from encoderscope.lwta.train import TrainConfig, evaluate, run_info, train
+from encoderscope.lwta.train import TrainConfig, evaluate, train
 from tests.fake_cuda import fake_cuda
 
 
@@ -29,7 +29,7 @@ def test_training_on_the_gpu(monkeypatch, arch, autocast) -> None:
     with fake_cuda(monkeypatch) as gpu:
         result = train(_config(arch, device="cuda", autocast=autocast), data=_data(), progress=False)
         assert next(result.model.parameters()).device == torch.device("cuda", 0)
-        assert run_info(result.config)["device"] == "cuda:0 (Fake GPU)"
+        assert result.run_record().details["device"] == "cuda:0 (Fake GPU)"
     assert {"cross_entropy", "backward"} <= gpu.gpu_ops
     assert gpu.generator_devices == [torch.device("cuda", 0)] * 2  # LWTA noise for training, then evaluation
     assert all(m.non_blocking for m in gpu.moves if m.shape[1:] == (3, 32, 32))

@@ -2,10 +2,9 @@ import torch
 
 from encoderscope.capture import capture_outputs
 from encoderscope.nave.attention import attention_module, cls_attention
-from tests.conftest import make_image
 
 
-def test_cls_attention_equals_the_blocks_own_softmax(tiny_vit):
+def test_cls_attention_equals_the_blocks_own_softmax(make_image, tiny_vit):
     block = tiny_vit.module.blocks[1]
     name, attn = attention_module(tiny_vit, "blocks.1")
     assert name == "blocks.1.attn.qkv"

@@ -3,7 +3,6 @@ import pytest
 
 from encoderscope.errors import ParameterError
 from encoderscope.nave.baselines import baseline_maps, felzenszwalb_regions, slic_regions
-from tests.conftest import make_image
 
 
 def quadrants() -> np.ndarray:
@@ -30,7 +29,7 @@ def test_slic_recovers_four_flat_quadrants():
     assert len(set(majority)) == 4
 
 
-def test_baseline_maps_are_results_at_image_resolution():
+def test_baseline_maps_are_results_at_image_resolution(make_image):
     result = baseline_maps([make_image(64, 96), make_image(300, 200)], "slic", k=5, progress=False)
     assert [result.label_map(i).shape for i in range(2)] == [(64, 96), (300, 200)]
     assert result.records[1].labels.shape == (256, 171)  # worked at 256 px on the longer side

@@ -26,9 +26,7 @@ def test_hungarian_matching_makes_colours_agree_and_ari_is_label_free():
     assert comparison.mean_ari.shape == (3, 3)
 
 
-def test_compare_models_and_a_baseline_end_to_end(tiny_vit, tmp_path):
-    from tests.conftest import make_image
-
+def test_compare_models_and_a_baseline_end_to_end(make_image, tiny_vit, tmp_path):
     images = [make_image(64, 96, seed=0), make_image(48, 48, seed=1)]
     comparison = compare([tiny_vit, tiny_vit], images, k=3, baselines=["slic"], progress=False)
     assert len(comparison.results) == 3 and comparison.keys == ["image-000", "image-001"]
@@ -36,7 +34,8 @@ def test_compare_models_and_a_baseline_end_to_end(tiny_vit, tmp_path):
     assert comparison.plot("image-001").shape[2] == 3
     out = comparison.save(tmp_path / "cmp")
     info = read_json(out / "run.json")
-    assert len(info["mean_ari"]["matrix"]) == 3
+    assert info["kind"] == "compare" and len(info["details"]["mean_ari"]["matrix"]) == 3
+    assert info["config"]["baselines"] == ["slic"] and info["config"]["nave"]["k"] == 3
     assert (out / "compare" / "image-000.png").exists() and (out / "report.html").exists()
     assert (out / "ari.csv").read_text().splitlines()[-1].startswith("mean,")
 

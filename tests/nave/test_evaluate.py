@@ -4,9 +4,12 @@ import sys
 import numpy as np
 import pytest
 
+from encoderscope import load_result
 from encoderscope.data.scenes import write_scenes
 from encoderscope.data.voc import open_voc
-from encoderscope.nave.evaluate import evaluate_localisation, score_maps
+from encoderscope.nave.config import CorLocConfig, NaveConfig
+from encoderscope.nave.evaluate import LocalisationScores, evaluate_corloc, evaluate_localisation, score_maps
+from encoderscope.nave.metrics import CorLocThresholds
 from encoderscope.nave.result import NaveRecord, NaveResult
 
 
@@ -59,3 +62,16 @@ def test_corloc_cli_prints_score(scenes, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("CorLoc ") and "on 4 images" in result.stdout
     assert (tmp_path / "c" / "corloc.csv").exists()
+    loaded = load_result(tmp_path / "c")
+    assert isinstance(loaded, LocalisationScores) and loaded.run.command[:2] == ["encoderscope", "corloc"]
+    assert loaded.run.config["dataset"] == str(root) and loaded.run.config["nave"]["layers"] == ["layer3", "layer4"]
+
+
+def test_evaluate_corloc_takes_a_config(scenes, tmp_path):
+    root = scenes.entries[0].image_path.parent.parent
+    nave = NaveConfig(model="timm:resnet18", random_init=True, layers=("layer3",), k=3, size=64)
+    scores = evaluate_corloc(config=CorLocConfig(dataset=str(root), relative=True, nave=nave), progress=False)
+    assert scores.corloc.n_images == 4 and scores.corloc.config == CorLocThresholds.relative_default()
+    assert scores.run.kind == "corloc" and scores.run.config["relative"] is True
+    again = evaluate_corloc(dataset=scenes, config=CorLocConfig(nave=nave), k=2, progress=False)
+    assert again.result.k <= 2 and again.run.config["nave"]["k"] == 2

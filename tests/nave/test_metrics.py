@@ -12,7 +12,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.nave.metrics import (
     RELATIVE_BORDER,
     RELATIVE_MIN_AREA,
-    CorLocConfig,
+    CorLocThresholds,
     best_match_iou,
     box_iou,
     component_boxes,
@@ -63,7 +63,7 @@ def test_area_threshold_is_strict_and_counted_before_border():
     assert len(masks) == 1 and not masks[0][:14].any()
     crossing = np.zeros((100, 100), dtype=int)
     crossing[5:40, 5:40] = 1  # area counted before clearing (1225 px), box starts at the band's edge
-    assert [14.0, 14.0, 39.0, 39.0] in component_boxes(crossing, CorLocConfig(min_area=784, border=14)).tolist()
+    assert [14.0, 14.0, 39.0, 39.0] in component_boxes(crossing, CorLocThresholds(min_area=784, border=14)).tolist()
 
 
 def test_four_connectivity_splits_diagonal_touch():
@@ -93,9 +93,9 @@ def test_split_boxes_uses_strict_threshold():
     sppx[20:60, 20:60] = 1
     gt = np.array([[20.0, 20.0, 70.0, 70.0], [0.0, 0.0, 5.0, 5.0]])
     iou = _yolo_iou([20, 20, 59, 59], gt[0])
-    at = CorLocConfig(iou_threshold=iou)
+    at = CorLocThresholds(iou_threshold=iou)
     assert localise_image(sppx, gt, at).correct  # default rule: IoU >= threshold
-    split = localise_image(sppx, gt, CorLocConfig(iou_threshold=iou, split_boxes=True))
+    split = localise_image(sppx, gt, CorLocThresholds(iou_threshold=iou, split_boxes=True))
     assert not split.correct and split.iou == pytest.approx(iou) and split.gt_index == 0  # split: IoU > threshold
 
 
@@ -113,19 +113,19 @@ def test_corloc_percentage_and_skips():
 
 def test_no_surviving_component_is_wrong():
     tiny = np.zeros((40, 40), dtype=int)  # one cluster, but all of it inside the border band after clearing
-    result = localise_image(tiny, np.array([[0.0, 0.0, 40.0, 40.0]]), CorLocConfig(border=20))
+    result = localise_image(tiny, np.array([[0.0, 0.0, 40.0, 40.0]]), CorLocThresholds(border=20))
     assert result.n_components == 0 and result.iou == 0.0 and not result.correct
 
 
 def test_relative_thresholds():
-    config = CorLocConfig.relative_default()
+    config = CorLocThresholds.relative_default()
     assert config.pixel_thresholds((375, 500)) == (pytest.approx(784.0), 14)
     area, border = config.pixel_thresholds((224, 224))
     assert area == pytest.approx(784 * 224 * 224 / (375 * 500))
     assert border == round(14 / 375 * 224) == 8
     assert abs(RELATIVE_MIN_AREA - 784 / 187500) < 1e-15 and abs(RELATIVE_BORDER - 14 / 375) < 1e-15
     with pytest.raises(ParameterError):
-        CorLocConfig(min_area=-1).pixel_thresholds((10, 10))
+        CorLocThresholds(min_area=-1).pixel_thresholds((10, 10))
 
 
 def test_save_writes_csv_and_run_json(tmp_path):
@@ -136,7 +136,7 @@ def test_save_writes_csv_and_run_json(tmp_path):
     rows = list(csv.DictReader((tmp_path / "corloc.csv").open()))
     assert rows[0]["key"] == "img1" and rows[0]["correct"] == "1" and rows[0]["xmin"] == "20.0"
     run = read_json(tmp_path / "run.json")
-    assert run["corloc"] == 100.0 and run["config"]["min_area"] == 784.0
+    assert run["details"]["corloc"]["corloc"] == 100.0 and run["config"]["min_area"] == 784.0
 
 
 def _stripes():

@@ -4,20 +4,22 @@ import torch
 
 import encoderscope
 from encoderscope.capture import extract
+from encoderscope.cluster import fit_clusters_batch
 from encoderscope.errors import LayerError, ParameterError
 from encoderscope.nave import cluster_positions, combine_depths, nave, prepare_encoder
-from tests.conftest import make_image
 
 
-def images():
+@pytest.fixture
+def images(make_image):
+    """Three images of different sizes."""
     return [make_image(64, 96, seed=0), make_image(80, 80, seed=1), make_image(70, 50, seed=2)]
 
 
-def test_image_scope_maps_at_each_images_own_resolution(tiny_vit):
-    result = nave(tiny_vit, images(), k=3, progress=False)
+def test_image_scope_maps_at_each_images_own_resolution(images, tiny_vit):
+    result = nave(tiny_vit, images, k=3, progress=False)
     assert result.keys == ["image-000", "image-001", "image-002"]
     assert [r.index for r in result.records] == [0, 1, 2]
-    for record, image in zip(result.records, images(), strict=True):
+    for record, image in zip(result.records, images, strict=True):
         labels = result.label_map(record.key)
         assert labels.shape == (image.height, image.width)
         assert labels.min() >= 0 and labels.max() < 3
@@ -26,30 +28,57 @@ def test_image_scope_maps_at_each_images_own_resolution(tiny_vit):
     assert result.records[0].labels.shape == (8, 12)
 
 
-def test_pipeline_is_exactly_capture_combine_cluster(tiny_vit):
-    image = [make_image(64, 96, seed=5)]
-    result = nave(tiny_vit, image, layers=["blocks.0", "blocks.2"], k=4, seed=3, progress=False)
-    acts = extract(tiny_vit, image, layers=["blocks.0", "blocks.2"], progress=False)
+def test_pipeline_is_exactly_capture_combine_cluster(make_image, tiny_vit):
+    image = [make_image(64, 96, seed=5), make_image(64, 96, seed=6)]
+    layers = ["blocks.0", "blocks.2"]
+    acts = extract(tiny_vit, image, layers=layers, progress=False)
     features = combine_depths([acts["blocks.0"].grid, acts["blocks.2"].grid])
-    expected = cluster_positions(features[0].reshape(-1, features.shape[-1]), 4, seed=3)
-    assert np.array_equal(result.records[0].labels.ravel(), expected)
+    flat = features.reshape(2, -1, features.shape[-1])
+    # per-image faiss: the results of earlier versions, bit for bit
+    result = nave(tiny_vit, image, layers=layers, k=4, seed=3, backend="faiss", progress=False)
+    for j in range(2):
+        assert np.array_equal(result.records[j].labels.ravel(), cluster_positions(flat[j], 4, seed=3))
+    assert result.config["backend"] == "faiss" and "backend_requested" not in result.config
+    # the default: the whole batch at once, image j seeded with [seed, j]
+    batched = nave(tiny_vit, image, layers=layers, k=4, seed=3, progress=False)
+    expected = fit_clusters_batch(flat, 4, seed=3, indices=[0, 1])
+    for j in range(2):
+        assert np.array_equal(batched.records[j].labels.ravel(), expected.fits[j].labels)
+    assert batched.config["backend"] == "torch-batched" and batched.config["backend_requested"] == "auto"
 
 
-def test_cnn_depths_of_different_resolutions_use_the_first_grid(tiny_resnet):
-    result = nave(tiny_resnet, images()[:1], layers="layer2,layer3", k=3, progress=False)
+def test_batched_labels_do_not_depend_on_the_batch_size(make_image, tiny_vit):
+    pictures = [make_image(64, 96, seed=s) for s in range(5)]
+    one = nave(tiny_vit, pictures, k=3, batch_size=1, progress=False)
+    three = nave(tiny_vit, pictures, k=3, batch_size=3, progress=False)
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(one.records, three.records, strict=True))
+    pca = nave(tiny_vit, pictures[:2], k=3, method="pca", progress=False)
+    assert pca.config["backend"] == "torch-batched" and pca.records[0].labels.max() < 3
+
+
+def test_dataset_scope_on_the_device_assigns_as_the_host_path(make_image, tiny_vit):
+    pictures = [make_image(64, 96, seed=7), make_image(80, 80, seed=8)]
+    auto = nave(tiny_vit, pictures, k=4, scope="dataset", progress=False)
+    host = nave(tiny_vit, pictures, k=4, scope="dataset", backend="torch", progress=False)
+    assert auto.config["backend"] == "torch" and auto.config["backend_requested"] == "auto"
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(auto.records, host.records, strict=True))
+
+
+def test_cnn_depths_of_different_resolutions_use_the_first_grid(images, tiny_resnet):
+    result = nave(tiny_resnet, images[:1], layers="layer2,layer3", k=3, progress=False)
     # 64x96 -> 128x192; layer2 has stride 8
     assert result.records[0].labels.shape == (16, 24)
     assert result.label_map(0).shape == (64, 96)
 
 
-def test_bilinear_input_departure_clusters_pixels(tiny_resnet):
+def test_bilinear_input_departure_clusters_pixels(images, tiny_resnet):
     small = prepare_encoder(tiny_resnet, size=32)
-    result = nave(small, images()[:1], layers="layer3", k=3, resample="bilinear-input", progress=False)
+    result = nave(small, images[:1], layers="layer3", k=3, resample="bilinear-input", progress=False)
     assert result.records[0].labels.shape == (32, 48)
     assert result.config["resample"] == "bilinear-input"
 
 
-def test_dataset_scope_assigns_consistently(tiny_vit):
+def test_dataset_scope_assigns_consistently(make_image, tiny_vit):
     picture = make_image(64, 96, seed=7)
     result = nave(tiny_vit, [picture, make_image(80, 80, seed=8), picture], k=4, scope="dataset", progress=False)
     first, _, third = result.records
@@ -65,7 +94,7 @@ def test_dataset_scope_assigns_consistently(tiny_vit):
     assert all(np.array_equal(a.labels, b.labels) for a, b in zip(result.records, again.records, strict=True))
 
 
-def test_dataset_scope_fits_on_a_bounded_sample(tiny_vit, monkeypatch):
+def test_dataset_scope_fits_on_a_bounded_sample(make_image, tiny_vit, monkeypatch):
     import encoderscope.nave.pipeline as pipeline
 
     seen = []
@@ -82,27 +111,29 @@ def test_dataset_scope_fits_on_a_bounded_sample(tiny_vit, monkeypatch):
     assert seen == [(30, 48)]
 
 
-def test_auto_k_is_recorded_per_image(tiny_vit):
-    result = nave(tiny_vit, images()[:1], k="auto", progress=False)
+def test_auto_k_is_recorded_per_image(images, tiny_vit):
+    result = nave(tiny_vit, images[:1], k="auto", progress=False)
     choice = result.records[0].k_choice
     assert choice["rule"] == "inertia-drop (reference)" and choice["ks"] == list(range(3, 11))
     assert result.records[0].k == choice["k"]
 
 
-def test_errors_are_one_line(tiny_vit, tmp_path):
+def test_errors_are_one_line(images, tiny_vit, tmp_path):
     with pytest.raises(ParameterError, match="larger than the number of positions"):
-        nave(tiny_vit, images()[:1], k=500, progress=False)
+        nave(tiny_vit, images[:1], k=500, progress=False)
     with pytest.raises(ParameterError, match="unknown method"):
-        nave(tiny_vit, images()[:1], method="dbscan", progress=False)
+        nave(tiny_vit, images[:1], method="dbscan", progress=False)
+    with pytest.raises(ParameterError, match="unknown k-means back-end 'cuml'"):
+        nave(tiny_vit, images[:1], backend="cuml", progress=False)
     with pytest.raises(ParameterError, match="unknown scope"):
-        nave(tiny_vit, images()[:1], scope="world", progress=False)
+        nave(tiny_vit, images[:1], scope="world", progress=False)
     with pytest.raises(ParameterError, match="at least 2"):
-        nave(tiny_vit, images()[:1], k=1, progress=False)
+        nave(tiny_vit, images[:1], k=1, progress=False)
     with pytest.raises(LayerError, match="no spatial grid"):
-        nave(tiny_vit, images()[:1], layers="head", progress=False)
+        nave(tiny_vit, images[:1], layers="head", progress=False)
 
 
-def test_unreadable_inputs_are_skipped_and_reported(tiny_vit, tmp_path):
+def test_unreadable_inputs_are_skipped_and_reported(make_image, tiny_vit, tmp_path):
     make_image(64, 96).save(tmp_path / "good.png")
     (tmp_path / "broken.png").write_bytes(b"not a png")
     result = nave(tiny_vit, tmp_path, k=3, progress=False)
@@ -110,19 +141,19 @@ def test_unreadable_inputs_are_skipped_and_reported(tiny_vit, tmp_path):
     assert [s["key"] for s in result.skipped] == ["broken.png"]
 
 
-def test_attention_method_labels_patches_by_head(tiny_vit):
-    result = nave(tiny_vit, images()[:1], method="attention", progress=False)
+def test_attention_method_labels_patches_by_head(images, tiny_vit):
+    result = nave(tiny_vit, images[:1], method="attention", progress=False)
     record = result.records[0]
     assert record.k == 4 and record.labels.shape == (16, 24)  # 2x the 8x12 patch grid
     assert record.labels.min() >= 0 and record.labels.max() < 4
-    heads = nave(tiny_vit, images()[:1], method="attention", heads=[1, 3], progress=False)
+    heads = nave(tiny_vit, images[:1], method="attention", heads=[1, 3], progress=False)
     assert heads.records[0].k == 2
 
 
-def test_flat_api_callable_subpackage(tiny_vit):
-    a = encoderscope.nave(tiny_vit, images()[:1], k=3, progress=False)
-    b = encoderscope.nave_maps(tiny_vit, images()[:1], k=3, progress=False)
-    c = encoderscope.nave.run(tiny_vit, images()[:1], k=3, progress=False)
+def test_flat_api_callable_subpackage(images, tiny_vit):
+    a = encoderscope.nave(tiny_vit, images[:1], k=3, progress=False)
+    b = encoderscope.nave_maps(tiny_vit, images[:1], k=3, progress=False)
+    c = encoderscope.nave.run(tiny_vit, images[:1], k=3, progress=False)
     assert np.array_equal(a.records[0].labels, b.records[0].labels)
     assert np.array_equal(a.records[0].labels, c.records[0].labels)
     assert callable(encoderscope.nave.combine_depths)

@@ -7,7 +7,6 @@ import pytest
 from encoderscope.nave import nave
 from encoderscope.report import concept_palette
 from encoderscope.report.browser import check_page, find_chromium
-from tests.conftest import make_image
 
 pytestmark = [
     pytest.mark.browser,
@@ -15,7 +14,7 @@ pytestmark = [
 ]
 
 
-def test_nave_report_renders_without_console_errors(tiny_vit, tmp_path):
+def test_nave_report_renders_without_console_errors(make_image, tiny_vit, tmp_path):
     images = [make_image(96, 128, seed=i) for i in range(2)]
     result = nave(tiny_vit, images, layers=["blocks.0", "blocks.2"], k=3, progress=False)
     folder = result.save(tmp_path / "out")

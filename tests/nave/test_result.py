@@ -3,7 +3,6 @@ import numpy as np
 from encoderscope._io import read_json, read_npz
 from encoderscope.nave import nave
 from encoderscope.nave.result import grid_to_image
-from tests.conftest import make_image
 
 
 def test_grid_to_image_is_floor_nearest_then_crop_then_nearest():
@@ -17,7 +16,7 @@ def test_grid_to_image_is_floor_nearest_then_crop_then_nearest():
     assert out.shape == (6, 10)
 
 
-def test_save_writes_labels_run_json_pictures_and_report(tiny_vit, tmp_path):
+def test_save_writes_labels_run_json_pictures_and_report(make_image, tiny_vit, tmp_path):
     images = [make_image(64, 96, seed=0), make_image(40, 30, seed=1)]
     result = nave(tiny_vit, images, k=3, seed=5, progress=False)
     out = result.save(tmp_path / "run")
@@ -27,9 +26,10 @@ def test_save_writes_labels_run_json_pictures_and_report(tiny_vit, tmp_path):
     assert np.issubdtype(labels["image-000"].dtype, np.integer)
     assert np.array_equal(labels["image-001"], result.label_map("image-001"))
     info = read_json(out / "run.json")
-    assert info["seed"] == 5 and info["config"]["k"] == 3 and info["config"]["layers"] == ["blocks.2"]
+    assert info["seed"] == 5 and info["config"]["k"] == 3 and info["config"]["layers"] is None
+    assert info["details"]["resolved"]["layers"] == ["blocks.2"]
     assert "torch" in info["versions"] and info["skipped"] == []
-    assert [image["key"] for image in info["images"]] == ["image-000", "image-001"]
+    assert [image["key"] for image in info["details"]["images"]] == ["image-000", "image-001"]
     assert (out / "overlays" / "image-000.png").stat().st_size > 0
     html = (out / "report.html").read_text()
     assert html.count("data:image") >= 4 and "image-001" in html
@@ -39,8 +39,8 @@ def test_save_writes_labels_run_json_pictures_and_report(tiny_vit, tmp_path):
     assert rows[0] == "key,concept,fraction" and len(rows) == 1 + 2 * 3
 
 
-def test_dataset_scope_saves_a_gallery(tiny_vit, tmp_path):
+def test_dataset_scope_saves_a_gallery(make_image, tiny_vit, tmp_path):
     images = [make_image(64, 96, seed=s) for s in range(3)]
     out = nave(tiny_vit, images, k=3, scope="dataset", progress=False).save(tmp_path / "ds")
     assert (out / "gallery.png").exists()
-    assert set(read_json(out / "run.json")["gallery"]) <= {"0", "1", "2"}
+    assert set(read_json(out / "run.json")["details"]["gallery"]) <= {"0", "1", "2"}

@@ -25,7 +25,7 @@ from encoderscope.report.html import (
     write_report,
 )
 from encoderscope.report.overlay import label_panel
-from tests.conftest import make_image
+from tests.images import make_image
 
 EVIL = "<script>alert(\"x\")</script> & 'q'"
 

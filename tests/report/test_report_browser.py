@@ -22,7 +22,7 @@ from encoderscope.report import (
     write_report,
 )
 from encoderscope.report.browser import check_page, find_chromium
-from tests.conftest import make_image
+from tests.images import make_image
 
 pytestmark = [
     pytest.mark.browser,

@@ -26,7 +26,7 @@ def _check(out, names) -> None:
             assert 0.0 <= scores["corloc"] <= 100.0 and 0.0 <= scores["miou"] <= 100.0
             assert scores["regions"] >= 1.0
     run_info = json.loads((out / "run.json").read_text())
-    assert run_info["quick"] is True and run_info["study"] == "baselines"
+    assert run_info["details"]["quick"] is True and run_info["details"]["study"] == "baselines"
 
 
 def test_quick_run_random_init(tmp_path) -> None:

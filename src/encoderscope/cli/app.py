@@ -46,10 +46,17 @@ COMMAND_MODULES: list[str] = ["layers", "link", "scenes", "nave", "lwta", "disse
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and turns :class:`EncoderscopeError` into one ``error:`` line and exit status 2."""
+    """Entry point: runs the app and turns :class:`EncoderscopeError` into one ``error:`` line and exit status 2.
+
+    Every run record written meanwhile carries the command line (``encoderscope`` and ``argv``) as its command.
+    """
+    from encoderscope.runs import cli_command
+
     _register_commands()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, standalone_mode=True)
+        with cli_command(["encoderscope", *args]):
+            app(args=args, standalone_mode=True)
     except EncoderscopeError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)

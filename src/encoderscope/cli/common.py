@@ -1,21 +1,12 @@
-"""Options and helpers shared by the command modules."""
+"""Options and helpers shared by the command modules (help texts come from the configuration fields)."""
 
 from __future__ import annotations
 
-import typer
-
+from encoderscope.cli.options import field_option
+from encoderscope.configs import RunOptions
 from encoderscope.errors import ParameterError
 
-RANDOM_INIT = typer.Option(False, "--random-init", help="Build the architecture without pretrained weights.")
-ARCH = typer.Option(None, "--arch", help="Architecture spec for file: checkpoints, e.g. timm:resnet18.")
-SEED = typer.Option(0, "--seed", help="Seed for every random choice.")
-DEVICE = typer.Option(
-    None, "--device", help="Where models run: cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)."
-)
-AUTOCAST = typer.Option(
-    False, "--autocast", help="Run the model forward in mixed precision (bfloat16 on CPU and recent GPUs, float16 "
-    "on older GPUs and mps); faster, results can differ slightly from float32."
-)
+DEVICE = field_option(RunOptions, "device")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

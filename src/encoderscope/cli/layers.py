@@ -9,19 +9,24 @@ from rich.table import Table
 from encoderscope import devices
 from encoderscope.capture.layers import list_layers
 from encoderscope.cli.app import app
-from encoderscope.cli.common import ARCH, AUTOCAST, DEVICE, RANDOM_INIT, parse_size
+from encoderscope.cli.common import DEVICE, parse_size
+from encoderscope.cli.options import field_option
+from encoderscope.configs import HELP_MODEL
+from encoderscope.nave.config import NaveConfig
 from encoderscope.zoo import load_model
+
+RANDOM_INIT = field_option(NaveConfig, "random_init")
 
 
 @app.command()
 def layers(
-    model: str = typer.Argument(..., help="Model spec: zoo:NAME, timm:NAME, tv:NAME, hf:ORG/NAME or file:PATH."),
+    model: str = typer.Argument(..., help=HELP_MODEL),
     random_init: bool = RANDOM_INIT,
     input_size: str = typer.Option(None, "--input-size", help="Probe input H or HxW (default: the model's)."),
     filter_glob: str = typer.Option(None, "--filter", help="Only layers matching this glob, e.g. 'blocks.*'."),
-    arch: str = ARCH,
+    arch: str = field_option(NaveConfig, "arch"),
     device: str = DEVICE,
-    autocast: bool = AUTOCAST,
+    autocast: bool = field_option(NaveConfig, "autocast"),
 ) -> None:
     """List every layer: type, output shape, and how it maps to a (C, h, w) grid plus prefix tokens."""
     encoder = load_model(model, random_init=random_init, arch=arch, device=device)

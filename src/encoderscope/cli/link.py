@@ -1,7 +1,8 @@
 """``encoderscope link pairs|fit|tune|quantify|counterfactual``: Linking in Style from the command line.
 
 Each step records the generator and classifier it used, so the later steps find them again by default
-(``--generator`` / ``--classifier`` override).
+(``--generator`` / ``--classifier`` override). The options are the fields of the step's configuration
+(:mod:`encoderscope.linking.config`).
 """
 
 from __future__ import annotations
@@ -9,24 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 
-from encoderscope._io import read_npz, write_json
 from encoderscope.cli.app import app
-from encoderscope.cli.common import AUTOCAST, DEVICE, RANDOM_INIT, SEED, split_list
+from encoderscope.cli.common import DEVICE
+from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.errors import ParameterError
+from encoderscope.linking.config import (
+    LinkCounterfactualConfig,
+    LinkFitConfig,
+    LinkPairsConfig,
+    LinkQuantifyConfig,
+    LinkTuneConfig,
+)
 
 link_app = typer.Typer(no_args_is_help=True, help="Linking in Style: features -> generator latent, unit sweeps, "
                        "part metrics, counterfactuals.")
 app.add_typer(link_app, name="link")
 
-GENERATOR = typer.Option(None, "--generator", "-g", help="zoo:eyes-cdcgan, zoo:dcgan-faces, synthetic:linear or "
-                         "stylegan:PATH.pkl (default: the one recorded by the previous step).")
-CLASSIFIER = typer.Option(None, "--classifier", "-c", help="Model spec (zoo:efficientnet-lite0, timm:..., "
-                          "synthetic:linear); default: the one recorded by the previous step.")
-FEATURE_LAYER = typer.Option(None, "--feature-layer", help="Feature layer (default: the penultimate layer).")
-HEAD = typer.Option(None, "--head", help="Module mapping the feature layer to the logits (default: found).")
 TRUST = typer.Option(False, "--trust-pickle", help="Allow loading a StyleGAN pickle (runs code from the file).")
 NO_PROGRESS = typer.Option(False, "--quiet", help="No progress bars.")
 
@@ -60,127 +61,66 @@ def _classifier(spec: str | None, layer: str | None, head: str | None, recorded:
                          random_init=random_init, device=target, autocast=autocast)
 
 
-def _link_meta(link_dir: Path) -> dict[str, Any]:
-    from encoderscope.linking.network import LinkingNetwork
-
-    return LinkingNetwork.load(link_dir).meta
-
-
-@link_app.command("pairs")
+@config_command(link_app, "pairs", LinkPairsConfig, kind="link-pairs")
 def pairs_cmd(
-    generator: str = typer.Option(..., "--generator", "-g", help="Generator spec (see `link --help`)."),
-    classifier: str = typer.Option(..., "--classifier", "-c", help="Classifier model spec."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output .npz file (or folder for pairs.npz)."),
-    n: int = typer.Option(5000, "--n", help="Pairs per class (in total for unconditional generators)."),
-    truncation: float = typer.Option(0.7, "--truncation", help="Class-centred truncation psi (1 = none)."),
-    classes: str = typer.Option(None, "--classes", help="Comma list of generator classes (default: all)."),
-    class_map: str = typer.Option(None, "--class-map", help="Generator->classifier classes, e.g. '0:151,1:254'."),
-    filter_correct: bool = typer.Option(None, "--filter/--no-filter", help="Keep only correctly classified "
-                                        "samples (default: when the classes are shared)."),
-    feature_layer: str = FEATURE_LAYER,
-    batch_size: int = typer.Option(32, "--batch-size"),
-    seed: int = SEED,
-    random_init: bool = RANDOM_INIT,
+    config: LinkPairsConfig,
+    out: Path = typer.Option(..., "--out", "-o", help="Output .npz file (or folder for pairs.npz and run.json)."),
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
-    autocast: bool = AUTOCAST,
 ) -> None:
     """Sample latents (advancing RNG), synthesise, classify and store (latent, features) pairs."""
     from encoderscope.linking.pairs import make_pairs
 
-    gen = _generator(generator, {}, device, autocast, trust_pickle)
-    clf = _classifier(classifier, feature_layer, None, {}, random_init, device, autocast)
-    mapping = None
-    if class_map:
-        try:
-            mapping = {int(a): int(b) for a, b in (item.split(":") for item in split_list(class_map) or [])}
-        except ValueError as err:
-            raise ParameterError(f"--class-map {class_map!r} is not like '0:151,1:254'") from err
-    chosen = [int(c) if c.isdigit() else c for c in split_list(classes)] if classes else None
-    pairs = make_pairs(gen, clf, n, seed=seed, truncation=None if truncation >= 1.0 else truncation,
-                       classes=chosen, class_map=mapping, filter_correct=filter_correct, batch_size=batch_size,
-                       progress=not quiet)
+    require_inputs(config, "generator", "classifier")
+    gen = _generator(config.generator, {}, device, config.autocast, trust_pickle)
+    clf = _classifier(config.classifier, config.feature_layer, None, {}, config.random_init, device, config.autocast)
+    pairs = make_pairs(gen, clf, config=config, progress=not quiet)
     path = pairs.save(out)
     typer.echo(f"{len(pairs)} pairs (latent {pairs.latents.shape[1]}-d, features {pairs.features.shape[1]}-d) "
                f"-> {path}; accepted/tried per class: "
                + ", ".join(f"{k} {pairs.meta['accepted'][k]}/{pairs.meta['tried'][k]}" for k in pairs.meta["accepted"]))
 
 
-@link_app.command("fit")
+@config_command(link_app, "fit", LinkFitConfig, kind="link-fit")
 def fit_cmd(
-    pairs: Path = typer.Option(..., "--pairs", "-p", help="Pairs .npz from `link pairs`."),
+    config: LinkFitConfig,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (link.npz, link.json, scores.json)."),
-    method: str = typer.Option("ols", "--method", help="ols (paper), ridge, ridge-cv, elasticnet or mlp."),
-    test_fraction: float = typer.Option(0.2, "--test-fraction"),
-    alpha: float = typer.Option(1.0, "--alpha", help="Ridge / elastic-net strength."),
-    l1_ratio: float = typer.Option(0.5, "--l1-ratio", help="Elastic-net mixing."),
-    seed: int = SEED,
 ) -> None:
     """Fit the linking network features -> latent and report held-out R^2 and MSE."""
     from encoderscope.linking.network import fit_link
     from encoderscope.linking.pairs import PairedData
 
-    data = PairedData.load(pairs)
-    fit = fit_link(data.features, data.latents, method=method, test_fraction=test_fraction, seed=seed, alpha=alpha,
-                   l1_ratio=l1_ratio, meta=data.meta)
+    require_inputs(config, "pairs")
+    data = PairedData.load(config.pairs)
+    fit = fit_link(data.features, data.latents, config=config, meta=data.meta)
     fit.save(out)
     s = fit.scores()
     typer.echo(f"{s['method']}: train R^2 {s['train_r2']:.4f}, test R^2 {s['test_r2']:.4f}, train MSE "
                f"{s['train_mse']:.4g}, test MSE {s['test_mse']:.4g} ({s['n_train']}/{s['n_test']}) -> {out}")
 
 
-def _tuning_features(gen, clf, samples: int, seed: int, quiet: bool) -> tuple[np.ndarray, np.ndarray]:
-    from encoderscope.linking.pairs import make_pairs
-
-    tuning = make_pairs(gen, clf, samples, seed=seed, truncation=0.7, progress=not quiet)
-    return tuning.features, tuning.labels
-
-
-def _units(text: str, link, features: np.ndarray) -> list[int] | None:
-    from encoderscope.linking.tune import latent_effect, unit_ranges
-
-    if text == "all":
-        return None
-    if text.startswith("top:"):
-        lo, hi = unit_ranges(features)
-        return np.argsort(-latent_effect(link, lo, hi))[: int(text[4:])].tolist()
-    try:
-        return [int(u) for u in split_list(text) or []]
-    except ValueError as err:
-        raise ParameterError(f"--units {text!r}: use '0,2', 'all' or 'top:K'") from err
-
-
-@link_app.command("tune")
+@config_command(link_app, "tune", LinkTuneConfig, kind="link-tune")
 def tune_cmd(
-    link: Path = typer.Option(..., "--link", "-l", help="Folder of `link fit`."),
+    config: LinkTuneConfig,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    units: str = typer.Option("0,2", "--units", help="'0,2' (the reference default), 'all', or 'top:K' (largest "
-                              "latent effect)."),
-    n_steps: int = typer.Option(3, "--n-steps", help="Values per unit over [min, max] (3: min, mid, max)."),
-    samples: int = typer.Option(2, "--samples", help="Tuning samples per class (seed 136, psi 0.7)."),
-    samples_seed: int = typer.Option(136, "--samples-seed"),
-    generator: str = GENERATOR,
-    classifier: str = CLASSIFIER,
-    feature_layer: str = FEATURE_LAYER,
-    random_init: bool = RANDOM_INIT,
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
-    autocast: bool = AUTOCAST,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
     from encoderscope.linking.generators import generator_record
     from encoderscope.linking.network import LinkingNetwork
-    from encoderscope.linking.tune import sweep_units
+    from encoderscope.linking.tune import sweep_units, tuning_features
 
-    network = LinkingNetwork.load(link)
-    gen = _generator(generator, network.meta, device, autocast, trust_pickle)
-    clf = _classifier(classifier, feature_layer, None, network.meta, random_init, device, autocast)
-    feats, labels = _tuning_features(gen, clf, samples, samples_seed, quiet)
-    sweep = sweep_units(network, gen, clf, feats, units=_units(units, network, feats), n_steps=n_steps,
-                        sample_classes=labels, progress=not quiet)
-    sweep.config.update({"link": str(link), "samples_seed": samples_seed, **generator_record(gen),
+    require_inputs(config, "link")
+    network = LinkingNetwork.load(config.link)
+    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
+    clf = _classifier(config.classifier, config.feature_layer, None, network.meta, config.random_init, device,
+                      config.autocast)
+    feats, labels = tuning_features(gen, clf, config.samples, config.samples_seed, progress=not quiet)
+    sweep = sweep_units(network, gen, clf, feats, sample_classes=labels, progress=not quiet, config=config)
+    sweep.config.update({"link": str(config.link), "samples_seed": config.samples_seed, **generator_record(gen),
                          "classifier": clf.describe()})
     sweep.save(out)
     top = sweep.ranking()[:5]
@@ -188,57 +128,44 @@ def tune_cmd(
                + f" -> {out}")
 
 
-@link_app.command("quantify")
+@config_command(link_app, "quantify", LinkQuantifyConfig, kind="link-quantify")
 def quantify_cmd(
-    sweep: Path = typer.Option(..., "--sweep", "-s", help="Folder of `link tune`."),
+    config: LinkQuantifyConfig,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    parts: str = typer.Option("kmeans", "--parts", help="kmeans (unsupervised) or masks (few-shot, --masks)."),
-    k: int = typer.Option(4, "--k", help="Number of unsupervised parts."),
-    source: str = typer.Option("generator", "--source", help="Part features: generator, pixels, or "
-                               "classifier:<layer>."),
-    masks: Path = typer.Option(None, "--masks", help=".npz with images (N,H,W,3) uint8, masks (N,H,W) int "
-                               "[, latents (N,L), part_names]."),
-    size: int = typer.Option(32, "--feature-size", help="Resolution of the per-pixel features."),
-    generator: str = GENERATOR,
-    classifier: str = CLASSIFIER,
-    random_init: bool = RANDOM_INIT,
     trust_pickle: bool = TRUST,
-    seed: int = SEED,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
-    autocast: bool = AUTOCAST,
 ) -> None:
     """Part maps of the sweep images and per-part changes (area, luminance, entropy, ellipses) per unit."""
+    from encoderscope._io import read_npz
     from encoderscope.linking.parts import FeatureSource, fit_mask_model, fit_part_model
     from encoderscope.linking.quantify import quantify_sweep
     from encoderscope.linking.tune import SweepResult
 
-    result = SweepResult.load(sweep)
+    require_inputs(config, "sweep")
+    result = SweepResult.load(config.sweep)
     recorded = result.config
-    kind, _, layer = source.partition(":")
-    kwargs: dict[str, Any] = {"kind": kind, "size": size}
+    kind, _, layer = config.source.partition(":")
+    kwargs: dict[str, Any] = {"kind": kind, "size": config.feature_size}
     if kind == "generator":
-        kwargs["generator"] = _generator(generator, recorded, device, autocast, trust_pickle)
+        kwargs["generator"] = _generator(config.generator, recorded, device, config.autocast, trust_pickle)
     if kind == "classifier":
-        clf = _classifier(classifier, None, None, recorded, random_init, device, autocast)
+        clf = _classifier(config.classifier, None, None, recorded, config.random_init, device, config.autocast)
         kwargs["classifier"], kwargs["layer"] = clf, layer
     feature_source = FeatureSource(**kwargs)
     images = result.images.reshape(-1, *result.images.shape[3:])
     latents = result.latents.reshape(-1, result.latents.shape[-1])
-    if parts == "kmeans":
-        model = fit_part_model(images, k=k, source=feature_source, latents=latents, seed=seed)
-    elif parts == "masks":
-        if masks is None:
-            raise ParameterError("--parts masks needs --masks FILE.npz")
-        data = read_npz(masks)
+    if config.parts == "kmeans":
+        model = fit_part_model(images, k=config.k, source=feature_source, latents=latents, seed=config.seed)
+    else:
+        data = read_npz(config.masks)
         if "images" not in data or "masks" not in data:
-            raise ParameterError(f"{masks} needs arrays 'images' and 'masks'")
+            raise ParameterError(f"{config.masks} needs arrays 'images' and 'masks'")
         names = [str(n) for n in data["part_names"]] if "part_names" in data else None
         model = fit_mask_model(data["images"], data["masks"], names, source=feature_source,
-                               latents=data.get("latents"), seed=seed)
-    else:
-        raise ParameterError(f"--parts {parts!r}: use kmeans or masks")
-    quant = quantify_sweep(result, model, progress=not quiet)
+                               latents=data.get("latents"), seed=config.seed)
+    quant = quantify_sweep(result, model, min_area=config.min_area, progress=not quiet, config=config,
+                           sweep_dir=config.sweep)
     quant.save(out)
     typer.echo(f"{len(quant.rows)} (unit, sample, part) rows; selective units -> {out / 'selective_units.csv'}")
 
@@ -263,53 +190,41 @@ def _class_index(value: str, names: list[str] | None, gen: Any) -> int:
     raise ParameterError(f"unknown class {value!r}{known}")
 
 
-@link_app.command("counterfactual")
+@config_command(link_app, "counterfactual", LinkCounterfactualConfig, kind="link-counterfactual")
 def counterfactual_cmd(
-    link: Path = typer.Option(..., "--link", "-l", help="Folder of `link fit` (a linear link)."),
-    origin: str = typer.Option(..., "--origin", help="Origin class (classifier name or index)."),
-    target: str = typer.Option(..., "--target", help="Target class (classifier name or index)."),
+    config: LinkCounterfactualConfig,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    n: int = typer.Option(8, "--n", help="Number of origin samples."),
-    pairs: Path = typer.Option(None, "--pairs", help="Take origin samples from this pairs file (default: draw "
-                               "fresh ones of the origin class)."),
-    lr: float = typer.Option(0.5, "--lr"),
-    max_steps: int = typer.Option(2000, "--max-steps"),
-    generator: str = GENERATOR,
-    classifier: str = CLASSIFIER,
-    feature_layer: str = FEATURE_LAYER,
-    head: str = HEAD,
-    random_init: bool = RANDOM_INIT,
     trust_pickle: bool = TRUST,
-    seed: int = SEED,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
-    autocast: bool = AUTOCAST,
 ) -> None:
     """Counterfactuals with the paper's loss; success rate, steps, latent distance, before/after images."""
     from encoderscope.linking.counterfactual import counterfactuals
     from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.pairs import PairedData, make_pairs
 
-    network = LinkingNetwork.load(link)
-    gen = _generator(generator, network.meta, device, autocast, trust_pickle)
-    clf = _classifier(classifier, feature_layer, head, network.meta, random_init, device, autocast)
+    require_inputs(config, "link", "origin", "target")
+    network = LinkingNetwork.load(config.link)
+    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
+    clf = _classifier(config.classifier, config.feature_layer, config.head, network.meta, config.random_init, device,
+                      config.autocast)
     names = list(clf.class_names) if clf.class_names else None
-    o, t = _class_index(origin, names, gen), _class_index(target, names, gen)
-    if pairs is not None:
-        data = PairedData.load(pairs)
-        feats = data.features[data.predictions == o][:n]
+    o, t = _class_index(str(config.origin), names, gen), _class_index(str(config.target), names, gen)
+    if config.pairs is not None:
+        data = PairedData.load(config.pairs)
+        feats = data.features[data.predictions == o][: config.n]
     else:
         if not gen.class_names or not names or names[o] not in gen.class_names:
             raise ParameterError("the generator has no class matching the origin; pass --pairs")
-        drawn = make_pairs(gen, clf, n, seed=seed + 1, classes=[gen.class_names.index(names[o])],
+        drawn = make_pairs(gen, clf, config.n, seed=config.seed + 1, classes=[gen.class_names.index(names[o])],
                            progress=not quiet)
         feats = drawn.features
     if len(feats) == 0:
-        raise ParameterError(f"no sample classified as {origin!r} to start from")
-    result = counterfactuals(feats, [o] * len(feats), [t] * len(feats), network, clf, gen, lr=lr,
-                             max_steps=max_steps, seed=seed, progress=not quiet)
+        raise ParameterError(f"no sample classified as {config.origin!r} to start from")
+    result = counterfactuals(feats, [o] * len(feats), [t] * len(feats), network, clf, gen, lr=config.lr,
+                             lambda_origin=config.lambda_origin, lambda_cos=config.lambda_cos,
+                             max_steps=config.max_steps, seed=config.seed, progress=not quiet, config=config)
     result.save(out)
     s = result.summary()
-    write_json(out / "summary.json", s)
     typer.echo(f"success {s['success_rate']:.2f} of {s['n']}, mean steps {s['mean_steps_success']:.1f}, "
                f"mean latent distance {s['mean_latent_distance_success']:.3f} -> {out}")

@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import AUTOCAST, DEVICE, RANDOM_INIT, split_list
+from encoderscope.cli.common import DEVICE, split_list
+from encoderscope.cli.options import field_option
 from encoderscope.errors import ParameterError
+from encoderscope.nave.config import NaveConfig
 
 
 @app.command()
@@ -20,9 +22,9 @@ def study(
     models: str = typer.Option(
         None, "--models", help="Comma-separated model specs, for studies that take them (registers)."
     ),
-    random_init: bool = RANDOM_INIT,
+    random_init: bool = field_option(NaveConfig, "random_init"),
     device: str = DEVICE,
-    autocast: bool = AUTOCAST,
+    autocast: bool = field_option(NaveConfig, "autocast"),
 ) -> None:
     """Run a study of the papers' experiments and write its numbers and figures to --out."""
     from encoderscope.studies import get_study

@@ -28,19 +28,21 @@ from __future__ import annotations
 import pickle  # only for its exception type: torch.load runs with weights_only=True
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from encoderscope._io import write_json, write_text
+from encoderscope._io import write_text
 from encoderscope._progress import progress_bar, warn
+from encoderscope.configs import HELP_SEED, Config, option
 from encoderscope.data.images import load_image
 from encoderscope.data.voc import VocAnnotation, VocObject, write_image_set, write_voc_sample
 from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES, PHOTOS, TEXTURES, fashion_mnist
 from encoderscope.errors import ParameterError, SourceError
+from encoderscope.runs import RunRecord, python_call
 
 OBJECT_KINDS = ("fashion", "horse", "shape", "face")
 FASHION_NAMES = tuple(name.lower().replace("t-shirt/top", "tshirt").replace(" ", "-") for name in FASHION_MNIST_CLASSES)
@@ -51,20 +53,24 @@ _FACE_SEED = 1234
 
 
 @dataclass(frozen=True)
-class SceneConfig:
+class SceneConfig(Config):
     """How scenes are drawn. Sides are drawn independently in ``[min_side, max_side]``; an object's longer side
-    is ``[min_scale, max_scale]`` x the shorter image side."""
+    is ``[min_scale, max_scale]`` x the shorter image side. Checked when made."""
 
-    min_side: int = 224
-    max_side: int = 448
-    min_objects: int = 1
-    max_objects: int = 3
-    min_scale: float = 0.25
-    max_scale: float = 0.6
-    kinds: tuple[str, ...] = OBJECT_KINDS
-    backgrounds: tuple[str, ...] = ("photos", "textures")
-    max_occlusion: float = 0.3
-    jpeg_quality: int = 95
+    min_side: int = option(224, help="Smallest image side in pixels.")
+    max_side: int = option(448, help="Largest image side in pixels.")
+    min_objects: int = option(1, help="At least this many objects per scene.")
+    max_objects: int = option(3, help="At most this many objects per scene (at least 1).")
+    min_scale: float = option(0.25, help="Smallest object side, as a fraction of the shorter image side.")
+    max_scale: float = option(0.6, help="Largest object side, as a fraction of the shorter image side.")
+    kinds: tuple[str, ...] = option(
+        OBJECT_KINDS, sep=",", help="Object kinds, comma-separated: fashion, horse, shape, face (default: all)."
+    )
+    backgrounds: tuple[str, ...] = option(
+        ("photos", "textures"), sep=",", help="Backgrounds, comma-separated: photos, textures."
+    )
+    max_occlusion: float = option(0.3, help="Later objects hide at most this fraction of earlier ones.")
+    jpeg_quality: int = option(95, help="JPEG quality of the written images.")
 
     def check(self) -> None:
         """Raise ``ParameterError`` for impossible settings."""
@@ -415,6 +421,19 @@ def generate_scenes(n: int, seed: int = 0, config: SceneConfig | None = None, st
         yield generator.scene(index)
 
 
+@dataclass(frozen=True)
+class ScenesConfig(Config):
+    """What ``encoderscope scenes`` writes: ``n`` scenes of ``seed``, drawn as ``scene`` says."""
+
+    n: int = option(100, help="Number of scenes.")
+    seed: int = option(0, help=HELP_SEED)
+    scene: SceneConfig = option(factory=SceneConfig, help="How scenes are drawn.")
+
+    def check(self) -> None:
+        if self.n < 1:
+            raise ParameterError(f"the number of scenes must be at least 1, got {self.n}")
+
+
 @dataclass
 class ScenesSummary:
     """What :func:`write_scenes` wrote: the VOC root, the settings and per-class object counts."""
@@ -428,21 +447,38 @@ class ScenesSummary:
     objects_per_image: dict[int, int]
     missing_sources: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready record (without the output path, so identical runs give identical files)."""
-        from encoderscope._io import versions
+    def __repr__(self) -> str:
+        return (f"ScenesSummary({self.n} scenes of seed {self.seed}, {sum(self.class_counts.values())} objects, "
+                f"kinds {', '.join(self.kinds_used)})")
 
-        return {
-            "command": "scenes",
-            "n": self.n,
-            "seed": self.seed,
-            "config": asdict(self.config),
+    def run_record(self) -> RunRecord:
+        """The run record (without the output path, so identical runs give identical files but for timings)."""
+        details = {
             "kinds_used": list(self.kinds_used),
             "class_counts": self.class_counts,
             "objects_per_image": {str(k): v for k, v in self.objects_per_image.items()},
             "missing_sources": self.missing_sources,
-            "versions": versions(),
         }
+        config = ScenesConfig(self.n, self.seed, self.config)
+        return RunRecord.create("scenes", config, command=python_call("encoderscope.write_scenes", config),
+                                seed=self.seed, details=details)
+
+    def save(self, out: str | Path | None = None) -> Path:
+        """Write the run record into the VOC folder (the scenes themselves are written by :func:`write_scenes`)."""
+        folder = Path(out) if out is not None else self.root
+        self.run_record().write(folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ScenesSummary:
+        """The summary of a folder written by :func:`write_scenes`."""
+        root = Path(folder)
+        run = RunRecord.read(root, "scenes", "generated scenes")
+        config = ScenesConfig.from_json(run.config)
+        details = run.details
+        per_image = {int(k): v for k, v in details["objects_per_image"].items()}
+        return cls(root, config.n, config.seed, config.scene, tuple(details["kinds_used"]),
+                   dict(details["class_counts"]), per_image, list(details["missing_sources"]))
 
 
 def write_scenes(
@@ -452,8 +488,9 @@ def write_scenes(
 
     Example:
         >>> import tempfile
-        >>> summary = write_scenes(tempfile.mkdtemp(), n=2, seed=0, progress=False)  # doctest: +SKIP
-        >>> sorted(p.name for p in summary.root.iterdir())  # doctest: +SKIP
+        >>> summary = write_scenes(tempfile.mkdtemp(), n=1, seed=0, config=SceneConfig(kinds=("shape",)),
+        ...                        progress=False)
+        >>> sorted(p.name for p in summary.root.iterdir())
         ['Annotations', 'ImageSets', 'JPEGImages', 'SegmentationObject', 'classes.txt', 'run.json']
     """
     if n < 1:
@@ -485,5 +522,5 @@ def write_scenes(
         dict(sorted(per_image.items())),
         list(generator.missing),
     )
-    write_json(root / "run.json", summary.to_dict())
+    summary.save()
     return summary

@@ -38,18 +38,20 @@ import torch
 import torch.nn.functional as F
 
 from encoderscope import devices
-from encoderscope._io import write_json, write_npz
+from encoderscope._io import read_npz, write_csv, write_json, write_npz
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
+from encoderscope.linking.config import LAMBDA_COS, LAMBDA_ORIGIN, LR, MAX_STEPS
 from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.linking.report import image_grid, run_info, save_png, write_csv
+from encoderscope.linking.report import image_grid, save_png
+from encoderscope.runs import RunRecord, Stopwatch, python_call
 
-LR = 0.5
-LAMBDA_ORIGIN = 0.6
-LAMBDA_COS = 10.0
-MAX_STEPS = 2000
+ARRAYS = ("origins", "targets", "success", "steps", "final_prediction", "latent_before", "latent_after", "features",
+          "shift", "features_cycled", "image_before", "image_after")
+CSV_COLUMNS = ("index", "origin", "target", "success", "steps", "final_prediction", "latent_distance")
+
 
 
 def counterfactual_loss(
@@ -88,6 +90,11 @@ class CounterfactualResult:
     image_after: np.ndarray
     class_names: list[str] | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    run: RunRecord | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return f"CounterfactualResult({s['n']} counterfactuals, success {s['success_rate']:.2f})"
 
     @property
     def latent_distance(self) -> np.ndarray:
@@ -115,18 +122,27 @@ class CounterfactualResult:
                  "steps": int(n), "final_prediction": self._name(int(p)), "latent_distance": float(d)}
                 for i, (o, t, s, n, p, d) in enumerate(zip(self.origins, self.targets, self.success, self.steps,
                                                           self.final_prediction, distance, strict=True))]
-        write_csv(out / "counterfactuals.csv", rows)
+        write_csv(out / "counterfactuals.csv", CSV_COLUMNS, rows)
         write_json(out / "summary.json", self.summary())
-        write_npz(out / "counterfactuals.npz", {
-            "origins": self.origins, "targets": self.targets, "success": self.success, "steps": self.steps,
-            "latent_before": self.latent_before, "latent_after": self.latent_after, "features": self.features,
-            "shift": self.shift, "features_cycled": self.features_cycled, "image_before": self.image_before,
-            "image_after": self.image_after,
-        })
+        write_npz(out / "counterfactuals.npz", {name: getattr(self, name) for name in ARRAYS})
         if len(self.origins):
             save_png(out / "before_after.png", self.figure())
-        write_json(out / "run.json", run_info("link counterfactual", self.config))
+        self.run_record().write(out)
         return out
+
+    def run_record(self) -> RunRecord:
+        """The run record (``details``: the resolved configuration and the classifier's class names)."""
+        run = self.run or RunRecord.create("link-counterfactual", {}, seed=self.config.get("seed"))
+        return run.replace(details={"resolved": self.config, "class_names": self.class_names})
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> CounterfactualResult:
+        """Counterfactuals written by :meth:`save`."""
+        folder = Path(out_dir)
+        run = RunRecord.read(folder, "link-counterfactual", "counterfactuals")
+        arrays = read_npz(folder / "counterfactuals.npz")
+        return cls(**{name: arrays[name] for name in ARRAYS}, class_names=run.details["class_names"],
+                   config=dict(run.details["resolved"]), run=run)
 
     def figure(self, max_rows: int = 16) -> np.ndarray:
         """Before (left) and after (right) images, one row per counterfactual."""
@@ -148,6 +164,7 @@ def counterfactuals(
     max_steps: int = MAX_STEPS,
     seed: int = 0,
     progress: bool = True,
+    config: Any = None,
 ) -> CounterfactualResult:
     """Run the counterfactual optimisation for each row of ``features`` (see the module docstring).
 
@@ -155,7 +172,10 @@ def counterfactuals(
         features: ``(N, D)`` classifier features r.
         origins, targets: classifier logit indices per row.
         head: features -> logits (default: found and verified by ``classifier.resolve_head``).
+        config: the :class:`~encoderscope.linking.config.LinkCounterfactualConfig` of the run, recorded (the loss
+            options are the arguments given here).
     """
+    watch = Stopwatch()
     if not link.linear:
         raise ParameterError("counterfactuals need a linear linking network (ols, ridge or elasticnet)")
     features = np.asarray(features, dtype=np.float32)
@@ -207,13 +227,15 @@ def counterfactuals(
     latent_after = link.predict(torch.relu(r - shift).cpu().numpy())
     cycled, _ = classifier.run(after_images)
     success = (prediction == target).numpy()
-    config = {"lr": lr, "lambda_origin": lambda_origin, "lambda_cos": lambda_cos, "max_steps": max_steps,
+    resolved = {"lr": lr, "lambda_origin": lambda_origin, "lambda_cos": lambda_cos, "max_steps": max_steps,
               "seed": seed, "shift_init": "U[0,1) torch.rand", "head": classifier.head_name,
               "classifier": classifier.describe(), "generator": generator.name, "n": len(r)}
+    run = RunRecord.create("link-counterfactual", config or {}, seed=seed, seconds=watch.seconds(),
+                           command=python_call("encoderscope.counterfactuals", config))
     return CounterfactualResult(
         origins=origin.numpy(), targets=target.numpy(), success=success, steps=steps.numpy(),
         final_prediction=prediction.numpy(), latent_before=latent_before, latent_after=latent_after,
         features=features, shift=shift.cpu().numpy(), features_cycled=cycled,
         image_before=images_to_uint8(before_images), image_after=images_to_uint8(after_images),
-        class_names=list(classifier.class_names) if classifier.class_names else None, config=config,
+        class_names=list(classifier.class_names) if classifier.class_names else None, config=resolved, run=run,
     )

@@ -29,9 +29,13 @@ from torch import nn
 
 from encoderscope._io import read_json, read_npz, write_json, write_npz
 from encoderscope._progress import warn
+from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.linking.config import FIT_METHODS, LinkFitConfig
+from encoderscope.runs import RunRecord, Stopwatch, python_call
 
-METHODS = ("ols", "ridge", "ridge-cv", "elasticnet", "mlp")
+METHODS = FIT_METHODS
+"""The fitting methods (see the module docstring)."""
 
 #: The strengths ``ridge-cv`` chooses from (1e-2 ... 1e5, half-decade steps).
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
@@ -155,14 +159,19 @@ def _fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, 
 class LinkFit:
     """A fitted linking network with its train/test scores."""
 
-    network: LinkingNetwork
+    network: LinkingNetwork = field(repr=False)
     train_r2: float
     test_r2: float
     train_mse: float
     test_mse: float
     n_train: int
     n_test: int
-    config: dict[str, Any]
+    config: dict[str, Any] = field(repr=False)
+    run: RunRecord | None = field(default=None, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"LinkFit({self.network.method}: features {self.network.in_dim}-d -> latent {self.network.out_dim}-d, "
+                f"test R^2 {self.test_r2:.4f} on {self.n_test} pairs ({self.n_train} to fit))")
 
     def scores(self) -> dict[str, float | int | str]:
         """The numbers, as one flat dict."""
@@ -170,28 +179,36 @@ class LinkFit:
                 "train_mse": self.train_mse, "test_mse": self.test_mse, "n_train": self.n_train,
                 "n_test": self.n_test}
 
+    def run_record(self) -> RunRecord:
+        """The run record (``details``: the resolved configuration)."""
+        run = self.run or RunRecord.create("link-fit", {}, seed=self.config.get("seed"))
+        return run.replace(details={"resolved": self.config})
+
     def save(self, out_dir: str | Path) -> Path:
         """Write the network (``link.npz``, ``link.json``), ``scores.json`` and ``run.json``."""
-        from encoderscope.linking.report import run_info
-
         out = self.network.save(out_dir)
         write_json(out / "scores.json", self.scores())
-        write_json(out / "run.json", run_info("link fit", self.config))
+        self.run_record().write(out)
         return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> LinkFit:
+        """A fit written by :meth:`save`."""
+        folder = Path(out_dir)
+        run = RunRecord.read(folder, "link-fit", "a linking network fit")
+        s = read_json(folder / "scores.json")
+        return cls(LinkingNetwork.load(folder), s["train_r2"], s["test_r2"], s["train_mse"], s["test_mse"],
+                   s["n_train"], s["n_test"], dict(run.details["resolved"]), run=run)
 
 
 def fit_link(
     features: np.ndarray,
     latents: np.ndarray,
-    method: str = "ols",
-    test_fraction: float = 0.2,
-    seed: int = 0,
-    alpha: float = 1.0,
-    l1_ratio: float = 0.5,
-    hidden: int = 256,
-    epochs: int = 200,
-    lr: float = 1e-3,
+    method: str | None = None,
+    *,
+    config: LinkFitConfig | None = None,
     meta: dict[str, Any] | None = None,
+    **options: Any,
 ) -> LinkFit:
     """Fit features -> latents with ``method`` on a seeded split and score it on the held-out part.
 
@@ -199,20 +216,25 @@ def fit_link(
     a one-line warning then points to ``ridge-cv``.
 
     Args:
-        alpha: ridge / elastic-net strength (1.0 as sklearn's and the reference's default).
-        l1_ratio: elastic-net mixing (0.5 as the reference).
-        hidden, epochs, lr: the ``mlp`` option.
+        method: ``ols`` (the paper's), ``ridge``, ``ridge-cv``, ``elasticnet`` or ``mlp`` (default: the config's).
+        config: a :class:`~encoderscope.linking.config.LinkFitConfig`; ``options`` (its fields) override it:
+            ``test_fraction`` (0.2), ``seed``, ``alpha`` (ridge / elastic-net strength, 1.0 as sklearn's and the
+            reference's default), ``l1_ratio`` (elastic-net mixing, 0.5 as the reference), ``hidden``, ``epochs``,
+            ``lr`` (the ``mlp`` options).
+        meta: provenance of the pairs (generator, classifier), kept with the network.
     """
+    if method is not None:
+        options["method"] = method
+    cfg = resolve_config(LinkFitConfig, config, options)
+    watch = Stopwatch()
+    method, test_fraction, seed, alpha, l1_ratio = cfg.method, cfg.test_fraction, cfg.seed, cfg.alpha, cfg.l1_ratio
+    hidden, epochs, lr = cfg.hidden, cfg.epochs, cfg.lr
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(latents, dtype=np.float64)
-    if method not in METHODS:
-        raise ParameterError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
         raise ParameterError(f"features {x.shape} and latents {y.shape} must be (N, D) and (N, L) with one N")
     if not np.isfinite(x).all() or not np.isfinite(y).all():
         raise ParameterError("features or latents contain NaN or Inf")
-    if not 0.0 <= test_fraction < 1.0:
-        raise ParameterError(f"test_fraction must be in [0, 1), got {test_fraction}")
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = round(test_fraction * len(x))
     if len(x) - n_test < 2:
@@ -249,4 +271,6 @@ def fit_link(
         test_r2 = test_mse = float("nan")
     config = {"method": method, "test_fraction": test_fraction, "seed": seed, "alpha": alpha, "l1_ratio": l1_ratio,
               "hidden": hidden, "epochs": epochs, "lr": lr, "n_pairs": len(x), **({"pairs": meta} if meta else {})}
-    return LinkFit(network, train_r2, test_r2, train_mse, test_mse, len(train), n_test, config)
+    run = RunRecord.create("link-fit", cfg, command=python_call("encoderscope.fit_link", cfg), seed=seed,
+                           seconds=watch.seconds())
+    return LinkFit(network, train_r2, test_r2, train_mse, test_mse, len(train), n_test, config, run=run)

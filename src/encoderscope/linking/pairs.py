@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,12 @@ import numpy as np
 
 from encoderscope._io import read_npz, write_npz
 from encoderscope._progress import progress_bar, warn
+from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
+from encoderscope.linking.config import LinkPairsConfig
 from encoderscope.linking.generators import Generator, batch_seed, generator_record
+from encoderscope.runs import RUN_FILE, RunRecord, Stopwatch, python_call
 
 
 @dataclass
@@ -40,6 +43,7 @@ class PairedData:
         labels: ``(N,)`` generator class per pair (``-1`` for unconditional generators).
         predictions: ``(N,)`` classifier argmax per pair (``-1`` without logits).
         meta: generator (and a pickle's sha256), classifier, seed, truncation, acceptance counts.
+        run: the run's record (typed configuration, command, timings).
     """
 
     latents: np.ndarray
@@ -47,22 +51,40 @@ class PairedData:
     labels: np.ndarray
     predictions: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    run: RunRecord | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return int(self.latents.shape[0])
 
+    def __repr__(self) -> str:
+        return (f"PairedData({len(self)} pairs of {self.meta.get('generator', '?')}: latent "
+                f"{self.latents.shape[1]}-d, features {self.features.shape[1]}-d)")
+
+    def run_record(self) -> RunRecord:
+        """The run record (``details``: the pairs' metadata)."""
+        run = self.run or RunRecord.create("link-pairs", {}, seed=self.meta.get("seed"))
+        return run.replace(details={"meta": self.meta})
+
     def save(self, path: str | Path) -> Path:
-        """Write one ``.npz`` atomically (arrays plus the metadata as a JSON string; no pickle)."""
+        """Write one ``.npz`` atomically (arrays, the metadata and the run record as JSON strings; no pickle).
+
+        ``path`` is a ``.npz`` file, or a folder that gets ``pairs.npz`` and ``run.json``. Returns the file.
+        """
         path = Path(path)
+        folder = None
         if path.suffix != ".npz":
-            path = path / "pairs.npz"
+            folder, path = path, path / "pairs.npz"
+        record = self.run_record()
         write_npz(
             path,
             {
                 "latents": self.latents, "features": self.features, "labels": self.labels,
                 "predictions": self.predictions, "meta_json": np.array(json.dumps(self.meta, default=str)),
+                "run_json": np.array(record.to_json()),
             },
         )
+        if folder is not None:
+            record.write(folder)
         return path
 
     @classmethod
@@ -79,10 +101,15 @@ class PairedData:
             raise ParameterError(f"{path} is not a pairs file (missing {', '.join(sorted(missing))})")
         n = arrays["latents"].shape[0]
         meta = json.loads(str(arrays["meta_json"])) if "meta_json" in arrays else {}
+        run = None
+        if "run_json" in arrays:
+            run = RunRecord.from_dict(json.loads(str(arrays["run_json"])), source=str(path))
+        elif (path.parent / RUN_FILE).is_file() and path.name == "pairs.npz":
+            run = RunRecord.read(path.parent)
         return cls(
             latents=arrays["latents"], features=arrays["features"],
             labels=arrays.get("labels", np.full(n, -1)), predictions=arrays.get("predictions", np.full(n, -1)),
-            meta=meta,
+            meta=meta, run=run,
         )
 
 
@@ -101,27 +128,33 @@ def shared_classes(
 def make_pairs(
     generator: Generator,
     classifier: LinkClassifier,
-    n_per_class: int,
-    seed: int = 0,
-    truncation: float | None = 0.7,
-    classes: Sequence[int | str] | None = None,
-    class_map: Mapping[int, int] | None = None,
-    filter_correct: bool | None = None,
-    batch_size: int = 32,
-    max_tries_factor: int = 20,
+    n_per_class: int | None = None,
+    *,
+    config: LinkPairsConfig | None = None,
     progress: bool = True,
+    **options: Any,
 ) -> PairedData:
     """Sample, synthesise, classify and keep (latent, features) pairs (see the module docstring).
 
     Args:
         n_per_class: pairs per generator class (or in total for unconditional generators). 5000 in the paper.
-        truncation: class-centred truncation psi (0.7 in the paper; ``None`` for none).
-        classes: a subset of generator classes (default: all).
-        filter_correct: keep only samples classified as their generator class (default: when classes are shared).
-        max_tries_factor: give up on a class after ``max_tries_factor * n_per_class`` candidates (with a warning).
+        config: a :class:`~encoderscope.linking.config.LinkPairsConfig`; ``options`` (its fields) override it:
+            ``seed``; ``truncation`` (class-centred truncation psi, 0.7 in the paper; ``None`` for none);
+            ``classes`` (a subset of generator classes, default all); ``class_map``; ``filter_correct`` (keep only
+            samples classified as their generator class; default: when classes are shared); ``batch_size``;
+            ``max_tries_factor`` (give up on a class after ``max_tries_factor * n_per_class`` candidates, with a
+            warning).
     """
-    if n_per_class < 1:
-        raise ParameterError(f"n_per_class must be >= 1, got {n_per_class}")
+    if n_per_class is not None:
+        options["n_per_class"] = n_per_class
+    if config is None and "n_per_class" not in options:
+        raise ParameterError("make_pairs needs n_per_class (or a LinkPairsConfig)")
+    cfg = resolve_config(LinkPairsConfig, config, options)
+    watch = Stopwatch()
+    n_per_class, seed, truncation, classes = cfg.n_per_class, cfg.seed, cfg.truncation, cfg.classes
+    class_map, filter_correct, batch_size, max_tries_factor = (
+        cfg.class_map, cfg.filter_correct, cfg.batch_size, cfg.max_tries_factor
+    )
     names = generator.class_names
     if names:
         chosen = [c if isinstance(c, int) else list(names).index(c) for c in (classes or range(len(names)))]
@@ -170,7 +203,10 @@ def make_pairs(
         "tried": tried, "batch_size": batch_size, "sampling": "seed per (seed, class, batch): SeedSequence",
         "class_names": list(names) if names else None,
     }
+    recorded = cfg.replace(generator=cfg.generator or generator.name)
+    run = RunRecord.create("link-pairs", recorded, command=python_call("encoderscope.make_pairs", recorded),
+                           seed=seed, seconds=watch.seconds())
     return PairedData(
         latents=np.concatenate(lat_parts).astype(np.float32), features=np.concatenate(feat_parts).astype(np.float32),
-        labels=np.concatenate(label_parts), predictions=np.concatenate(pred_parts), meta=meta,
+        labels=np.concatenate(label_parts), predictions=np.concatenate(pred_parts), meta=meta, run=run,
     )

@@ -32,12 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import write_json
+from encoderscope._io import read_npz, write_csv, write_npz
 from encoderscope._progress import progress_bar
+from encoderscope.errors import ParameterError
 from encoderscope.linking.metrics import MIN_AREA, PROPERTIES, part_changes
 from encoderscope.linking.parts import PartModel
-from encoderscope.linking.report import image_grid, run_info, save_png, write_csv
+from encoderscope.linking.report import image_grid, save_png
 from encoderscope.linking.tune import SweepResult
+from encoderscope.runs import RunRecord, Stopwatch, python_call
+
+SELECTIVE_COLUMNS = ("part", "part_name", "property", "rank", "unit", "mean_change", "sign_agreement")
 
 PALETTE = np.array([
     [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
@@ -52,13 +56,23 @@ def colour_labels(labels: np.ndarray) -> np.ndarray:
 
 @dataclass
 class QuantifyResult:
-    """Per (unit, sample, part) change scores of a sweep, their summaries and the part maps used."""
+    """Per (unit, sample, part) change scores of a sweep, their summaries and the part maps used.
+
+    ``sweep_dir`` is the folder the sweep was read from (recorded, so a saved result loads its sweep again).
+    """
 
     rows: list[dict[str, Any]]
     part_names: list[str]
     labels: np.ndarray
     sweep: SweepResult
     config: dict[str, Any] = field(default_factory=dict)
+    run: RunRecord | None = field(default=None, compare=False)
+    sweep_dir: str | None = None
+
+    def __repr__(self) -> str:
+        units = len({r["unit"] for r in self.rows})
+        n_parts, n_rows = len(self.part_names), len(self.rows)
+        return f"QuantifyResult({units} units x {n_parts} parts, {n_rows} (unit, sample, part) rows)"
 
     def summary(self) -> list[dict[str, Any]]:
         """Mean change per (unit, part) over samples, with the fraction of samples agreeing in sign."""
@@ -95,18 +109,42 @@ class QuantifyResult:
         """Write ``changes.csv``, ``units/unit_XXXX.csv``, ``summary.csv``, ``selective_units.csv``, figures and
         ``run.json``."""
         out = Path(out_dir)
-        write_csv(out / "changes.csv", self.rows)
+        columns = list(self.rows[0]) if self.rows else []
+        write_csv(out / "changes.csv", columns, self.rows)
         for unit in sorted({r["unit"] for r in self.rows}):
-            write_csv(out / "units" / f"unit_{unit:04d}.csv", [r for r in self.rows if r["unit"] == unit])
-        write_csv(out / "summary.csv", self.summary())
-        write_csv(out / "selective_units.csv", self.selective_units(),
-                  ["part", "part_name", "property", "rank", "unit", "mean_change", "sign_agreement"])
+            write_csv(out / "units" / f"unit_{unit:04d}.csv", columns, [r for r in self.rows if r["unit"] == unit])
+        summary = self.summary()
+        write_csv(out / "summary.csv", list(summary[0]) if summary else [], summary)
+        write_csv(out / "selective_units.csv", SELECTIVE_COLUMNS, self.selective_units())
+        write_npz(out / "quantify.npz", {"labels": self.labels, "columns": np.array(columns, dtype=str),
+                                         **{f"row_{c}": np.array([r[c] for r in self.rows]) for c in columns}})
         ranking = self.sweep.ranking()
         for row in ranking[:max_figures]:
             j = int(np.flatnonzero(self.sweep.units == row["unit"])[0])
             save_png(out / "figures" / f"unit_{row['unit']:04d}_parts.png", self.figure(j))
-        write_json(out / "run.json", run_info("link quantify", self.config))
+        self.run_record().write(out)
         return out
+
+    def run_record(self) -> RunRecord:
+        """The run record (``details``: the resolved configuration, the part names and the sweep's folder)."""
+        run = self.run or RunRecord.create("link-quantify", {})
+        return run.replace(details={"resolved": self.config, "part_names": self.part_names,
+                                    "sweep_dir": self.sweep_dir})
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> QuantifyResult:
+        """A result written by :meth:`save`; its sweep is read again from the recorded folder."""
+        folder = Path(out_dir)
+        run = RunRecord.read(folder, "link-quantify", "part quantification")
+        sweep_dir = run.details.get("sweep_dir")
+        if not sweep_dir or not Path(sweep_dir).is_dir():
+            raise ParameterError(f"the sweep {folder} was computed from ({sweep_dir}) is gone; load it from its folder")
+        arrays = read_npz(folder / "quantify.npz")
+        columns = [str(c) for c in arrays["columns"]]
+        values = {c: arrays[f"row_{c}"].tolist() for c in columns}
+        rows = [{c: values[c][i] for c in columns} for i in range(len(values[columns[0]]) if columns else 0)]
+        return cls(rows, list(run.details["part_names"]), arrays["labels"], SweepResult.load(sweep_dir),
+                   dict(run.details["resolved"]), run=run, sweep_dir=sweep_dir)
 
     def figure(self, unit_index: int, sample: int = 0) -> np.ndarray:
         """Step images on the top row and their colour-coded part maps below (the reference's strip layout)."""
@@ -116,9 +154,19 @@ class QuantifyResult:
 
 
 def quantify_sweep(
-    sweep: SweepResult, parts: PartModel, min_area: int = MIN_AREA, progress: bool = True
+    sweep: SweepResult,
+    parts: PartModel,
+    min_area: int = MIN_AREA,
+    progress: bool = True,
+    config: Any = None,
+    sweep_dir: str | Path | None = None,
 ) -> QuantifyResult:
-    """Score the per-part changes of every unit and sample of a sweep (see the module docstring)."""
+    """Score the per-part changes of every unit and sample of a sweep (see the module docstring).
+
+    ``config`` (a :class:`~encoderscope.linking.config.LinkQuantifyConfig`) is recorded; ``sweep_dir`` is the folder
+    the sweep was read from (recorded so that the saved result loads it again).
+    """
+    watch = Stopwatch()
     n_samples, n_units, n_steps = sweep.images.shape[:3]
     flat_images = sweep.images.reshape(-1, *sweep.images.shape[3:])
     flat_latents = sweep.latents.reshape(-1, sweep.latents.shape[-1])
@@ -135,6 +183,10 @@ def quantify_sweep(
                     rows.append({"unit": int(unit), "sample": s, "sample_class": int(sweep.sample_classes[s]),
                                  "part_name": parts.part_names[row["part"]], **row})
             advance(1)
-    config = {"parts": parts.config, "part_method": parts.method, "part_names": parts.part_names,
-              "min_area": min_area, "sweep": sweep.config}
-    return QuantifyResult(rows, parts.part_names, labels, sweep, config)
+    resolved = {"parts": parts.config, "part_method": parts.method, "part_names": parts.part_names,
+                "min_area": min_area, "sweep": sweep.config}
+    command = python_call("encoderscope.linking.quantify_sweep", config)
+    run = RunRecord.create("link-quantify", config or {}, command=command, seed=parts.config.get("seed"),
+                           seconds=watch.seconds())
+    directory = None if sweep_dir is None else str(Path(sweep_dir).resolve())
+    return QuantifyResult(rows, parts.part_names, labels, sweep, resolved, run=run, sweep_dir=directory)

@@ -1,4 +1,4 @@
-"""Small output helpers for linking results: run.json contents, image grids and PNG/CSV writing (atomic).
+"""Small output helpers for linking results: image grids and PNG writing (atomic).
 
 Example:
     >>> import numpy as np
@@ -9,32 +9,13 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import io
-import platform
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from encoderscope._io import write_bytes, write_text
-
-
-def run_info(command: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The content of run.json: command, resolved configuration and versions."""
-    import sklearn
-    import torch
-
-    import encoderscope
-
-    return {
-        "command": command,
-        "config": dict(config),
-        "versions": {"encoderscope": encoderscope.__version__, "torch": torch.__version__,
-                     "numpy": np.__version__, "sklearn": sklearn.__version__, "python": platform.python_version()},
-    }
+from encoderscope._io import write_bytes
 
 
 def image_grid(images: np.ndarray, pad: int = 2, fill: int = 255) -> np.ndarray:
@@ -52,14 +33,3 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
     write_bytes(path, buffer.getvalue())
-
-
-def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
-    """Write dict rows as CSV, atomically (floats with 6 significant digits)."""
-    columns = list(columns or (rows[0].keys() if rows else []))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: f"{v:.6g}" if isinstance(v, float | np.floating) else v for k, v in row.items()})
-    write_text(path, buffer.getvalue())

@@ -34,13 +34,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from encoderscope._io import read_json, read_npz, write_json, write_npz
+from encoderscope._io import read_npz, write_csv, write_npz
 from encoderscope._progress import progress_bar
+from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
+from encoderscope.linking.config import LinkTuneConfig
 from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.linking.report import image_grid, run_info, save_png, write_csv
+from encoderscope.linking.report import image_grid, save_png
+from encoderscope.runs import RunRecord, Stopwatch, python_call
+
+RANKING_COLUMNS = ("unit", "rank_pixel", "rank_logit", "pixel_change", "abs_logit_change", "logit_change",
+                   "unit_cycle", "min", "max")
 
 
 def unit_ranges(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +71,40 @@ def latent_effect(link: LinkingNetwork, lo: np.ndarray, hi: np.ndarray) -> np.nd
     return np.linalg.norm(link.coef, axis=0) * (hi - lo)
 
 
+def select_units(spec: str | Sequence[int] | None, link: LinkingNetwork, features: np.ndarray) -> list[int] | None:
+    """The units a sweep covers: ``"0,2"``, ``"all"`` (``None``: every unit), ``"top:K"`` (the K units with the
+    largest latent effect over ``features``' range) or a list of indices.
+
+    Example:
+        >>> import numpy as np
+        >>> link = LinkingNetwork("ols", coef=np.array([[1.0, 3.0, 2.0]]), intercept=np.zeros(1))
+        >>> select_units("top:2", link, np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
+        [1, 2]
+    """
+    if spec is None or spec == "all":
+        return None
+    if not isinstance(spec, str):
+        return [int(u) for u in spec]
+    if spec.startswith("top:"):
+        lo, hi = unit_ranges(features)
+        return np.argsort(-latent_effect(link, lo, hi))[: int(spec[4:])].tolist()
+    try:
+        return [int(u) for u in spec.split(",") if u.strip()]
+    except ValueError as err:
+        raise ParameterError(f"units {spec!r}: use '0,2', 'all' or 'top:K'") from err
+
+
+def tuning_features(
+    generator: Generator, classifier: LinkClassifier, samples: int, seed: int = 136, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and generator classes of the tuning samples: ``samples`` per class, seeded, psi 0.7 (the
+    reference's seed 136)."""
+    from encoderscope.linking.pairs import make_pairs
+
+    tuning = make_pairs(generator, classifier, samples, seed=seed, truncation=0.7, progress=progress)
+    return tuning.features, tuning.labels
+
+
 @dataclass
 class SweepResult:
     """Images and effect sizes of a unit sweep.
@@ -77,6 +117,7 @@ class SweepResult:
         sample_classes: ``(S,)`` generator class of each sample (``-1`` if none).
         pixel_change, logit_change, unit_cycle: ``(S, U)`` effects (see the module docstring).
         config: the resolved configuration.
+        run: the run's record (typed configuration, command, timings).
     """
 
     units: np.ndarray
@@ -89,6 +130,11 @@ class SweepResult:
     logit_change: np.ndarray
     unit_cycle: np.ndarray
     config: dict[str, Any] = field(default_factory=dict)
+    run: RunRecord | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        s, u, n = self.images.shape[:3]
+        return f"SweepResult({u} units x {n} steps on {s} samples of {self.config.get('generator', '?')})"
 
     def ranking(self) -> list[dict[str, Any]]:
         """Rows per unit, sorted by mean pixel change (largest first), with the logit-change rank alongside."""
@@ -114,7 +160,7 @@ class SweepResult:
             units=self.units[idx], values=self.values[idx], images=self.images[:, idx], latents=self.latents[:, idx],
             base_images=self.base_images, sample_classes=self.sample_classes,
             pixel_change=self.pixel_change[:, idx], logit_change=self.logit_change[:, idx],
-            unit_cycle=self.unit_cycle[:, idx], config=dict(self.config),
+            unit_cycle=self.unit_cycle[:, idx], config=dict(self.config), run=self.run,
         )
 
     def strip(self, unit_index: int) -> np.ndarray:
@@ -131,15 +177,19 @@ class SweepResult:
             "logit_change": self.logit_change, "unit_cycle": self.unit_cycle,
         })
         rows = self.ranking()
-        write_csv(out / "ranking.csv", rows)
-        write_csv(out / "activation_ranges.csv",
-                  [{"unit": int(u), "min": float(v[0]), "max": float(v[-1])} for u, v in zip(self.units, self.values,
-                                                                                             strict=True)])
+        write_csv(out / "ranking.csv", RANKING_COLUMNS, rows)
+        write_csv(out / "activation_ranges.csv", ["unit", "min", "max"],
+                  [[int(u), float(v[0]), float(v[-1])] for u, v in zip(self.units, self.values, strict=True)])
         for row in rows[: max_strips or len(rows)]:
             j = int(np.flatnonzero(self.units == row["unit"])[0])
             save_png(out / "strips" / f"unit_{row['unit']:04d}.png", self.strip(j))
-        write_json(out / "run.json", run_info("link tune", self.config))
+        self.run_record().write(out)
         return out
+
+    def run_record(self) -> RunRecord:
+        """The run record (``details``: the resolved configuration, with the generator and classifier used)."""
+        run = self.run or RunRecord.create("link-tune", {})
+        return run.replace(details={"resolved": self.config})
 
     @classmethod
     def load(cls, out_dir: str | Path) -> SweepResult:
@@ -147,9 +197,9 @@ class SweepResult:
         folder = Path(out_dir)
         if not (folder / "sweep.npz").exists():
             raise ParameterError(f"no sweep.npz in {folder}; run `encoderscope link tune` first")
+        run = RunRecord.read(folder, "link-tune", "a unit sweep")
         arrays = read_npz(folder / "sweep.npz")
-        config = read_json(folder / "run.json").get("config", {}) if (folder / "run.json").exists() else {}
-        return cls(**arrays, config=config)
+        return cls(**arrays, config=dict(run.details["resolved"]), run=run)
 
 
 def sweep_units(
@@ -157,20 +207,33 @@ def sweep_units(
     generator: Generator,
     classifier: LinkClassifier | None,
     features: np.ndarray,
-    units: Sequence[int] | None = None,
-    n_steps: int = 3,
+    units: str | Sequence[int] | None = None,
+    n_steps: int | None = None,
     range_features: np.ndarray | None = None,
     sample_classes: np.ndarray | None = None,
     progress: bool = True,
+    config: LinkTuneConfig | None = None,
 ) -> SweepResult:
     """Sweep each unit over its observed range for every sample (see the module docstring).
 
     Args:
         features: ``(S, D)`` samples to modify.
-        units: unit indices (default: all D).
+        units: unit indices, or a spec of :func:`select_units` (default: all D; with a ``config``, its ``units``).
+        n_steps: values per unit (default 3, or the config's).
         range_features: samples that define ``[min_i, max_i]`` (default: ``features``).
         classifier: re-classifies the images for ``logit_change`` and ``unit_cycle`` (``None`` skips both).
+        config: a :class:`~encoderscope.linking.config.LinkTuneConfig` (recorded; ``units`` and ``n_steps`` given
+            here override it).
     """
+    overrides: dict[str, Any] = {} if n_steps is None else {"n_steps": n_steps}
+    if isinstance(units, str):
+        overrides["units"] = units
+    cfg = resolve_config(LinkTuneConfig, config, overrides)
+    if units is None and config is not None:
+        units = cfg.units
+    units = select_units(units, link, features if range_features is None else range_features)
+    n_steps = cfg.n_steps
+    watch = Stopwatch()
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 2 or features.shape[1] != link.in_dim:
         raise ParameterError(f"features must be (S, {link.in_dim}), got {features.shape}")
@@ -215,8 +278,10 @@ def sweep_units(
               "n_samples": n_samples, "generator": generator.name,
               "classifier": classifier.describe() if classifier is not None else None,
               "range_from": "features" if range_features is None else f"{len(range_features)} range samples"}
+    run = RunRecord.create("link-tune", cfg, command=python_call("encoderscope.sweep_units", cfg),
+                           seconds=watch.seconds())
     return SweepResult(
         units=units_arr, values=values, images=images, latents=latents, base_images=base_u8,
         sample_classes=np.full(n_samples, -1) if sample_classes is None else np.asarray(sample_classes),
-        pixel_change=pixel, logit_change=logit, unit_cycle=cycle, config=config,
+        pixel_change=pixel, logit_change=logit, unit_cycle=cycle, config=config, run=run,
     )

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import platform
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,13 +35,15 @@ from PIL import Image
 from torch import nn
 
 from encoderscope import devices
-from encoderscope._io import write_json, write_text
+from encoderscope._io import read_csv, read_json, write_csv, write_json
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
+from encoderscope.lwta.config import LwtaTrainConfig
 from encoderscope.lwta.convert import lwta_layers, set_deterministic, set_generator
 from encoderscope.lwta.layer import kl_loss
-from encoderscope.lwta.models import ModelConfig, build_model, preprocess_for, save_checkpoint
+from encoderscope.lwta.models import ModelConfig, build_model, load_checkpoint, preprocess_for, save_checkpoint
 from encoderscope.lwta.sparsity import SparsityMeter
+from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 
 @dataclass
@@ -73,6 +74,35 @@ class TrainConfig:
         if self.optimizer not in ("adamw", "sgd"):
             raise ParameterError(f"unknown optimizer {self.optimizer!r}; use adamw, sgd or auto")
         return self.optimizer
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The configuration from ``dataclasses.asdict`` output (as run.json holds it)."""
+        model = dict(data["model"])
+        model["channels"] = tuple(model["channels"])
+        return cls(**{**data, "model": ModelConfig(**model)})
+
+
+def train_config(config: LwtaTrainConfig, device: str | None = None) -> TrainConfig:
+    """The :class:`TrainConfig` of the command-line configuration (``device``: where to train).
+
+    Example:
+        >>> cfg = train_config(LwtaTrainConfig(arch="resnet", U=2, train_limit=0))
+        >>> cfg.model.U, cfg.train_limit, cfg.resolved_optimizer()
+        (2, None, 'sgd')
+    """
+    return TrainConfig(
+        model=ModelConfig(arch=config.arch, U=config.U, kl_weight=config.kl_weight, seed=config.seed),  # type: ignore[arg-type]
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        optimizer=config.optimizer,
+        lr=config.lr,
+        train_limit=config.train_limit or None,
+        test_limit=config.test_limit or None,
+        seed=config.seed,
+        device=device,
+        autocast=config.autocast,
+    )
 
 
 def fashion_tensors(
@@ -190,23 +220,53 @@ class TrainResult:
     """A trained network, its losses per step, its evaluation and the configuration."""
 
     config: TrainConfig
-    model: nn.Module
-    losses: list[float]
+    model: nn.Module = field(repr=False)
+    losses: list[float] = field(repr=False)
     evaluation: Evaluation
     seconds: float
+    run: RunRecord | None = field(default=None, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        ev = self.evaluation
+        return (f"TrainResult({self.config.model.arch} U={self.config.model.U}: accuracy {ev.accuracy:.4f} "
+                f"({ev.passes} passes, {ev.n_images} test images), {len(self.losses)} steps)")
+
+    def run_record(self) -> RunRecord:
+        """The run record (``details``: the full training configuration, the optimizer and the device)."""
+        run = self.run or RunRecord.create("lwta-train", dataclasses.asdict(self.config), seed=self.config.seed)
+        details = {
+            "train_config": dataclasses.asdict(self.config),
+            "optimizer": self.config.resolved_optimizer(),
+            "device": devices.describe(devices.resolve_device(self.config.device)),
+        }
+        return run.replace(details=details)
 
     def save(self, folder: str | Path) -> Path:
-        """Checkpoint (``model.pt``, ``config.json``), ``metrics.json``, ``sparsity.csv``, ``loss.png``, run.json."""
+        """Checkpoint (``model.pt``, ``config.json``), ``metrics.json``, ``sparsity.csv``, ``losses.csv``,
+        ``loss.png``, run.json."""
         folder = Path(folder)
         save_checkpoint(self.model, self.config.model, folder)
         write_json(folder / "metrics.json", {**self.evaluation.as_dict(), "train_seconds": self.seconds})
-        rows = ["layer,active_fraction,expected_1_over_U"]
-        for name, value in self.evaluation.active_fraction.items():
-            rows.append(f"{name},{value:.6f},{self.evaluation.expected_fraction[name]:.6f}")
-        write_text(folder / "sparsity.csv", "\n".join(rows) + "\n")
-        write_json(folder / "run.json", run_info(self.config))
+        ev = self.evaluation
+        write_csv(folder / "sparsity.csv", ["layer", "active_fraction", "expected_1_over_U"],
+                  [[name, value, ev.expected_fraction[name]] for name, value in ev.active_fraction.items()],
+                  float_format=".6f")
+        write_csv(folder / "losses.csv", ["step", "loss"], enumerate(self.losses), float_format=None)
+        self.run_record().write(folder)
         self.plot(folder / "loss.png")
         return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> TrainResult:
+        """A run written by :meth:`save`: the network (``weights_only=True``), losses, evaluation, configuration."""
+        path = Path(folder)
+        run = RunRecord.read(path, "lwta-train", "an LWTA training run")
+        model, _ = load_checkpoint(path)
+        metrics = read_json(path / "metrics.json")
+        seconds = metrics.pop("train_seconds")
+        losses = [float(row["loss"]) for row in read_csv(path / "losses.csv")]
+        config = TrainConfig.from_dict(run.details["train_config"])
+        return cls(config, model, losses, Evaluation(**metrics), seconds, run=run)
 
     def plot(self, path: str | Path) -> None:
         """Training loss per step."""
@@ -228,41 +288,29 @@ class TrainResult:
         plt.close(fig)
 
 
-def run_info(config: TrainConfig) -> dict[str, object]:
-    """run.json content: resolved configuration, versions, seed."""
-    import timm
-
-    import encoderscope
-
-    return {
-        "config": dataclasses.asdict(config),
-        "optimizer": config.resolved_optimizer(),
-        "seed": config.seed,
-        "device": devices.describe(devices.resolve_device(config.device)),
-        "versions": {
-            "encoderscope": encoderscope.__version__,
-            "torch": torch.__version__,
-            "timm": timm.__version__,
-            "python": platform.python_version(),
-        },
-    }
-
-
 def train(
-    config: TrainConfig,
+    config: TrainConfig | LwtaTrainConfig,
     data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     passes: int | None = None,
     progress: bool = True,
+    device: str | None = None,
 ) -> TrainResult:
     """Train one network and evaluate it (see the module docstring).
 
     Args:
-        config: the recipe.
+        config: the recipe: a :class:`TrainConfig`, or the command line's
+            :class:`~encoderscope.lwta.config.LwtaTrainConfig` (then ``device`` says where to train).
         data: ``(train_x, train_y, test_x, test_y)``; default: Fashion-MNIST train/t10k subsets of the config.
-        passes: stochastic passes at evaluation (default 6 for ViTs, 3 for ResNets).
+        passes: stochastic passes at evaluation (default: the config's, else 6 for ViTs, 3 for ResNets).
         progress: show progress bars.
     """
     from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES
+
+    typed = config if isinstance(config, LwtaTrainConfig) else None
+    if typed is not None:
+        config = train_config(typed, device)
+        passes = passes or typed.passes
+    watch = Stopwatch()
 
     device = devices.resolve_device(config.device)
     scaler = devices.grad_scaler(device, config.autocast)  # an autocast the device lacks fails here, before any work
@@ -287,7 +335,7 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_factor(s, total, warmup))
     order_gen = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
-    start = time.perf_counter()
+    watch.lap("data")
     model.train()
     with progress_bar(f"training {config.model.arch} U={config.model.U}", total=total, enabled=progress) as step:
         for _epoch in range(config.epochs):
@@ -306,9 +354,15 @@ def train(
                 schedule.step()
                 losses.append(loss.item())
                 step(1)
-    seconds = time.perf_counter() - start
+    watch.lap("training")
+    seconds = watch.stages["training"]
     evaluation = evaluate(
         model, test_x, test_y, passes or config.model.default_passes, seed=config.seed, progress=progress,
         autocast=config.autocast,
     )
-    return TrainResult(config=config, model=model.eval(), losses=losses, evaluation=evaluation, seconds=seconds)
+    watch.lap("evaluation")
+    recorded: Any = typed if typed is not None else dataclasses.asdict(config)
+    run = RunRecord.create("lwta-train", recorded, command=python_call("encoderscope.lwta.train.train", recorded),
+                           seed=config.seed, seconds=watch.seconds(), stages=watch.stages)
+    return TrainResult(config=config, model=model.eval(), losses=losses, evaluation=evaluation, seconds=seconds,
+                       run=run)

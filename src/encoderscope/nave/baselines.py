@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from encoderscope._progress import progress_bar
-from encoderscope.cluster._checks import check_k
+from encoderscope.cluster import check_k
 from encoderscope.errors import ParameterError
 from encoderscope.nave.result import NaveRecord, NaveResult
 

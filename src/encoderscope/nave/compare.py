@@ -17,8 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import versions, write_json, write_text
+from encoderscope._io import csv_text, write_text
+from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.nave.config import CompareConfig
 from encoderscope.nave.result import NaveResult
+from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 
 def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
@@ -69,13 +70,18 @@ class Comparison:
         mappings: ``mappings[m][i]`` renumbers result ``m``'s concept ids on image ``i`` to the reference's.
         ari: ``(n_images, n_results, n_results)`` pairwise adjusted Rand index per image.
         skipped: image keys left out because some result lacks them.
+        run: the run's record (typed configuration, command, timings), written as run.json by :meth:`save`.
     """
 
     results: list[NaveResult]
     keys: list[str]
     mappings: list[list[np.ndarray]]
-    ari: np.ndarray
+    ari: np.ndarray = field(repr=False)
     skipped: list[str] = field(default_factory=list)
+    run: RunRecord | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Comparison({len(self.results)} results on {len(self.keys)} images: {', '.join(self.names)})"
 
     @property
     def names(self) -> list[str]:
@@ -104,42 +110,52 @@ class Comparison:
 
     def ari_csv(self) -> str:
         """CSV rows ``key, model_a, model_b, ari`` (one per image and pair) plus ``mean`` rows."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["key", "model_a", "model_b", "ari"])
         names, n = self.names, len(self.results)
         pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
-        for i, key in enumerate(self.keys):
-            for a, b in pairs:
-                writer.writerow([key, names[a], names[b], f"{self.ari[i, a, b]:.6f}"])
-        for a, b in pairs:
-            writer.writerow(["mean", names[a], names[b], f"{self.mean_ari[a, b]:.6f}"])
-        return buffer.getvalue()
+        rows = [[key, names[a], names[b], f"{self.ari[i, a, b]:.6f}"] for i, key in enumerate(self.keys)
+                for a, b in pairs]
+        rows += [["mean", names[a], names[b], f"{self.mean_ari[a, b]:.6f}"] for a, b in pairs]
+        return csv_text(["key", "model_a", "model_b", "ari"], rows)
 
-    def run_info(self) -> dict[str, Any]:
-        """run.json content: each result's configuration and the agreement scores."""
-        return {
-            "results": [{"name": r.name, "config": r.config, "skipped": r.skipped, "notes": r.notes}
-                        for r in self.results],
+    def run_record(self) -> RunRecord:
+        """The run record: the configuration and, in ``details``, each result's name, the images and mean ARI."""
+        run = self.run or RunRecord.create("compare", {})
+        details = {
+            "results": [{"name": r.name, "folder": f"results/{n:02d}"} for n, r in enumerate(self.results)],
             "images": self.keys,
             "skipped_images": self.skipped,
             "mean_ari": {"names": self.names, "matrix": np.round(self.mean_ari, 6).tolist()},
-            "versions": versions(),
         }
+        return run.replace(details=details)
+
+    def run_info(self) -> dict[str, Any]:
+        """What run.json holds (:meth:`run_record` as a dict)."""
+        return self.run_record().to_dict()
 
     def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
-        """Write ``run.json``, ``ari.csv``, each result's ``labels.npz`` under ``results/<n>/`` and the report."""
+        """Write ``run.json``, ``ari.csv``, each result under ``results/<n>/`` (as :meth:`NaveResult.save`) and the
+        report."""
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         for n, result in enumerate(self.results):
             result.save(folder / "results" / f"{n:02d}", report=False)
         write_text(folder / "ari.csv", self.ari_csv())
-        write_json(folder / "run.json", self.run_info())
+        self.run_record().write(folder)
         if report:
             from encoderscope.nave.pictures import write_pictures
 
             write_pictures(self.results, folder, comparison=self)
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> Comparison:
+        """A comparison written by :meth:`save`: its results are loaded and matched again (the same matching)."""
+        path = Path(folder)
+        run = RunRecord.read(path, "compare", "a comparison")
+        results = [NaveResult.load(path / entry["folder"]) for entry in run.details["results"]]
+        comparison = compare_results(results)
+        comparison.run = run
+        return comparison
 
 
 def compare_results(results: Sequence[NaveResult]) -> Comparison:
@@ -172,43 +188,60 @@ def compare_results(results: Sequence[NaveResult]) -> Comparison:
 
 
 def compare(
-    models: Sequence[Any],
-    images: Any,
+    models: Sequence[Any] | None = None,
+    images: Any = None,
     layers: Any = None,
-    k: int | str = 5,
-    seed: int = 0,
-    baselines: Sequence[str] = (),
+    *,
+    config: CompareConfig | None = None,
     progress: bool = True,
+    device: Any = None,
     **options: Any,
 ) -> Comparison:
     """Run NAVE with every model on the same images (plus superpixel baselines) and compare the maps.
 
     Args:
         models: specs, modules or encoders; ``"random-init:SPEC"`` builds SPEC without weights (seeded);
-            ``"baseline:slic"`` / ``"baseline:felzenszwalb"`` are superpixel maps.
-        images: as for :func:`~encoderscope.nave.nave`.
+            ``"baseline:slic"`` / ``"baseline:felzenszwalb"`` are superpixel maps (default: ``config.models``).
+        images: as for :func:`~encoderscope.nave.nave` (default: ``config.nave.images``).
         layers: layers for every model (``None``: each model's last block or stage).
-        k: concepts per map (baselines use it as their region count; ``"auto"`` gives them 5).
-        seed: seed of every random choice.
-        baselines: extra baselines, ``"slic"`` and/or ``"felzenszwalb"``.
+        config: a :class:`~encoderscope.nave.config.CompareConfig`.
         progress: show progress bars.
-        **options: passed to :func:`~encoderscope.nave.nave` (``method``, ``backend``, ``random_init``, ``device``,
-            ``autocast``...).
+        device: where the models run (see :func:`~encoderscope.nave.nave`).
+        **options: ``baselines`` (extra baselines, ``"slic"`` and/or ``"felzenszwalb"``) and any
+            :class:`~encoderscope.nave.config.NaveConfig` field (``k``: concepts per map, which the baselines use as
+            their region count, ``"auto"`` giving them 5; ``seed``, ``method``, ``backend``, ``autocast``...).
     """
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.nave.baselines import baseline_maps
     from encoderscope.nave.pipeline import nave
     from encoderscope.zoo import load_model
 
-    image_set = images if isinstance(images, ImageSet) else open_images(images)
-    region_count = k if isinstance(k, int) else 5
+    if layers is not None:
+        options["layers"] = layers
+    cfg = resolve_config(CompareConfig, config, options)
+    chosen = list(models) if models is not None else list(cfg.models)
+    if all(isinstance(m, str) for m in chosen):
+        cfg = cfg.replace(models=chosen)
+    sources = images if images is not None else (cfg.nave.images or None)
+    if sources is None:
+        raise ParameterError("no images: pass them or set CompareConfig.nave.images")
+    if isinstance(sources, str | Path):
+        cfg = cfg.replace(images=(str(sources),))
+    watch = Stopwatch()
+    image_set = sources if isinstance(sources, ImageSet) else open_images(sources)
+    nave_cfg, seed = cfg.nave, cfg.nave.seed
+    region_count = nave_cfg.k if isinstance(nave_cfg.k, int) else 5
     results = []
-    for model in [*models, *(f"baseline:{name}" for name in baselines)]:
+    for model in [*chosen, *(f"baseline:{name}" for name in cfg.baselines)]:
         if isinstance(model, str) and model.startswith("baseline:"):
             results.append(baseline_maps(image_set, model.split(":", 1)[1], region_count, seed, progress=progress))
         elif isinstance(model, str) and model.startswith("random-init:"):
-            encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed, device=options.get("device"))
-            results.append(nave(encoder, image_set, layers, k=k, seed=seed, progress=progress, **options))
+            encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed, device=device)
+            results.append(nave(encoder, image_set, config=nave_cfg, progress=progress, device=device))
         else:
-            results.append(nave(model, image_set, layers, k=k, seed=seed, progress=progress, **options))
-    return compare_results(results)
+            results.append(nave(model, image_set, config=nave_cfg, progress=progress, device=device))
+        watch.lap(results[-1].name)
+    comparison = compare_results(results)
+    comparison.run = RunRecord.create("compare", cfg, command=python_call("encoderscope.compare", cfg),
+                                      seed=seed, seconds=watch.seconds(), stages=watch.stages)
+    return comparison

@@ -18,23 +18,23 @@ unsupervised single-box prediction; it is not comparable with LOST's CorLoc.
 Example:
     >>> sppx = np.zeros((100, 100), dtype=int)
     >>> sppx[20:60, 30:80] = 1
-    >>> result = corloc([sppx], [np.array([[30.0, 20.0, 80.0, 60.0]])], CorLocConfig(min_area=100, border=5))
+    >>> result = corloc([sppx], [np.array([[30.0, 20.0, 80.0, 60.0]])], CorLocThresholds(min_area=100, border=5))
     >>> result.corloc
     100.0
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from encoderscope._io import versions, write_json, write_text
+from encoderscope._io import csv_text, read_csv, read_json, write_json, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.runs import RunRecord
 
 REFERENCE_MIN_AREA = 14 * 14 * 4
 """The reference area threshold in pixels (components must be larger than this)."""
@@ -49,11 +49,11 @@ RELATIVE_BORDER = REFERENCE_BORDER / min(REFERENCE_IMAGE_HW)
 
 
 @dataclass(frozen=True)
-class CorLocConfig:
+class CorLocThresholds:
     """CorLoc settings. Defaults are the reference's (784 px area, 14 px border, IoU >= 0.5).
 
     With ``relative=True``, ``min_area`` is a fraction of the image area and ``border`` a fraction of the shorter
-    side (``CorLocConfig.relative_default()`` gives the fractions equal to the pixel defaults on a 500 x 375 VOC
+    side (``CorLocThresholds.relative_default()`` gives the fractions equal to the pixel defaults on a 500 x 375 VOC
     image). ``split_boxes`` switches to the reference's ``--split_boxes`` rule (argmax of the GT x component IoU
     matrix, correct when IoU > threshold).
     """
@@ -65,7 +65,7 @@ class CorLocConfig:
     split_boxes: bool = False
 
     @classmethod
-    def relative_default(cls, **overrides: object) -> CorLocConfig:
+    def relative_default(cls, **overrides: object) -> CorLocThresholds:
         """The resolution-relative variant of the reference thresholds."""
         values: dict[str, object] = {"min_area": RELATIVE_MIN_AREA, "border": RELATIVE_BORDER, "relative": True}
         values.update(overrides)
@@ -140,9 +140,9 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([cols[0], rows[0], cols[-1], rows[-1]], dtype=np.float64)
 
 
-def component_boxes(label_map: np.ndarray, config: CorLocConfig | None = None) -> np.ndarray:
+def component_boxes(label_map: np.ndarray, config: CorLocThresholds | None = None) -> np.ndarray:
     """(M, 4) tight boxes of the components that CorLoc considers for ``label_map`` (see module doc)."""
-    config = config or CorLocConfig()
+    config = config or CorLocThresholds()
     min_area, border = config.pixel_thresholds(label_map.shape[:2])
     masks = connected_components(label_map, min_area, border)
     if not masks:
@@ -164,16 +164,16 @@ class ImageLocalisation:
 
 
 def localise_image(
-    label_map: np.ndarray, gt_boxes: np.ndarray, config: CorLocConfig | None = None, key: str = ""
+    label_map: np.ndarray, gt_boxes: np.ndarray, config: CorLocThresholds | None = None, key: str = ""
 ) -> ImageLocalisation:
     """CorLoc's decision for one label map against its (N, 4) ground-truth boxes (N >= 1).
 
     Example:
         >>> m = np.zeros((64, 64), dtype=int); m[10:40, 10:40] = 1
-        >>> localise_image(m, np.array([[10, 10, 40, 40]]), CorLocConfig(min_area=50, border=2)).correct
+        >>> localise_image(m, np.array([[10, 10, 40, 40]]), CorLocThresholds(min_area=50, border=2)).correct
         True
     """
-    config = config or CorLocConfig()
+    config = config or CorLocThresholds()
     gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     if gt.shape[0] == 0:
         raise ParameterError(f"image {key or '?'} has no ground-truth box")
@@ -195,13 +195,13 @@ def localise_image(
     return ImageLocalisation(key, best, bool(correct), boxes.shape[0], gt.shape[0], box, int(gt_index))  # type: ignore[arg-type]
 
 
-@dataclass
+@dataclass(repr=False)
 class CorLocResult:
     """CorLoc over a set of images: ``corloc`` in percent, one :class:`ImageLocalisation` per evaluated image."""
 
     corloc: float
-    images: list[ImageLocalisation]
-    config: CorLocConfig
+    images: list[ImageLocalisation] = field(repr=False)
+    config: CorLocThresholds
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -209,39 +209,58 @@ class CorLocResult:
         """Number of evaluated images."""
         return len(self.images)
 
+    def __repr__(self) -> str:
+        return f"CorLocResult(CorLoc {self.corloc:.1f} % on {self.n_images} images)"
+
+    CSV_HEADER = ("key", "iou", "correct", "n_components", "n_gt", "xmin", "ymin", "xmax", "ymax", "gt_index")
+
     def to_csv(self) -> str:
         """Per-image rows: key, iou, correct, n_components, n_gt, box, gt_index."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["key", "iou", "correct", "n_components", "n_gt", "xmin", "ymin", "xmax", "ymax", "gt_index"])
+        rows = []
         for row in self.images:
             box = list(row.box) if row.box is not None else ["", "", "", ""]
             gt_index = "" if row.gt_index is None else row.gt_index
-            writer.writerow([row.key, f"{row.iou:.6f}", int(row.correct), row.n_components, row.n_gt, *box, gt_index])
-        return buffer.getvalue()
+            rows.append([row.key, f"{row.iou:.6f}", int(row.correct), row.n_components, row.n_gt, *box, gt_index])
+        return csv_text(self.CSV_HEADER, rows, float_format=None)
+
+    def summary(self) -> dict[str, Any]:
+        """CorLoc, the number of images, the thresholds and the skipped images (for run records)."""
+        return {"corloc": self.corloc, "n_images": self.n_images, "thresholds": asdict(self.config),
+                "skipped": [{"key": k, "reason": r} for k, r in self.skipped]}
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``corloc.csv`` (per image) and ``run.json`` (config, CorLoc, skipped) into ``directory``."""
+        """Write ``corloc.csv`` (per image) and ``run.json`` (thresholds, CorLoc, skipped) into ``directory``."""
         out = Path(directory)
         write_text(out / "corloc.csv", self.to_csv())
-        write_json(
-            out / "run.json",
-            {
-                "metric": "corloc",
-                "corloc": self.corloc,
-                "n_images": self.n_images,
-                "config": asdict(self.config),
-                "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
-                "versions": versions(),
-            },
-        )
+        RunRecord.create("corloc", asdict(self.config), skipped=self.skipped,
+                         details={"result": "CorLocResult", "corloc": self.summary()}).write(out)
         return out
+
+    @classmethod
+    def read(cls, directory: str | Path, summary: dict[str, Any]) -> CorLocResult:
+        """The result from ``corloc.csv`` and its :meth:`summary` (IoUs as written, to 6 decimals)."""
+        rows = []
+        for row in read_csv(Path(directory) / "corloc.csv"):
+            box = None if row["xmin"] == "" else tuple(float(row[c]) for c in ("xmin", "ymin", "xmax", "ymax"))
+            rows.append(ImageLocalisation(
+                row["key"], float(row["iou"]), row["correct"] == "1", int(row["n_components"]), int(row["n_gt"]),
+                box, None if row["gt_index"] == "" else int(row["gt_index"]),  # type: ignore[arg-type]
+            ))
+        skipped = [(entry["key"], entry["reason"]) for entry in summary["skipped"]]
+        return cls(100.0 * float(np.mean([r.correct for r in rows])), rows, CorLocThresholds(**summary["thresholds"]),
+                   skipped)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> CorLocResult:
+        """A result written by :meth:`save`."""
+        run = RunRecord.read(directory, "corloc", "CorLoc scores", result="CorLocResult")
+        return cls.read(directory, run.details["corloc"])
 
 
 def corloc(
     label_maps: Sequence[np.ndarray],
     gt_boxes: Sequence[np.ndarray],
-    config: CorLocConfig | None = None,
+    config: CorLocThresholds | None = None,
     keys: Sequence[str] | None = None,
 ) -> CorLocResult:
     """CorLoc (percent) over images: ``label_maps[i]`` (H, W) against ``gt_boxes[i]`` (N_i, 4).
@@ -249,7 +268,7 @@ def corloc(
     Images without ground-truth boxes are skipped (listed in ``.skipped``), as the reference skips images left
     without boxes after filtering. See the module doc for the rule.
     """
-    config = config or CorLocConfig()
+    config = config or CorLocThresholds()
     if len(label_maps) != len(gt_boxes):
         raise ParameterError(f"{len(label_maps)} label maps but {len(gt_boxes)} ground-truth box sets")
     names = list(keys) if keys is not None else [str(i) for i in range(len(label_maps))]
@@ -351,7 +370,7 @@ def hungarian_miou(
     return MaskMatch(float(np.mean([m[2] for m in matches])), matches)  # type: ignore[arg-type]
 
 
-@dataclass
+@dataclass(repr=False)
 class MaskScores:
     """Mask metrics over images: mean Hungarian ``miou`` per image, and ``best_iou`` averaged over all objects.
 
@@ -360,18 +379,17 @@ class MaskScores:
 
     miou: float
     best_iou: float
-    images: list[tuple[str, float, float, int]]
+    images: list[tuple[str, float, float, int]] = field(repr=False)
     include_background: bool
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"MaskScores(mIoU {self.miou:.3f}, best-match IoU {self.best_iou:.3f} on {len(self.images)} images)"
+
     def to_csv(self) -> str:
         """Per-image rows: key, miou, best_iou, n_objects."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["key", "miou", "best_iou", "n_objects"])
-        for key, miou, best, count in self.images:
-            writer.writerow([key, f"{miou:.6f}", f"{best:.6f}", count])
-        return buffer.getvalue()
+        rows = [[key, f"{miou:.6f}", f"{best:.6f}", count] for key, miou, best, count in self.images]
+        return csv_text(["key", "miou", "best_iou", "n_objects"], rows)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``masks.csv`` (per image) and ``masks.json`` (the means, settings and skipped images)."""
@@ -389,6 +407,16 @@ class MaskScores:
             },
         )
         return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> MaskScores:
+        """Scores written by :meth:`save` (per-image values as written, to 6 decimals)."""
+        out = Path(directory)
+        info = read_json(out / "masks.json")
+        rows = [(r["key"], float(r["miou"]), float(r["best_iou"]), int(r["n_objects"]))
+                for r in read_csv(out / "masks.csv")]
+        skipped = [(entry["key"], entry["reason"]) for entry in info["skipped"]]
+        return cls(float(info["miou"]), float(info["best_iou"]), rows, bool(info["include_background"]), skipped)
 
 
 def mask_scores(

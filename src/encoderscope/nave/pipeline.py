@@ -36,21 +36,19 @@ from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.capture.extract import Batch, iter_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
-from encoderscope.cluster import DEFAULT_N_INIT, Clustering, fit_clusters
-from encoderscope.cluster._checks import parse_k
+from encoderscope.cluster import Clustering, assign_labels, fit_clusters, fit_clusters_batch
 from encoderscope.cluster.agglomerative import MAX_WARD_POINTS
+from encoderscope.cluster.batch import BACKEND_NAME, BATCH_METHODS
+from encoderscope.configs import resolve_config
 from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
 from encoderscope.nave.attention import attention_labels, attention_module
-from encoderscope.nave.combine import RESAMPLE_MODES, combine_depths
+from encoderscope.nave.combine import combine_depths
+from encoderscope.nave.config import NaveConfig
 from encoderscope.nave.prefetch import PrefetchedImages
 from encoderscope.nave.result import NaveRecord, NaveResult
+from encoderscope.runs import RunRecord, Stopwatch, python_call
 from encoderscope.zoo import load_model
 from encoderscope.zoo.encoder import Encoder
-
-METHODS = ("kmeans", "pca", "agglomerative", "attention")
-SCOPES = ("image", "dataset")
-FIT_POSITIONS = 20000
-GALLERY_SIZE = 8
 
 
 @dataclasses.dataclass
@@ -67,15 +65,17 @@ def prepare_encoder(
     size: int | str | None = "default",
     max_side: int | str | None = "default",
     device: devices.DeviceSpec = None,
+    arch: str | None = None,
 ) -> Encoder:
     """Load ``encoder`` when it is a spec and apply the input size options (a copy; the original is untouched).
 
     ``size``: shorter side in pixels, ``None`` for the native resolution (the reference's choice), ``"default"`` for
     the encoder's own (224 for the zoo). ``max_side``: cap on the longer side, ``"default"`` keeps the encoder's.
     ``device``: where the model runs (``None``: an Encoder or module stays where it is, a spec goes to
-    :func:`~encoderscope.devices.resolve_device`'s default); see :func:`~encoderscope.zoo.load_model`.
+    :func:`~encoderscope.devices.resolve_device`'s default); see :func:`~encoderscope.zoo.load_model` (also for
+    ``arch``, the architecture of a ``file:`` checkpoint).
     """
-    enc = load_model(encoder, random_init=random_init, seed=seed, device=device)
+    enc = load_model(encoder, random_init=random_init, seed=seed, device=device, arch=arch)
     changes: dict[str, Any] = {}
     if size != "default":
         changes["size"] = size
@@ -132,6 +132,23 @@ def _record(batch: Batch, j: int, labels: np.ndarray, k: int, k_choice: Any = No
     )
 
 
+def _backend_used(backend: str, method: str, scope: str) -> str:
+    """The back-end that ``"auto"`` resolves to: batched torch for the image scope, torch for one shared fit."""
+    if backend != "auto" or method == "attention":
+        return backend
+    return BACKEND_NAME if scope == "image" and method in BATCH_METHODS else "torch"
+
+
+def _sample_rows(flat: torch.Tensor, indices: list[int], quota: int, seed: int) -> np.ndarray:
+    """Each image's seeded sample of positions (``default_rng([seed, index])``, sorted), gathered on the features'
+    device and brought to the host in one transfer."""
+    n = flat.shape[1]
+    picks = [np.sort(np.random.default_rng([seed, i]).choice(n, size=min(n, quota), replace=False)) for i in indices]
+    rows = torch.from_numpy(np.repeat(np.arange(len(picks)), [len(p) for p in picks])).to(flat.device)
+    cols = torch.from_numpy(np.concatenate(picks)).to(flat.device)
+    return flat[rows, cols].cpu().numpy()
+
+
 def _display_name(encoder: Encoder, layer_set: _LayerSet, method: str) -> str:
     model = encoder.spec + (" (random init)" if encoder.random_init else "")
     if method == "attention":
@@ -161,65 +178,108 @@ def _notes(encoder: Encoder, records: list[NaveRecord]) -> list[str]:
     return [f"{len(capped)} image(s) downscaled to max_side={pre.max_side} px: {', '.join(capped[:20])}"]
 
 
+def _inputs(encoder: Any, images: Any, config: NaveConfig) -> tuple[Any, Any, NaveConfig]:
+    """The encoder and images (arguments first, else the configuration's), and the configuration recording them."""
+    from pathlib import Path
+
+    model = encoder if encoder is not None else config.model
+    if model is None:
+        raise ParameterError("no encoder: pass one (a spec, module or Encoder) or set NaveConfig.model")
+    sources = images if images is not None else (config.images or None)
+    if sources is None:
+        raise ParameterError("no images: pass them or set NaveConfig.images")
+    recorded: dict[str, Any] = {}
+    if isinstance(model, str):
+        recorded["model"] = model
+    listed = [sources] if isinstance(sources, str | Path) else sources
+    if isinstance(listed, list | tuple) and all(isinstance(s, str | Path) for s in listed):
+        recorded["images"] = tuple(str(s) for s in listed)
+    return model, sources, config.replace(**recorded)
+
+
 def nave_layer_sets(
-    encoder: str | nn.Module | Encoder,
-    images: Any,
-    layer_sets: Sequence[LayerSpec | None],
-    k: int | str = 5,
-    method: str = "kmeans",
-    scope: str = "image",
-    seed: int = 0,
-    backend: str = "faiss",
-    resample: str = "bicubic",
-    batch_size: int = 8,
+    encoder: str | nn.Module | Encoder | None = None,
+    images: Any = None,
+    layer_sets: Sequence[LayerSpec | None] | None = None,
+    *,
+    config: NaveConfig | None = None,
     progress: bool = True,
-    n_init: int = DEFAULT_N_INIT,
-    fit_positions: int = FIT_POSITIONS,
-    heads: Sequence[int] | None = None,
-    random_init: bool = False,
-    size: int | str | None = "default",
-    max_side: int | str | None = "default",
-    autocast: bool = False,
-    gallery_size: int = GALLERY_SIZE,
     device: devices.DeviceSpec = None,
+    **options: Any,
 ) -> list[NaveResult]:
     """:func:`nave` for several layer sets of one encoder, sharing one forward pass per batch (and per scope pass).
 
-    Returns one :class:`NaveResult` per layer set, in order.
+    ``options`` are :class:`~encoderscope.nave.config.NaveConfig` fields (they override ``config``); ``layer_sets``
+    default to ``[config.layers]``. Returns one :class:`NaveResult` per layer set, in order.
     """
+    cfg = resolve_config(NaveConfig, config, options)
+    model, sources, cfg = _inputs(encoder, images, cfg)
+    watch = Stopwatch()
+    results = _nave_layer_sets(model, sources, list(layer_sets) if layer_sets else [cfg.layers], cfg, progress,
+                               device, watch)
+    for result, layer_set in zip(results, layer_sets or [cfg.layers], strict=True):
+        run_config = cfg.replace(layers=layer_set) if layer_sets else cfg
+        result.run = RunRecord.create(
+            "nave", run_config, command=python_call("encoderscope.nave", run_config), seed=cfg.seed,
+            seconds=watch.seconds(), stages=watch.stages,
+        )
+    return results
+
+
+def _nave_layer_sets(
+    encoder: str | nn.Module | Encoder,
+    images: Any,
+    layer_sets: Sequence[LayerSpec | None],
+    cfg: NaveConfig,
+    progress: bool,
+    device: devices.DeviceSpec,
+    watch: Stopwatch,
+) -> list[NaveResult]:
     from encoderscope.data.images import ImageSet, open_images
 
-    if method not in METHODS:
-        raise ParameterError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if scope not in SCOPES:
-        raise ParameterError(f"unknown scope {scope!r}; choose one of {', '.join(SCOPES)}")
-    if resample not in RESAMPLE_MODES:
-        raise ParameterError(f"unknown resample mode {resample!r}; choose one of {', '.join(RESAMPLE_MODES)}")
-    if fit_positions < 2:
-        raise ParameterError(f"fit_positions must be at least 2, got {fit_positions}")
-    parsed_k = parse_k(k)
+    method, scope, seed, backend, resample = cfg.method, cfg.scope, cfg.seed, cfg.backend, cfg.resample
+    batch_size, n_init, heads, autocast = cfg.batch_size, cfg.n_init, cfg.heads, cfg.autocast
+    fit_positions, parsed_k = cfg.fit_positions, cfg.k
     if method == "agglomerative":
         fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
-    enc = prepare_encoder(encoder, random_init=random_init, seed=seed, size=size, max_side=max_side, device=device)
+    enc = prepare_encoder(encoder, random_init=cfg.random_init, seed=seed, size=cfg.size, max_side=cfg.max_side,
+                          device=device, arch=cfg.arch)
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
     image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))
-    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast)
+    used = _backend_used(backend, method, scope)
+    on_device = backend == "auto" and method != "attention"  # features stay on the encoder's device
+    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device)
     errors: list[dict[str, str]] = []
     records: list[list[NaveRecord]] = [[] for _ in sets]
     fits: list[Clustering | None] = [None for _ in sets]
-    clustering = dict(method=method, seed=seed, backend=backend, n_init=n_init)
+    clustering = dict(method=method, seed=seed, backend="torch" if backend == "auto" else backend, n_init=n_init)
+
+    def skip(batch: Batch, j: int, s: int, err: EncoderscopeError) -> None:
+        key = batch.items[j].key
+        warn(f"skipped {key}: {err}")
+        errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
 
     def cluster_one(batch: Batch, j: int, s: int, feats: torch.Tensor) -> None:
         h, w, dim = feats.shape[1:]
         try:
             fit = fit_clusters(feats[j].reshape(-1, dim), parsed_k, **clustering)
         except EncoderscopeError as err:
-            key = batch.items[j].key
-            warn(f"skipped {key}: {err}")
-            errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
+            skip(batch, j, s, err)
             return
         records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
+
+    def cluster_batch(batch: Batch, s: int, feats: torch.Tensor) -> None:
+        b, h, w, dim = feats.shape
+        out = fit_clusters_batch(
+            feats.reshape(b, h * w, dim), parsed_k, method=method, seed=seed, indices=batch.indices, n_init=n_init
+        )
+        for j, (fit, err) in enumerate(zip(out.fits, out.errors, strict=True)):
+            if fit is None:
+                assert err is not None
+                skip(batch, j, s, err)
+            else:
+                records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
 
     if method == "attention" or scope == "image":
         for batch in iter_batches(enc, image_set, capture, **passes):
@@ -230,8 +290,12 @@ def nave_layer_sets(
                         records[s].append(_record(batch, j, labels[j].numpy(), n_heads))
                     continue
                 feats = _features(batch, layer_set, resample)
+                if used == BACKEND_NAME:
+                    cluster_batch(batch, s, feats)
+                    continue
                 for j in range(len(batch.indices)):
                     cluster_one(batch, j, s, feats)
+        watch.lap("forward and clustering")
     else:
         quota = max(1, math.ceil(fit_positions / max(1, len(image_set))))
         # one buffer per layer set, rows filled in place (untouched rows of np.empty are never resident)
@@ -240,21 +304,22 @@ def nave_layer_sets(
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 feats = _features(batch, layer_set, resample)
-                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1]).numpy()
+                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1])
                 if buffers[s] is None:
                     buffers[s] = np.empty((quota * len(image_set), flat.shape[-1]), dtype=np.float32)
                 buffer = buffers[s]
                 assert buffer is not None
-                for j, index in enumerate(batch.indices):
-                    n = flat.shape[1]
-                    pick = np.random.default_rng([seed, index]).choice(n, size=min(n, quota), replace=False)
-                    buffer[filled[s] : filled[s] + len(pick)] = flat[j, np.sort(pick)]
-                    filled[s] += len(pick)
+                sample = _sample_rows(flat, batch.indices, quota, seed)
+                buffer[filled[s] : filled[s] + len(sample)] = sample
+                filled[s] += len(sample)
+        watch.lap("sample pass")
         for s in range(len(sets)):
             buffer = buffers[s]
             if buffer is not None and filled[s]:
-                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering)
+                device = enc.device if on_device else None
+                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering, device=device)
             buffers[s] = None
+        watch.lap("fit")
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 fit = fits[s]
@@ -262,9 +327,13 @@ def nave_layer_sets(
                     continue
                 feats = _features(batch, layer_set, resample)
                 b, h, w, dim = feats.shape
-                labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
+                if on_device:
+                    labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
+                else:
+                    labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
                 for j in range(b):
                     records[s].append(_record(batch, j, labels[j], fit.k))
+        watch.lap("assignment pass")
 
     unreadable = list({item.key: {"key": item.key, "reason": item.reason} for item in image_set.skipped}.values())
     results = []
@@ -284,7 +353,7 @@ def nave_layer_sets(
             "method": method,
             "scope": scope if method != "attention" else "image",
             "seed": seed,
-            "backend": backend,
+            "backend": used,
             "n_init": n_init,
             "resample": resample,
             "batch_size": batch_size,
@@ -292,6 +361,8 @@ def nave_layer_sets(
             "autocast": autocast,
             "device": devices.describe(enc.device),
         }
+        if used != backend:
+            config["backend_requested"] = backend
         notes = _notes(enc, kept)
         if method == "attention":
             config["heads"] = list(heads) if heads is not None else "all"
@@ -301,7 +372,7 @@ def nave_layer_sets(
             config.update(fit_positions=fit_positions, k_fitted=fit.k)
             if fit.k_choice is not None:
                 config["k_choice"] = dataclasses.asdict(fit.k_choice)
-            gallery = _gallery(kept, fit.k, gallery_size)
+            gallery = _gallery(kept, fit.k, cfg.gallery_size)
         skipped = unreadable + [e for e in errors if e["layers"] == ",".join(layer_set.names)]
         results.append(
             NaveResult(_display_name(enc, layer_set, method), kept, config, skipped, gallery, notes)
@@ -310,45 +381,44 @@ def nave_layer_sets(
 
 
 def nave(
-    encoder: str | nn.Module | Encoder,
-    images: Any,
+    encoder: str | nn.Module | Encoder | None = None,
+    images: Any = None,
     layers: LayerSpec | None = None,
-    k: int | str = 5,
-    method: str = "kmeans",
-    scope: str = "image",
-    seed: int = 0,
-    backend: str = "faiss",
-    resample: str = "bicubic",
-    batch_size: int = 8,
+    *,
+    config: NaveConfig | None = None,
     progress: bool = True,
+    device: devices.DeviceSpec = None,
     **options: Any,
 ) -> NaveResult:
     """NAVE concept maps of ``images`` under ``encoder`` (docs/methods/nave.md; see the module docstring for scopes).
 
     Args:
-        encoder: an :class:`~encoderscope.zoo.Encoder`, a module, or a spec such as ``"zoo:dinov2-vits14"``.
-        images: files, folders, ``"zoo:photos"``, PIL images, or an :class:`~encoderscope.data.ImageSet`.
-        layers: layer names/globs/depth indices, shallow to deep; ``None`` = ``encoder.default_layers`` (the last
-            block or stage).
-        k: number of concepts, ``"auto"`` (the reference's inertia-drop rule) or ``"silhouette"``.
-        method: ``"kmeans"``, ``"pca"``, ``"agglomerative"`` or ``"attention"`` (ViTs: CLS-to-patch attention,
-            label = argmax head; ``layers`` names one block; ``heads=[...]`` picks heads).
-        scope: ``"image"`` (one clustering per image) or ``"dataset"`` (one shared clustering).
-        seed: seed of every random choice.
-        backend: k-means back-end: ``"faiss"`` (CPU default), ``"torch"`` (GPU when available), ``"sklearn"``.
-        resample: ``"bicubic"`` (reference) or ``"bilinear-input"`` (departure; see :func:`combine_depths`).
-        batch_size: images per forward pass.
+        encoder: an :class:`~encoderscope.zoo.Encoder`, a module, or a spec such as ``"zoo:dinov2-vits14"``
+            (default: ``config.model``).
+        images: files, folders, ``"zoo:photos"``, PIL images, or an :class:`~encoderscope.data.ImageSet`
+            (default: ``config.images``).
+        layers: layer names/globs/depth indices, shallow to deep; ``None`` = ``config.layers``, else
+            ``encoder.default_layers`` (the last block or stage).
+        config: a :class:`~encoderscope.nave.config.NaveConfig` (default: its defaults).
         progress: show progress bars.
-        **options: ``n_init`` (k-means restarts, 4), ``fit_positions`` (dataset-scope sample, 20000), ``heads``,
-            ``random_init``, ``size`` (shorter side in px; ``None`` = native resolution as the reference),
-            ``max_side``, ``autocast`` (mixed-precision forward, see :func:`~encoderscope.devices.autocast_dtype`),
-            ``gallery_size`` (8), ``device`` (where the model runs; default: an Encoder stays where it is, a spec
-            goes to ``cuda`` when available, else ``cpu``).
+        device: where the model runs (default: an Encoder stays where it is, a spec goes to ``cuda`` when
+            available, else ``cpu``).
+        **options: any :class:`~encoderscope.nave.config.NaveConfig` field, overriding ``config``: ``k`` (5, an
+            integer, ``"auto"`` or ``"silhouette"``), ``method`` (``"kmeans"``, ``"pca"``, ``"agglomerative"``,
+            ``"attention"``: ViTs, CLS-to-patch attention, label = argmax head, ``heads=[...]`` picks heads),
+            ``scope`` (``"image"``: one clustering per image; ``"dataset"``: one shared clustering), ``seed``,
+            ``backend`` (``"auto"``, the default: k-means/PCA of all images of a batch at once in torch on the
+            encoder's device, image ``i`` seeded with ``[seed, i]``, and the dataset scope's fit and assignment there
+            too; or a per-image back-end: ``"faiss"``, the results of earlier versions, ``"torch"``, ``"sklearn"``;
+            ``config["backend"]`` records the one used), ``resample`` (``"bicubic"``, the reference, or
+            ``"bilinear-input"``), ``batch_size`` (8), ``n_init`` (4), ``fit_positions`` (20000), ``random_init``,
+            ``size`` (shorter side in px; ``None`` = native resolution as the reference), ``max_side``,
+            ``autocast`` (mixed-precision forward, see :func:`~encoderscope.devices.autocast_dtype`),
+            ``gallery_size`` (8). An unknown name is a one-line error listing the valid ones.
     """
-    return nave_layer_sets(
-        encoder, images, [layers], k=k, method=method, scope=scope, seed=seed, backend=backend,
-        resample=resample, batch_size=batch_size, progress=progress, **options,
-    )[0]
+    if layers is not None:
+        options["layers"] = layers
+    return nave_layer_sets(encoder, images, config=config, progress=progress, device=device, **options)[0]
 
 
 nave_maps = nave

@@ -1,10 +1,11 @@
-"""NAVE results: per-image records with grid-level label maps, full-resolution maps on demand, and ``save``.
+"""NAVE results: per-image records with grid-level label maps, full-resolution maps on demand, ``save`` and ``load``.
 
 Label maps are stored at the resolution they were computed (the first layer's grid, tiny), with the geometry needed
 to map them onto each image: nearest neighbour from the grid to the padded input, crop of the content region (the
 zero padding is bottom/right), nearest neighbour to the image's original size. Nearest neighbour samples
 ``floor(i * src / dst)``, as ``cv2.INTER_NEAREST`` in the reference. Holding grids instead of full-size maps keeps the
-memory of a dataset-scope run independent of image sizes.
+memory of a dataset-scope run independent of image sizes. A saved result keeps them too (``grids.npz`` beside the
+full-resolution ``labels.npz``, the geometry in run.json), so :meth:`NaveResult.load` gives back the same result.
 
 Example:
     >>> import numpy as np
@@ -19,8 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import versions, write_json, write_npz, write_text
+from encoderscope._io import csv_text, read_npz, write_npz, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.runs import RunRecord
 
 
 def grid_to_image(
@@ -64,7 +64,7 @@ class NaveRecord:
 
     key: str
     index: int
-    labels: np.ndarray
+    labels: np.ndarray = field(repr=False)
     k: int
     original_hw: tuple[int, int]
     content_hw: tuple[int, int]
@@ -99,6 +99,25 @@ class NaveRecord:
             "k_choice": self.k_choice,
         }
 
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any], labels: np.ndarray) -> NaveRecord:
+        """The record :meth:`summary` describes, with its grid ``labels`` (the image item from ``path``)."""
+        from encoderscope.data.images import ImageItem
+
+        path = summary.get("path")
+        return cls(
+            key=summary["key"],
+            index=int(summary["index"]),
+            labels=np.asarray(labels, dtype=np.int16),
+            k=int(summary["k"]),
+            original_hw=tuple(summary["original_hw"]),  # type: ignore[arg-type]
+            content_hw=tuple(summary["content_hw"]),  # type: ignore[arg-type]
+            padded_hw=tuple(summary["padded_hw"]),  # type: ignore[arg-type]
+            path=path,
+            k_choice=summary.get("k_choice"),
+            item=None if path is None else ImageItem(summary["key"], None, Path(path)),
+        )
+
 
 @dataclass
 class NaveResult:
@@ -112,6 +131,7 @@ class NaveResult:
         gallery: dataset scope only: concept id -> ``[(image key, fraction of the image), ...]``, most covered
             first.
         notes: remarks for run.json (downscaled images, K overrides...).
+        run: the run's record (typed configuration, command, timings); written as run.json by :meth:`save`.
     """
 
     name: str
@@ -120,9 +140,16 @@ class NaveResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
     gallery: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    run: RunRecord | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def __repr__(self) -> str:
+        return (
+            f"NaveResult({self.name!r}, {len(self.records)} images, K={self.k}, {self.config.get('method', '?')}, "
+            f"scope {self.config.get('scope', 'image')})"
+        )
 
     @property
     def keys(self) -> list[str]:
@@ -152,28 +179,31 @@ class NaveResult:
         """Largest number of concepts over the images."""
         return max((record.k for record in self.records), default=0)
 
-    def run_info(self) -> dict[str, Any]:
-        """What run.json holds: configuration, versions, seed, skipped inputs, notes and per-image summaries."""
-        return {
+    def run_record(self) -> RunRecord:
+        """The run record: the run's typed configuration and timings, and what loading needs in ``details`` (the
+        resolved configuration, notes, per-image geometry and the gallery)."""
+        run = self.run or RunRecord.create("nave", self.config, seed=self.config.get("seed"))
+        details = {
             "name": self.name,
-            "config": self.config,
-            "seed": self.config.get("seed"),
-            "versions": versions(),
-            "skipped": self.skipped,
+            "resolved": self.config,
             "notes": self.notes,
             "images": [record.summary() for record in self.records],
             "gallery": {str(c): [[key, round(f, 4)] for key, f in entries] for c, entries in self.gallery.items()},
         }
+        return run.replace(skipped=self.skipped, details=details)
+
+    def run_info(self) -> dict[str, Any]:
+        """What run.json holds (:meth:`run_record` as a dict)."""
+        return self.run_record().to_dict()
 
     def coverage_csv(self) -> str:
         """CSV of ``key, concept, fraction`` for every image and concept."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["key", "concept", "fraction"])
-        for record in self.records:
-            for concept, fraction in enumerate(record.coverage()):
-                writer.writerow([record.key, concept, f"{fraction:.6f}"])
-        return buffer.getvalue()
+        rows = (
+            [record.key, concept, f"{fraction:.6f}"]
+            for record in self.records
+            for concept, fraction in enumerate(record.coverage())
+        )
+        return csv_text(["key", "concept", "fraction"], rows)
 
     def plot(self, image: int | str = 0) -> np.ndarray:
         """``(H, W, 3)`` uint8 figure: one image and its concept map side by side."""
@@ -182,18 +212,44 @@ class NaveResult:
         return record_figure(self, self.record(image))
 
     def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
-        """Write ``labels.npz``, ``coverage.csv``, ``run.json``, overlay PNGs, galleries and ``report.html``.
+        """Write ``labels.npz``, ``grids.npz``, ``coverage.csv``, ``run.json``, overlay PNGs, galleries and
+        ``report.html``.
 
-        ``labels.npz`` holds one int16 array per image at its original resolution, keyed by the image key.
-        Returns the output folder.
+        ``labels.npz`` holds one int16 array per image at its original resolution, keyed by the image key;
+        ``grids.npz`` the maps on the feature grid (what :meth:`load` reads). Returns the output folder.
         """
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         write_npz(folder / "labels.npz", dict(self.label_maps()))
+        write_npz(folder / "grids.npz", {record.key: record.labels for record in self.records})
         write_text(folder / "coverage.csv", self.coverage_csv())
-        write_json(folder / "run.json", self.run_info())
+        self.run_record().write(folder)
         if report:
             from encoderscope.nave.pictures import write_pictures
 
             write_pictures([self], folder)
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> NaveResult:
+        """A result written by :meth:`save` (the images are found again by their recorded paths).
+
+        Example:
+            >>> import tempfile
+            >>> from PIL import Image
+            >>> from encoderscope.nave.baselines import baseline_maps
+            >>> saved = baseline_maps([Image.new("RGB", (32, 24), "white")], "slic", 3, progress=False)
+            >>> loaded = NaveResult.load(saved.save(tempfile.mkdtemp(), report=False))
+            >>> loaded.label_map(0).shape, loaded.keys == saved.keys
+            ((24, 32), True)
+        """
+        path = Path(folder)
+        run = RunRecord.read(path, "nave", "NAVE concept maps")
+        if not (path / "grids.npz").is_file():
+            raise ParameterError(f"{path} has no grids.npz (written by an older encoderscope); run it again")
+        grids = read_npz(path / "grids.npz")
+        details = run.details
+        records = [NaveRecord.from_summary(summary, grids[summary["key"]]) for summary in details["images"]]
+        gallery = {int(c): [(str(key), float(f)) for key, f in entries] for c, entries in details["gallery"].items()}
+        return cls(details["name"], records, details["resolved"], list(run.skipped), gallery, list(details["notes"]),
+                   run=run)

@@ -4,8 +4,9 @@ Every study writes into its output folder:
 
 * ``summary.md``: the tables and figures, in the order they were added;
 * ``numbers.json``: every number shown in the tables (and more), as plain JSON;
-* ``run.json``: the study name, the ``quick`` switch, the configuration, the seed, the device, versions and the
-  wall time;
+* ``run.json``: the run record (:class:`~encoderscope.runs.RunRecord`, kind ``study``): the configuration, the
+  seed, versions, the wall time and the timed stages; ``details`` holds the study name, the ``quick`` switch, the
+  device and the CPU time;
 * ``*.png``: the figures referenced from ``summary.md``.
 
 Every study's configuration has ``device`` (where its models run and train; ``None``: ``cuda`` when available, else
@@ -36,8 +37,9 @@ import numpy as np
 import torch
 
 from encoderscope import devices
-from encoderscope._io import atomic_path, versions, write_json, write_text
+from encoderscope._io import atomic_path, write_json, write_text
 from encoderscope.capture.outputs import LayerOutput
+from encoderscope.runs import RunRecord
 from encoderscope.zoo.encoder import Encoder
 
 
@@ -127,21 +129,28 @@ class StudySummary:
                 f"Wall time: {seconds} s (CPU {cpu} s).")
         write_text(self.out_dir / "summary.md", "\n\n".join([head, *self.parts]) + "\n")
         write_json(self.out_dir / "numbers.json", self.numbers)
-        write_json(
-            self.out_dir / "run.json",
-            {
-                "study": self.name,
-                "quick": self.quick,
-                "seed": self.seed,
-                "config": self.config,
-                "device": devices.describe(devices.resolve_device(self.config.get("device"))),
-                "seconds": seconds,
-                "cpu_seconds": cpu,
-                "timings": self.timings,
-                "versions": versions(),
-            },
-        )
+        study_record(
+            self.name, self.quick, self.config, self.seed, seconds, self.timings, cpu_seconds=cpu
+        ).write(self.out_dir)
         return self.out_dir
+
+
+def study_record(
+    name: str,
+    quick: bool,
+    config: dict[str, Any],
+    seed: int,
+    seconds: float,
+    stages: dict[str, float],
+    **details: Any,
+) -> RunRecord:
+    """The run record of a study (kind ``study``; ``details``: the study name, ``quick``, the device and more)."""
+    command = f"encoderscope study {name} --out DIR" + (" --quick" if quick else "")
+    device = devices.describe(devices.resolve_device(config.get("device")))
+    return RunRecord.create(
+        "study", config, command=command, seed=seed, seconds=seconds, stages=stages,
+        details={"study": name, "quick": quick, "device": device, **details},
+    )
 
 
 ConfigT = TypeVar("ConfigT")

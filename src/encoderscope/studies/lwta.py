@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from encoderscope._io import versions, write_json, write_text
+from encoderscope._io import write_csv, write_json
 from encoderscope._progress import console, warn
 
 
@@ -84,26 +84,15 @@ class LwtaStudyResult:
 
     def save(self, folder: Path) -> Path:
         """results.csv/json, sparsity.csv, explanations.csv, real_networks.csv, figures and run.json."""
-        from encoderscope.dissect.describe import _csv
+        from encoderscope.studies._common import study_record
 
-        if self.rows:
-            write_text(folder / "results.csv", _csv(self.rows, list(self.rows[0])))
-            write_text(folder / "sparsity.csv", _csv(self.sparsity, list(self.sparsity[0])))
-        if self.explanations:
-            write_text(folder / "explanations.csv", _csv(self.explanations, list(self.explanations[0])))
-        if self.real:
-            write_text(folder / "real_networks.csv", _csv(self.real, list(self.real[0])))
+        for name, rows in (("results", self.rows), ("sparsity", self.sparsity), ("explanations", self.explanations),
+                           ("real_networks", self.real)):
+            if rows:
+                write_csv(folder / f"{name}.csv", list(rows[0]), rows)
         write_json(folder / "results.json", {"rows": self.rows, "real": self.real})
-        write_json(
-            folder / "run.json",
-            {
-                "study": "lwta",
-                "plan": dataclasses.asdict(self.plan),
-                "seed": self.plan.seed,
-                "seconds": self.seconds,
-                "versions": versions(),
-            },
-        )
+        quick = dataclasses.replace(self.plan, device=None, autocast=False) == StudyPlan.quick()
+        study_record("lwta", quick, dataclasses.asdict(self.plan), self.plan.seed, self.seconds, {}).write(folder)
         self.plot(folder)
         return folder
 

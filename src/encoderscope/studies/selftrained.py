@@ -25,9 +25,7 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +37,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from encoderscope import devices
-from encoderscope._io import atomic_path, versions, write_json, write_text
+from encoderscope._io import atomic_path, write_csv, write_json
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.lwta.models import ModelConfig, build_model, encoder_for
 from encoderscope.lwta.train import cosine_factor
-from encoderscope.studies._common import localisation, nave_maps, pyplot, scenes
+from encoderscope.studies._common import localisation, nave_maps, pyplot, scenes, study_record
 from encoderscope.studies.training import to_tensors
 from encoderscope.zoo.encoder import Encoder
 
@@ -293,14 +291,10 @@ class SelfTrainedResult:
         """Write ``run.json``, ``numbers.json``, ``scores.csv`` and ``losses.png`` into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "run.json", {"study": "selftrained", "config": dataclasses.asdict(self.config),
-                                      "seed": self.config.seed, "timings": self.timings, "versions": versions()})
+        study_record("selftrained", False, dataclasses.asdict(self.config), self.config.seed,
+                     sum(self.timings.values()), self.timings).write(out)
         write_json(out / "numbers.json", {"scores": self.scores, "losses": self.losses, "classes": self.classes})
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["level", "layers", "k", "corloc", "miou"])
-        writer.writerows(self.rows())
-        write_text(out / "scores.csv", buffer.getvalue())
+        write_csv(out / "scores.csv", ["level", "layers", "k", "corloc", "miou"], self.rows(), float_format=None)
         plt = pyplot()
         fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
         for ax, level in zip(axes, ("supervised", "self-supervised"), strict=True):

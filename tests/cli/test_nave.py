@@ -2,7 +2,6 @@ import pytest
 
 from encoderscope._io import read_json, read_npz
 from encoderscope.cli.app import main
-from tests.conftest import make_image
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -13,7 +12,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(make_image, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     make_image(64, 96, seed=0).save(images / "a.png")
@@ -67,5 +66,5 @@ def test_demo_on_two_photos(capsys, tmp_path):
     assert code == 0, err
     report = tmp_path / "demo" / "report.html"
     assert out.strip().endswith(str(report)) and report.stat().st_size > 10000
-    names = read_json(tmp_path / "demo" / "run.json")["mean_ari"]["names"]
+    names = read_json(tmp_path / "demo" / "run.json")["details"]["mean_ari"]["names"]
     assert len(names) == 5 and names[-1].startswith("SLIC")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from encoderscope import load_result
 from encoderscope._io import file_sha256
 from encoderscope.cli.app import main
 from encoderscope.linking.pairs import PairedData
@@ -23,7 +24,12 @@ def _run(args: list[str]) -> None:
         assert exit_.code in (0, None), exit_.code
 
 
-def test_link_pipeline(tmp_path, capsys) -> None:
+def test_link_pipeline(tmp_path, capsys, monkeypatch) -> None:
+    import encoderscope._io as io
+
+    written: list[str] = []
+    write_text = io.write_text
+    monkeypatch.setattr(io, "write_text", lambda path, text: (written.append(str(path)), write_text(path, text)))
     _run(["link", "pairs", "-g", "synthetic:linear", "-c", "synthetic:linear", "--n", "20", "-o",
           str(tmp_path / "pairs.npz"), "--quiet"])
     _run(["link", "fit", "-p", str(tmp_path / "pairs.npz"), "-o", str(tmp_path / "link")])
@@ -34,7 +40,12 @@ def test_link_pipeline(tmp_path, capsys) -> None:
     _run(["link", "counterfactual", "-l", str(tmp_path / "link"), "--origin", "class0", "--target", "class1",
           "--n", "2", "-o", str(tmp_path / "cf"), "--quiet"])
     assert json.loads((tmp_path / "cf" / "summary.json").read_text())["n"] == 2
+    assert written.count(str(tmp_path / "cf" / "summary.json")) == 1  # written by the result only, not again
     assert (tmp_path / "quant" / "summary.csv").exists()
+    for step in ("link", "tune", "quant", "cf"):
+        assert type(load_result(tmp_path / step)).__name__ in ("LinkFit", "SweepResult", "QuantifyResult",
+                                                                "CounterfactualResult")
+    assert load_result(tmp_path / "pairs.npz").run.command[:3] == ["encoderscope", "link", "pairs"]
 
 
 def test_bad_input_is_one_line(tmp_path, capsys) -> None:
@@ -67,7 +78,7 @@ def test_a_stylegan_pickle_goes_through_the_whole_chain(tmp_path, monkeypatch, c
     _run(["link", "fit", "-p", str(tmp_path / "pairs.npz"), "-o", "link"])
     _run(["link", "tune", "-l", "link", "-o", "tune", "--units", "top:2", "--samples", "2", "--trust-pickle",
           "--quiet"])
-    assert json.loads((work / "tune" / "run.json").read_text())["config"]["generator_sha256"] == meta[
+    assert json.loads((work / "tune" / "run.json").read_text())["details"]["resolved"]["generator_sha256"] == meta[
         "generator_sha256"]
     code, err = _code(capsys, ["link", "quantify", "-s", "tune", "-o", "quant", "--k", "2", "--quiet"])
     assert code == 2 and "--trust-pickle" in err and len(err.strip().splitlines()) == 1

@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.fake_cuda import fake_cuda
 from torch import nn
 
 from encoderscope.errors import DeviceError
@@ -21,6 +20,7 @@ from encoderscope.studies.baselines import run as run_baselines
 from encoderscope.studies.linking import QUICK, train_eye_classifier
 from encoderscope.studies.selftrained import SelfTrainedConfig, train_level
 from encoderscope.studies.training import predict
+from tests.fake_cuda import fake_cuda
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
@@ -43,7 +43,7 @@ def test_baselines_study_on_the_gpu(monkeypatch, tmp_path) -> None:
     with fake_cuda(monkeypatch) as gpu:
         out = run_baselines(tmp_path, config=config, device="cuda", autocast=True)
     run_info = json.loads((out / "run.json").read_text())
-    assert run_info["device"] == "cuda:0 (Fake GPU)"
+    assert run_info["details"]["device"] == "cuda:0 (Fake GPU)"
     assert run_info["config"]["device"] == "cuda" and run_info["config"]["autocast"] is True
     assert "conv2d" in gpu.gpu_ops
 

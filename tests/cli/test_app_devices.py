@@ -23,7 +23,6 @@ import typer
 import encoderscope
 from encoderscope.cli import main
 from encoderscope.cli.app import _register_commands, app
-from tests.conftest import make_image
 from tests.fake_cuda import fake_cuda
 
 
@@ -44,7 +43,7 @@ def _commands() -> Iterator[tuple[str, Callable[..., Any], set[str]]]:
         for info in typer_app.registered_commands:
             name = info.name or info.callback.__name__.replace("_", "-")
             options = {opt for param in group.commands[name].params for opt in param.opts}
-            yield f"{prefix}{name}", info.callback, options
+            yield f"{prefix}{name}", inspect.unwrap(info.callback), options  # the command, not its options wrapper
         for sub in typer_app.registered_groups:
             yield from walk(sub.typer_instance, group.commands[sub.name], f"{prefix}{sub.name} ")
 
@@ -183,7 +182,7 @@ def test_layers_on_the_gpu(capsys, monkeypatch) -> None:
     assert "device: cuda:0 (Fake GPU)" in out and "conv2d" in gpu.gpu_ops
 
 
-def test_nave_on_the_gpu_records_the_device(capsys, monkeypatch, tmp_path) -> None:
+def test_nave_on_the_gpu_records_the_device(make_image, capsys, monkeypatch, tmp_path) -> None:
     make_image(48, 64).save(tmp_path / "a.png")
     with fake_cuda(monkeypatch) as gpu:
         code, _, err = _run(capsys, "nave", "timm:resnet18", str(tmp_path / "a.png"), "--random-init", "--k", "2",

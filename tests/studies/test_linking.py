@@ -20,4 +20,5 @@ def test_linking_quick(tmp_path) -> None:
     assert 0.0 <= numbers["eyes_classifier_test_accuracy"] <= 1.0
     assert 0.0 <= numbers["eyes_counterfactuals"]["success_rate"] <= 1.0
     assert numbers["faces_pairs"] == 10 and "test_r2" in numbers["faces_link_ols"]
-    assert json.loads((tmp_path / "run.json").read_text())["study"] == "linking"
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["kind"] == "study" and run["details"]["study"] == "linking"
