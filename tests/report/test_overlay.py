@@ -24,25 +24,25 @@ from encoderscope.report.overlay import (
     side_by_side,
     text_size,
     thumbnail,
-    to_rgb,
+    to_rgb_array,
 )
 from encoderscope.report.palette import concept_palette
 
 
 def test_to_rgb_conversions() -> None:
-    assert to_rgb(np.full((2, 3), 7, np.uint8))[0, 0].tolist() == [7, 7, 7]
-    assert to_rgb(np.ones((2, 2, 3)))[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(np.full((1, 1, 3), 128.0))[0, 0].tolist() == [128, 128, 128]
-    assert to_rgb(np.full((1, 1), 65535, np.uint16))[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(np.array([[True, False]]))[0].tolist() == [[255, 255, 255], [0, 0, 0]]
+    assert to_rgb_array(np.full((2, 3), 7, np.uint8))[0, 0].tolist() == [7, 7, 7]
+    assert to_rgb_array(np.ones((2, 2, 3)))[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb_array(np.full((1, 1, 3), 128.0))[0, 0].tolist() == [128, 128, 128]
+    assert to_rgb_array(np.full((1, 1), 65535, np.uint16))[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb_array(np.array([[True, False]]))[0].tolist() == [[255, 255, 255], [0, 0, 0]]
     rgba = np.zeros((1, 1, 4), np.uint8)  # fully transparent black -> white page
-    assert to_rgb(rgba)[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(Image.new("LA", (2, 2), (0, 255)))[0, 0].tolist() == [0, 0, 0]
-    assert to_rgb(png_bytes(np.full((2, 2, 3), 9, np.uint8))).shape == (2, 2, 3)
+    assert to_rgb_array(rgba)[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb_array(Image.new("LA", (2, 2), (0, 255)))[0, 0].tolist() == [0, 0, 0]
+    assert to_rgb_array(png_bytes(np.full((2, 2, 3), 9, np.uint8))).shape == (2, 2, 3)
     with pytest.raises(ImageError, match="shape"):
-        to_rgb(np.zeros((2, 2, 2)))
+        to_rgb_array(np.zeros((2, 2, 2)))
     with pytest.raises(ImageError, match="NaN"):
-        to_rgb(np.full((2, 2), np.nan))
+        to_rgb_array(np.full((2, 2), np.nan))
 
 
 def test_overlay_blend_hand_computed() -> None:

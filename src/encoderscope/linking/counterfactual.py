@@ -15,7 +15,7 @@ is drawn on the CPU, so a seed gives the same start on every device.
 
 Example:
     >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> from encoderscope.linking.pairs import make_pairs
     >>> from encoderscope.linking.network import fit_link
     >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()

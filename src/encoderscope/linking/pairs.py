@@ -7,7 +7,7 @@ classified samples are kept, until ``n_per_class`` are collected or ``max_tries`
 
 Example:
     >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> pairs = make_pairs(load_generator("synthetic:linear"), synthetic_classifier(), n_per_class=4, progress=False)
     >>> pairs.latents.shape, pairs.features.shape, sorted(set(pairs.labels.tolist()))
     ((12, 6), (12, 12), [0, 1, 2])

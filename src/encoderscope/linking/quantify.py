@@ -9,7 +9,7 @@ see docs/methods/linking.md, step 5; the ranking and the per-sample sign agreeme
 
 Example:
     >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> from encoderscope.linking.pairs import make_pairs
     >>> from encoderscope.linking.network import fit_link
     >>> from encoderscope.linking.tune import sweep_units

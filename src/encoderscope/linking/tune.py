@@ -13,7 +13,7 @@ Units are ranked by the mean pixel change (and the absolute logit change is rank
 
 Example:
     >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> from encoderscope.linking.pairs import make_pairs
     >>> from encoderscope.linking.network import fit_link
     >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()

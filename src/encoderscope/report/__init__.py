@@ -41,7 +41,7 @@ from encoderscope.report.overlay import (
     save_png,
     side_by_side,
     thumbnail,
-    to_rgb,
+    to_rgb_array,
 )
 from encoderscope.report.palette import (
     IGNORE_LABEL,
@@ -93,7 +93,7 @@ __all__ = [
     "scatter_plot",
     "side_by_side",
     "thumbnail",
-    "to_rgb",
+    "to_rgb_array",
     "top_images",
     "write_report",
 ]

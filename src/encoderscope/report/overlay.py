@@ -1,7 +1,7 @@
 """Label maps over photos, captioned panels side by side, and PNG/JPEG encoding.
 
 All pictures are ``(H, W, 3)`` uint8 RGB numpy arrays; inputs may also be PIL images, grayscale or RGBA arrays,
-or floats in [0, 1] (see :func:`to_rgb`).
+or floats in [0, 1] (see :func:`to_rgb_array`).
 
 Example:
     >>> import numpy as np
@@ -41,7 +41,7 @@ __all__ = [
     "side_by_side",
     "text_size",
     "thumbnail",
-    "to_rgb",
+    "to_rgb_array",
 ]
 
 ImageLike = Any
@@ -51,14 +51,14 @@ BACKGROUND = (255, 255, 255)
 TEXT_COLOR = (30, 30, 30)
 
 
-def to_rgb(image: ImageLike) -> np.ndarray:
+def to_rgb_array(image: ImageLike) -> np.ndarray:
     """Any picture -> ``(H, W, 3)`` uint8 RGB array.
 
     RGBA is composited on white; floats in [0, 1] are scaled to 0..255 (other numbers are taken on the 0..255
     scale and clipped); uint16 is scaled from 0..65535; booleans become black and white.
 
     Example:
-        >>> to_rgb(np.zeros((2, 3))).shape
+        >>> to_rgb_array(np.zeros((2, 3))).shape
         (2, 3, 3)
     """
     if isinstance(image, (bytes, bytearray)):
@@ -119,7 +119,7 @@ def thumbnail(image: ImageLike, max_side: int) -> np.ndarray:
         >>> thumbnail(np.zeros((100, 50, 3), np.uint8), 40).shape
         (40, 20, 3)
     """
-    rgb = to_rgb(image)
+    rgb = to_rgb_array(image)
     return rgb if max(rgb.shape[:2]) <= max_side else _fit(rgb, max_side)
 
 
@@ -191,7 +191,7 @@ def overlay(
 
     if not 0.0 <= alpha <= 1.0:
         raise ParameterError(f"alpha must lie in [0, 1], got {alpha}")
-    photo = to_rgb(image)
+    photo = to_rgb_array(image)
     labels = resize_labels(_label_array(labels), photo.shape[:2])
     colours = _palette_for(labels, palette)
     fill = colours[np.clip(labels, 0, None)].astype(np.float32)  # whole-array ops: no boolean fancy indexing
@@ -240,7 +240,7 @@ def heatmap_overlay(
     """
     from matplotlib import colormaps
 
-    photo = to_rgb(image)
+    photo = to_rgb_array(image)
     heat = np.asarray(heat, dtype=np.float64)
     if heat.ndim != 2 or not np.isfinite(heat).all():
         raise ParameterError(f"a heat map must be a finite 2-D array, got shape {heat.shape}")
@@ -351,10 +351,10 @@ def side_by_side(
     images, captions = [], []
     for panel in panels:
         if isinstance(panel, tuple):
-            images.append(to_rgb(panel[0]))
+            images.append(to_rgb_array(panel[0]))
             captions.append(str(panel[1]))
         else:
-            images.append(to_rgb(panel))
+            images.append(to_rgb_array(panel))
             captions.append("")
     target = int(height) if height else min(img.shape[0] for img in images)
     scaled = [_resize(img, (target, max(1, round(img.shape[1] * target / img.shape[0])))) for img in images]
@@ -420,7 +420,7 @@ def panel_grid(
             if cell is None:
                 fitted_row.append(None)
                 continue
-            fitted_row.append(_fit(to_rgb(cell), cell_size))
+            fitted_row.append(_fit(to_rgb_array(cell), cell_size))
         fitted_rows.append(fitted_row)
     # Each row is as tall as its tallest cell, so landscape photos do not leave square gaps.
     row_heights = [max((f.shape[0] for f in row if f is not None), default=cell_size // 4) for row in fitted_rows]
@@ -475,7 +475,7 @@ def png_bytes(image: ImageLike, compress_level: int = 6) -> bytes:
         b'\\x89PNG'
     """
     buffer = io.BytesIO()
-    Image.fromarray(to_rgb(image)).save(buffer, format="PNG", compress_level=int(compress_level))
+    Image.fromarray(to_rgb_array(image)).save(buffer, format="PNG", compress_level=int(compress_level))
     return buffer.getvalue()
 
 
@@ -487,7 +487,7 @@ def jpeg_bytes(image: ImageLike, quality: int = 90, subsampling: int = 0) -> byt
         b'\\xff\\xd8'
     """
     buffer = io.BytesIO()
-    Image.fromarray(to_rgb(image)).save(buffer, format="JPEG", quality=int(quality), subsampling=int(subsampling))
+    Image.fromarray(to_rgb_array(image)).save(buffer, format="JPEG", quality=int(quality), subsampling=int(subsampling))
     return buffer.getvalue()
 
 

