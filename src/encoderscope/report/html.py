@@ -37,7 +37,8 @@ from PIL import Image
 
 from encoderscope._io import write_bytes, write_text
 from encoderscope.errors import ParameterError
-from encoderscope.report.overlay import ImageLike, jpeg_bytes, png_bytes, thumbnail, to_rgb_array
+from encoderscope.report.encoding import jpeg_bytes, png_bytes
+from encoderscope.report.overlay import ImageLike, thumbnail, to_rgb_array
 from encoderscope.report.palette import concept_palette, hex_colors
 
 __all__ = [

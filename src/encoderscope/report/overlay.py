@@ -1,4 +1,4 @@
-"""Label maps over photos, captioned panels side by side, and PNG/JPEG encoding.
+"""Label maps over photos and captioned panels side by side (encoding and files: :mod:`encoderscope.report.encoding`).
 
 All pictures are ``(H, W, 3)`` uint8 RGB numpy arrays; inputs may also be PIL images, grayscale or RGBA arrays,
 or floats in [0, 1] (see :func:`to_rgb_array`).
@@ -19,25 +19,20 @@ import functools
 import io
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from encoderscope._io import write_bytes
 from encoderscope.errors import ImageError, ParameterError
 from encoderscope.report.palette import concept_palette, resize_labels
 
 __all__ = [
     "color_labels",
     "heatmap_overlay",
-    "jpeg_bytes",
     "label_panel",
     "overlay",
     "panel_grid",
-    "png_bytes",
-    "save_png",
     "side_by_side",
     "text_size",
     "thumbnail",
@@ -462,46 +457,3 @@ def panel_grid(
             )
         y += row_h + gap
     return np.asarray(canvas, dtype=np.uint8).copy()
-
-
-# ---- encoding ---------------------------------------------------------------------------------------------------
-
-
-def png_bytes(image: ImageLike, compress_level: int = 6) -> bytes:
-    """Encode a picture as PNG bytes (zlib ``compress_level`` 0-9: higher is smaller and slower).
-
-    Example:
-        >>> png_bytes(np.zeros((2, 2, 3), np.uint8))[:4]
-        b'\\x89PNG'
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(to_rgb_array(image)).save(buffer, format="PNG", compress_level=int(compress_level))
-    return buffer.getvalue()
-
-
-def jpeg_bytes(image: ImageLike, quality: int = 90, subsampling: int = 0) -> bytes:
-    """Encode a picture as JPEG bytes; ``subsampling`` 0 = 4:4:4 chroma (sharpest), 2 = 4:2:0 (smallest).
-
-    Example:
-        >>> jpeg_bytes(np.zeros((2, 2, 3), np.uint8))[:2]
-        b'\\xff\\xd8'
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(to_rgb_array(image)).save(buffer, format="JPEG", quality=int(quality), subsampling=int(subsampling))
-    return buffer.getvalue()
-
-
-def save_png(path: str | os.PathLike[str], image: ImageLike, compress_level: int = 3) -> Path:
-    """Write a picture to ``path`` as PNG, atomically; returns the path.
-
-    The default ``compress_level`` 3 is about 3x faster than 6 on photo overlays for files about 6 % larger (and
-    10x faster than PIL's ``optimize``), which matters when a run writes hundreds of overlays.
-
-    Example:
-        >>> import tempfile
-        >>> save_png(Path(tempfile.mkdtemp()) / "x.png", np.zeros((2, 2, 3), np.uint8)).suffix
-        '.png'
-    """
-    path = Path(path)
-    write_bytes(path, png_bytes(image, compress_level=compress_level))
-    return path

@@ -32,7 +32,8 @@ from encoderscope.linking.parts import FeatureSource, fit_part_model
 from encoderscope.linking.quantify import colour_labels, quantify_sweep
 from encoderscope.linking.report import image_grid
 from encoderscope.linking.tune import latent_effect, sweep_units, unit_ranges
-from encoderscope.studies._common import StudySummary, pyplot, with_device
+from encoderscope.report.figures import new_figure
+from encoderscope.studies._common import StudySummary, with_device
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,8 @@ def train_eye_classifier(gen: LatentGenerator, plan: Plan, seed: int = 0) -> tup
 
 
 def _grid_figure(summary: StudySummary, grid: np.ndarray, filename: str, caption: str, width: float = 8.0) -> None:
-    plt = pyplot()
     h, w = grid.shape[:2]
-    fig, ax = plt.subplots(figsize=(width, width * h / w))
+    fig, ax = new_figure(figsize=(width, width * h / w))
     ax.imshow(grid)
     ax.axis("off")
     summary.figure(fig, filename, caption)
@@ -144,9 +144,8 @@ def _grid_figure(summary: StudySummary, grid: np.ndarray, filename: str, caption
 
 def _strips_figure(summary: StudySummary, sweep, rows: list[dict[str, Any]], filename: str, caption: str,
                    samples: int) -> None:
-    plt = pyplot()
     n = len(rows)
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.4 * samples / 3 + 0.6), squeeze=False)
+    fig, axes = new_figure(1, n, figsize=(2.2 * n, 2.4 * samples / 3 + 0.6), squeeze=False)
     for ax, row in zip(axes[0], rows, strict=True):
         j = int(np.flatnonzero(sweep.units == row["unit"])[0])
         ax.imshow(image_grid(sweep.images[:samples, j]))

@@ -1,0 +1,54 @@
+"""matplotlib figures without pyplot: a new figure on the Agg canvas (no display, no global state to close), and a
+picture shown as a figure (what ``figure()`` of a result returns when its natural figure is a picture).
+
+Example:
+    >>> import numpy as np
+    >>> fig, axes = new_figure(1, 2, figsize=(4, 2))
+    >>> len(axes), type(picture_figure(np.zeros((20, 30, 3), np.uint8), "a title")).__name__
+    (2, 'Figure')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from encoderscope.report.overlay import ImageLike, to_rgb_array
+
+__all__ = ["new_figure", "picture_figure"]
+
+PICTURE_DPI = 100
+"""Dots per inch of :func:`picture_figure`: one pixel of the picture is one dot."""
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (5.0, 3.0), **subplots: Any) -> Any:
+    """``(figure, axes)`` like ``pyplot.subplots`` (``squeeze``, ``sharex``, ``sharey``... are passed on), on an
+    Agg canvas; nothing needs closing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(nrows, ncols, **subplots)
+
+
+def picture_figure(picture: ImageLike, title: str = "", dpi: int = PICTURE_DPI) -> Any:
+    """A matplotlib figure showing ``picture`` at its own size (one pixel per dot at ``dpi``), axes hidden, with an
+    optional title above it.
+
+    Example:
+        >>> import numpy as np
+        >>> fig = picture_figure(np.zeros((50, 80, 3), np.uint8))
+        >>> [round(v, 2) for v in fig.get_size_inches()]
+        [0.8, 0.5]
+    """
+    rgb = to_rgb_array(picture)
+    height, width = rgb.shape[:2]
+    title_inches = 0.3 if title else 0.0
+    figure, ax = new_figure(figsize=(width / dpi, height / dpi + title_inches))
+    figure.set_dpi(dpi)
+    ax.set_position((0.0, 0.0, 1.0, height / (height + title_inches * dpi)))
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        figure.suptitle(title, fontsize=9, y=1.0, va="top")
+    return figure
