@@ -2,8 +2,9 @@
 
 Modules (each one concern):
 
-* ``palette``  -- :func:`concept_palette` (K distinct, colour-blind-aware colours) and cluster matching across maps
-  (:func:`match_labels`, :func:`align_labels`, :func:`align_many`: Hungarian matching on pixel overlap).
+* ``palette``  -- :func:`concept_palette` (K distinct, colour-blind-aware colours); the concept ids of several maps
+  are matched by :mod:`encoderscope.cluster.matching` (:func:`match_labels`, :func:`align_labels`,
+  :func:`align_many`: Hungarian matching on pixel overlap), re-exported here.
 * ``overlay``  -- label map + photo -> :func:`overlay`; :func:`label_panel`, :func:`heatmap_overlay`;
   :func:`side_by_side` and :func:`panel_grid` figures with captions.
 * ``encoding`` -- :func:`png_bytes`, :func:`jpeg_bytes` and :func:`save_png`, the one PNG writer (pictures and
@@ -23,6 +24,14 @@ Example:
 
 from __future__ import annotations
 
+from encoderscope.cluster.matching import (
+    IGNORE_LABEL,
+    align_labels,
+    align_many,
+    match_labels,
+    overlap_matrix,
+    resize_labels,
+)
 from encoderscope.report.encoding import jpeg_bytes, png_bytes, save_png
 from encoderscope.report.figures import new_figure, picture_figure
 from encoderscope.report.gallery import (
@@ -45,16 +54,7 @@ from encoderscope.report.overlay import (
     thumbnail,
     to_rgb_array,
 )
-from encoderscope.report.palette import (
-    IGNORE_LABEL,
-    align_labels,
-    align_many,
-    concept_palette,
-    hex_colors,
-    match_labels,
-    overlap_matrix,
-    resize_labels,
-)
+from encoderscope.report.palette import concept_palette, hex_colors
 from encoderscope.report.plots import bar_plot, histogram, line_plot, matrix_plot, scatter_plot
 
 __all__ = [

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+from encoderscope.cluster.matching import resize_labels
 from encoderscope.errors import ParameterError
 from encoderscope.report.overlay import (
     BACKGROUND,
@@ -33,7 +34,7 @@ from encoderscope.report.overlay import (
     _wrap,
     to_rgb_array,
 )
-from encoderscope.report.palette import concept_palette, resize_labels
+from encoderscope.report.palette import concept_palette
 
 __all__ = [
     "GalleryRow",

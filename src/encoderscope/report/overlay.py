@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from encoderscope.cluster.matching import resize_labels
 from encoderscope.errors import ImageError, ParameterError
-from encoderscope.report.palette import concept_palette, resize_labels
+from encoderscope.report.palette import concept_palette
 
 __all__ = [
     "color_labels",
