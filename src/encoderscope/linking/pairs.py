@@ -65,6 +65,17 @@ class PairedData:
         return (f"PairedData({len(self)} pairs of {self.meta.get('generator', '?')}: latent "
                 f"{self.latents.shape[1]}-d, features {self.features.shape[1]}-d)")
 
+    def figure(self) -> Any:
+        """A matplotlib figure: the first two latent dimensions of the pairs, coloured by label."""
+        from encoderscope.report.linking import pairs_figure
+
+        return pairs_figure(self)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import pairs_html
+
+        return pairs_html(self)
+
     def run_record(self) -> RunRecord:
         """The run record (``details``: the pairs' metadata)."""
         run = self.run or RunRecord.create("link-pairs", {}, seed=self.meta.get("seed"))

@@ -37,22 +37,10 @@ from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.linking.metrics import MIN_AREA, PROPERTIES, part_changes
 from encoderscope.linking.parts import PartModel
-from encoderscope.linking.report import image_grid, save_png
 from encoderscope.linking.tune import SweepResult
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 SELECTIVE_COLUMNS = ("part", "part_name", "property", "rank", "unit", "mean_change", "sign_agreement")
-
-PALETTE = np.array([
-    [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
-    [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128], [170, 110, 40],
-], dtype=np.uint8)
-
-
-def colour_labels(labels: np.ndarray) -> np.ndarray:
-    """``(..., H, W)`` int part maps -> ``(..., H, W, 3)`` uint8 colours."""
-    return PALETTE[labels % len(PALETTE)]
-
 
 @dataclass
 class QuantifyResult:
@@ -108,6 +96,9 @@ class QuantifyResult:
     def save(self, out_dir: str | Path, max_figures: int = 8) -> Path:
         """Write ``changes.csv``, ``units/unit_XXXX.csv``, ``summary.csv``, ``selective_units.csv``, figures and
         ``run.json``."""
+        from encoderscope.report.encoding import save_png
+        from encoderscope.report.linking import parts_picture
+
         out = Path(out_dir)
         columns = list(self.rows[0]) if self.rows else []
         write_csv(out / "changes.csv", columns, self.rows)
@@ -121,7 +112,7 @@ class QuantifyResult:
         ranking = self.sweep.ranking()
         for row in ranking[:max_figures]:
             j = int(np.flatnonzero(self.sweep.units == row["unit"])[0])
-            save_png(out / "figures" / f"unit_{row['unit']:04d}_parts.png", self.figure(j))
+            save_png(out / "figures" / f"unit_{row['unit']:04d}_parts.png", parts_picture(self, j))
         self.run_record().write(out)
         return out
 
@@ -146,11 +137,17 @@ class QuantifyResult:
         return cls(rows, list(run.details["part_names"]), arrays["labels"], SweepResult.load(sweep_dir),
                    dict(run.details["resolved"]), run=run, sweep_dir=sweep_dir)
 
-    def figure(self, unit_index: int, sample: int = 0) -> np.ndarray:
-        """Step images on the top row and their colour-coded part maps below (the reference's strip layout)."""
-        images = self.sweep.images[sample, unit_index]
-        maps = colour_labels(self.labels[sample, unit_index])
-        return image_grid(np.stack([images, maps]))
+    def figure(self, unit_index: int = 0, sample: int = 0) -> Any:
+        """A matplotlib figure: step images on the top row and their colour-coded part maps below (the reference's
+        strip layout)."""
+        from encoderscope.report.linking import quantify_figure
+
+        return quantify_figure(self, unit_index, sample)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import quantify_html
+
+        return quantify_html(self)
 
 
 def quantify_sweep(

@@ -42,7 +42,6 @@ from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkTuneConfig
 from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.linking.report import image_grid, save_png
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 RANKING_COLUMNS = ("unit", "rank_pixel", "rank_logit", "pixel_change", "abs_logit_change", "logit_change",
@@ -165,10 +164,25 @@ class SweepResult:
 
     def strip(self, unit_index: int) -> np.ndarray:
         """One picture for a unit: samples as rows, steps as columns."""
-        return image_grid(self.images[:, unit_index])
+        from encoderscope.report.linking import sweep_strip
+
+        return sweep_strip(self, unit_index)
+
+    def figure(self, rank: int = 0) -> Any:
+        """A matplotlib figure: the sweep strip of the unit at ``rank`` in :meth:`ranking` (0: the first)."""
+        from encoderscope.report.linking import sweep_figure
+
+        return sweep_figure(self, rank)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import sweep_html
+
+        return sweep_html(self)
 
     def save(self, out_dir: str | Path, max_strips: int | None = None) -> Path:
         """Write ``sweep.npz``, ``ranking.csv``, ``activation_ranges.csv`` (swept units), strips and ``run.json``."""
+        from encoderscope.report.encoding import save_png
+
         out = Path(out_dir)
         write_npz(out / "sweep.npz", {
             "units": self.units, "values": self.values, "images": self.images,

@@ -10,11 +10,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from encoderscope.report.overlay import ImageLike, to_rgb_array
+from encoderscope.report.palette import concept_palette, hex_colors
 
-__all__ = ["new_figure", "picture_figure"]
+__all__ = ["bar_figure", "new_figure", "picture_figure"]
 
 PICTURE_DPI = 100
 """Dots per inch of :func:`picture_figure`: one pixel of the picture is one dot."""
@@ -51,4 +53,23 @@ def picture_figure(picture: ImageLike, title: str = "", dpi: int = PICTURE_DPI) 
     ax.set_axis_off()
     if title:
         figure.suptitle(title, fontsize=9, y=1.0, va="top")
+    return figure
+
+
+def bar_figure(values: Mapping[str, float], ylabel: str = "", title: str = "", max_bars: int = 30) -> Any:
+    """A matplotlib figure with one bar per ``{name: value}`` (the first ``max_bars``), in the palette's colours.
+
+    Example:
+        >>> fig = bar_figure({"train": 0.5, "test": 0.7}, ylabel="MSE")
+        >>> [bar.get_height() for bar in fig.axes[0].patches]
+        [0.5, 0.7]
+    """
+    names = list(values)[:max_bars]
+    figure, ax = new_figure(figsize=(max(3.0, 0.45 * len(names) + 1.5), 3.0))
+    ax.bar(range(len(names)), [float(values[n]) for n in names], color=hex_colors(concept_palette(max(1, len(names)))))
+    ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 4 else 0, ha="right" if len(names) > 4 else
+                  "center", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    figure.tight_layout()
     return figure

@@ -29,10 +29,10 @@ from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, images
 from encoderscope.linking.network import fit_link, r2_score
 from encoderscope.linking.pairs import batch_seed, make_pairs
 from encoderscope.linking.parts import FeatureSource, fit_part_model
-from encoderscope.linking.quantify import colour_labels, quantify_sweep
-from encoderscope.linking.report import image_grid
+from encoderscope.linking.quantify import quantify_sweep
 from encoderscope.linking.tune import latent_effect, sweep_units, unit_ranges
 from encoderscope.report.figures import new_figure
+from encoderscope.report.linking import image_grid, part_colours
 from encoderscope.studies._common import StudySummary, with_device
 
 
@@ -232,7 +232,9 @@ def run_eyes(summary: StudySummary, plan: Plan, seed: int = 0) -> None:
         quant = quantify_sweep(top, parts, progress=False)
     selective = quant.selective_units(top=3)
     summary.numbers["eyes_selective_units"] = selective
-    figure_rows = [np.stack([top.images[s, 0], colour_labels(quant.labels[s, 0])]) for s in range(min(3, len(pick)))]
+    n_parts = len(quant.part_names)
+    figure_rows = [np.stack([top.images[s, 0], part_colours(quant.labels[s, 0], n_parts)])
+                   for s in range(min(3, len(pick)))]
     _grid_figure(summary, image_grid(np.concatenate(figure_rows)), "eyes_parts.png",
                  f"Unit {ranking[0]['unit']}: step images and their unsupervised part maps (k-means of the "
                  f"generator's feature maps, K={plan.parts_k}), three samples", width=4)
