@@ -44,7 +44,11 @@ def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return labels[rows[:, None], cols[None, :]]
 
 
-def _as_map_list(maps: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+LabelMaps = np.ndarray | Sequence[np.ndarray]
+"""One ``(H, W)`` label map, or several (compared position by position as one)."""
+
+
+def _as_map_list(maps: LabelMaps) -> list[np.ndarray]:
     if isinstance(maps, np.ndarray) and maps.ndim == 2:
         return [maps]
     out = [np.asarray(m) for m in maps]
@@ -55,10 +59,7 @@ def _as_map_list(maps: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def overlap_matrix(
-    reference: np.ndarray | Sequence[np.ndarray],
-    other: np.ndarray | Sequence[np.ndarray],
-    k_ref: int | None = None,
-    k_other: int | None = None,
+    reference: LabelMaps, other: LabelMaps, k_ref: int | None = None, k_other: int | None = None
 ) -> np.ndarray:
     """Pixel-overlap counts ``O[i, j]`` = number of pixels with reference label ``i`` and other label ``j``.
 
@@ -87,10 +88,7 @@ def overlap_matrix(
 
 
 def match_labels(
-    reference: np.ndarray | Sequence[np.ndarray],
-    other: np.ndarray | Sequence[np.ndarray],
-    k_ref: int | None = None,
-    k_other: int | None = None,
+    reference: LabelMaps, other: LabelMaps, k_ref: int | None = None, k_other: int | None = None
 ) -> np.ndarray:
     """Mapping ``m`` (length ``k_other``) so that ``m[other]`` numbers ``other``'s clusters like ``reference``'s.
 

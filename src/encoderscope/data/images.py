@@ -267,9 +267,16 @@ class ImageSet:
     def iter_loaded(self, warn_skipped: bool = True) -> Iterator[tuple[int, ImageItem, Image.Image]]:
         """Yield ``(index, item, rgb_image)``; unreadable items are skipped with a warning and kept in
         ``.skipped``."""
-        for index, item in enumerate(self.items):
+        return self.load_each(((index, item, item.load) for index, item in enumerate(self.items)), warn_skipped)
+
+    def load_each(
+        self, loaders: Iterable[tuple[int, ImageItem, Callable[[], Image.Image]]], warn_skipped: bool = True
+    ) -> Iterator[tuple[int, ImageItem, Image.Image]]:
+        """Call each ``(index, item, load)``'s ``load`` and yield ``(index, item, rgb_image)``; an item whose load
+        raises :class:`~encoderscope.errors.ImageError` is skipped with a warning and kept in ``.skipped``."""
+        for index, item, load in loaders:
             try:
-                image = item.load()
+                image = load()
             except ImageError as err:
                 self.skip(item.key, str(err), warn_skipped)
                 continue

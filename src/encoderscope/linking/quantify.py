@@ -8,16 +8,13 @@ ranked by the absolute mean change: the "most selective" units. (How the paper t
 see docs/methods/linking.md, step 5; the ranking and the per-sample sign agreement are reported instead.)
 
 Example:
-    >>> from encoderscope.linking.generators import load_generator
+    >>> import encoderscope as es
+    >>> from encoderscope.linking import fit_part_model, load_generator
     >>> from encoderscope.linking.classifier import synthetic_classifier
-    >>> from encoderscope.linking.pairs import make_pairs
-    >>> from encoderscope.linking.network import fit_link
-    >>> from encoderscope.linking.tune import sweep_units
-    >>> from encoderscope.linking.parts import fit_part_model
     >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
-    >>> pairs = make_pairs(gen, clf, 20, progress=False)
-    >>> sweep = sweep_units(fit_link(pairs.features, pairs.latents).network, gen, clf, pairs.features[:2],
-    ...                     units=[0, 1], progress=False)
+    >>> pairs = es.make_pairs(gen, clf, 20, progress=False)
+    >>> link = es.fit_link(pairs.features, pairs.latents).network
+    >>> sweep = es.sweep_units(link, gen, clf, pairs.features[:2], units=[0, 1], progress=False)
     >>> parts = fit_part_model(sweep.images.reshape(-1, 16, 16, 3), k=2, source="pixels")
     >>> result = quantify_sweep(sweep, parts, progress=False)
     >>> [key for key in result.summary()[0] if key.startswith("d_") and "sign" not in key]

@@ -12,14 +12,12 @@ last:
 Units are ranked by the mean pixel change (and the absolute logit change is ranked alongside).
 
 Example:
-    >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.classifier import synthetic_classifier
-    >>> from encoderscope.linking.pairs import make_pairs
-    >>> from encoderscope.linking.network import fit_link
-    >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
-    >>> pairs = make_pairs(gen, clf, 20, progress=False)
-    >>> link = fit_link(pairs.features, pairs.latents).network
-    >>> sweep = sweep_units(link, gen, clf, pairs.features[:2], units=[0, 1], progress=False)
+    >>> import encoderscope as es
+    >>> from encoderscope.linking import as_classifier, load_generator
+    >>> gen, clf = load_generator("synthetic:linear"), as_classifier("synthetic:linear")
+    >>> pairs = es.make_pairs(gen, clf, n_per_class=20, progress=False)
+    >>> sweep = es.sweep_units(es.fit_link(pairs.features, pairs.latents).network, gen, clf, pairs.features[:2],
+    ...                        units=[0, 1], progress=False)
     >>> sweep.images.shape
     (2, 2, 3, 16, 16, 3)
 """

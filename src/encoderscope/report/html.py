@@ -41,17 +41,7 @@ from encoderscope.report.encoding import jpeg_bytes, png_bytes
 from encoderscope.report.overlay import ImageLike, thumbnail, to_rgb_array
 from encoderscope.report.palette import concept_palette, hex_colors
 
-__all__ = [
-    "Figure",
-    "Legend",
-    "Note",
-    "Panel",
-    "PanelRow",
-    "Section",
-    "Table",
-    "render_report",
-    "write_report",
-]
+__all__ = ["Figure", "Legend", "Note", "Panel", "PanelRow", "Section", "Table", "render_report", "write_report"]
 
 
 @dataclass

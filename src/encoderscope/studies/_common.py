@@ -153,6 +153,25 @@ def study_record(
 ConfigT = TypeVar("ConfigT")
 
 
+@dataclass(kw_only=True)
+class StudySettings:
+    """What every study's settings hold: the seed, and where and how its models run (keyword-only, so a study's
+    own fields keep their positions)."""
+
+    seed: int = 0
+    device: str | None = None
+    autocast: bool = False
+
+
+@dataclass(kw_only=True)
+class SceneStudySettings(StudySettings):
+    """The settings of the studies scored on the annotated scenes: how many, at which size, and the K to ask for."""
+
+    n_images: int = 24
+    ks: tuple[int, ...] = tuple(range(3, 11))
+    size: int | str | None = "default"
+
+
 def with_device(config: ConfigT, device: devices.DeviceSpec = None, autocast: bool = False) -> ConfigT:
     """``config`` (a study configuration dataclass) with ``--device`` and ``--autocast`` applied when given.
 

@@ -30,6 +30,7 @@ from encoderscope.nave import prepare_encoder
 from encoderscope.nave.result import NaveResult
 from encoderscope.report.figures import new_figure
 from encoderscope.studies._common import (
+    SceneStudySettings,
     StudySummary,
     layer_label,
     localisation,
@@ -65,18 +66,12 @@ def default_entries() -> list[NaveEntry]:
 
 
 @dataclass
-class BaselinesConfig:
+class BaselinesConfig(SceneStudySettings):
     """Settings; :meth:`quick` is the < 60 s variant run by the tests."""
 
-    n_images: int = 24
-    ks: tuple[int, ...] = tuple(range(3, 11))
-    size: int | str | None = "default"
-    seed: int = 0
     methods: tuple[str, ...] = ("slic", "felzenszwalb")
     entries: list[NaveEntry] = field(default_factory=default_entries)
     gallery_images: int = 3
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls) -> BaselinesConfig:
@@ -155,10 +150,8 @@ def _write(summary: StudySummary, cfg: BaselinesConfig, results: dict[str, Any],
         style = ":" if not name.startswith("NAVE") else "-"
         for ax, metric in zip(axes, ("corloc", "miou"), strict=True):
             ax.plot(ks, [by_k[k][metric] for k in ks], style, marker="o", ms=3, label=name)
-    axes[0].set_ylabel("CorLoc (%)")
-    axes[1].set_ylabel("mIoU (%)")
-    for ax in axes:
-        ax.set_xlabel("K (regions asked for)")
+    for ax, ylabel in zip(axes, ("CorLoc (%)", "mIoU (%)"), strict=True):
+        ax.set(xlabel="K (regions asked for)", ylabel=ylabel)
     axes[1].legend(fontsize=6)
     summary.figure(fig, "scores.png", "CorLoc and mIoU per K: NAVE (solid) and superpixels (dotted).")
     names = list(examples)

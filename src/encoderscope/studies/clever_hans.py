@@ -35,14 +35,14 @@ from encoderscope.data.watermark import Watermark, stamp_array
 from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES
 from encoderscope.report.figures import new_figure
 from encoderscope.report.palette import concept_palette
-from encoderscope.studies._common import StudySummary, maps_by_index, nave_runs, with_device
+from encoderscope.studies._common import StudySettings, StudySummary, maps_by_index, nave_runs, with_device
 from encoderscope.studies.training import as_encoder, fashion_arrays, predict, train_classifier
 
 CAPTURE_IOU = 0.5
 
 
 @dataclass
-class CleverHansConfig:
+class CleverHansConfig(StudySettings):
     """Settings; :meth:`quick` gives the < 60 s variant run by the tests."""
 
     size: int = 64
@@ -58,9 +58,6 @@ class CleverHansConfig:
     figure_ks: tuple[int, ...] = (4, 6)
     nave_images: int = 32
     object_threshold: int = 40
-    seed: int = 0
-    device: str | None = None
-    autocast: bool = False
     watermark: Watermark = dataclasses.field(
         default_factory=lambda: Watermark(kind="logo", size=0.25, corner="bottom-right", margin=0.02)
     )

@@ -28,10 +28,11 @@ import torch
 
 from encoderscope._io import write_csv
 from encoderscope._progress import console, warn
+from encoderscope.studies._common import StudySettings, StudySummary, with_device
 
 
 @dataclass
-class StudyPlan:
+class StudyPlan(StudySettings):
     """Sizes of one run (``quick`` keeps it under a minute), and where it runs (``device``, ``autocast``)."""
 
     vit_us: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -48,9 +49,6 @@ class StudyPlan:
     real_concepts: str = "words-1k"
     scenes: int = 9
     explain_images: int = 3
-    seed: int = 0
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls) -> StudyPlan:
@@ -85,8 +83,6 @@ class LwtaStudyResult:
     def save(self, folder: Path) -> Path:
         """summary.md, numbers.json (the rows and the real networks), results.csv, sparsity.csv, explanations.csv,
         real_networks.csv, the figures and run.json."""
-        from encoderscope.studies._common import StudySummary
-
         quick = dataclasses.replace(self.plan, device=None, autocast=False) == StudyPlan.quick()
         summary = StudySummary(Path(folder), "lwta", quick, config=dataclasses.asdict(self.plan), seed=self.plan.seed)
         tables = (("results", self.rows, "Trained models: accuracy (S passes, one pass, deterministic), measured "
@@ -320,7 +316,6 @@ def run(
     from encoderscope.data.images import open_images
     from encoderscope.lwta.models import ModelConfig
     from encoderscope.lwta.train import fashion_tensors
-    from encoderscope.studies._common import with_device
 
     start = time.perf_counter()
     plan = with_device(StudyPlan.quick() if quick else StudyPlan(), device, autocast)

@@ -34,13 +34,21 @@ from encoderscope.capture.extract import iter_batches
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.nave import prepare_encoder
 from encoderscope.report.figures import new_figure
-from encoderscope.studies._common import StudySummary, localisation, maps_by_index, nave_runs, scenes, with_device
+from encoderscope.studies._common import (
+    StudySettings,
+    StudySummary,
+    localisation,
+    maps_by_index,
+    nave_runs,
+    scenes,
+    with_device,
+)
 
 DEFAULT_MODELS = ("zoo:dinov2-vits14",)
 
 
 @dataclass
-class RegistersConfig:
+class RegistersConfig(StudySettings):
     """Settings; :meth:`quick` is the < 60 s variant run by the tests."""
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -50,10 +58,7 @@ class RegistersConfig:
     outlier_ratio: float = 2.0
     top_share: float = 0.02
     k: int = 5
-    seed: int = 0
     batch_size: int = 8
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls, models: tuple[str, ...] = DEFAULT_MODELS, random_init: bool = False) -> RegistersConfig:

@@ -43,7 +43,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.lwta.models import ModelConfig, build_model, encoder_for
 from encoderscope.lwta.train import cosine_factor
 from encoderscope.report.figures import new_figure
-from encoderscope.studies._common import StudySummary, layer_label, localisation, nave_runs, scenes
+from encoderscope.studies._common import StudySettings, StudySummary, layer_label, localisation, nave_runs, scenes
 from encoderscope.studies.training import to_tensors
 from encoderscope.zoo.encoder import Encoder
 
@@ -54,7 +54,7 @@ RGB_MEAN, RGB_STD = 0.45, 0.25
 
 
 @dataclass
-class SelfTrainedConfig:
+class SelfTrainedConfig(StudySettings):
     """Settings; the default trains and evaluates in about 5 minutes on 2 cores, :meth:`quick` in seconds.
 
     ``train_seed`` draws the training scenes (disjoint from the evaluation scenes of ``eval_seed``); ``seed`` seeds
@@ -79,12 +79,9 @@ class SelfTrainedConfig:
     single: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
     sets: tuple[tuple[str, ...], ...] = (("layer2", "layer3", "layer4"),)
     channels: tuple[int, ...] = (16, 32, 64, 128)
-    seed: int = 0
     train_seed: int = 1000
     eval_seed: int = 0
     progress: bool = True
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls) -> SelfTrainedConfig:

@@ -28,6 +28,7 @@ import numpy as np
 from encoderscope.nave import prepare_encoder
 from encoderscope.report.figures import new_figure
 from encoderscope.studies._common import (
+    SceneStudySettings,
     StudySummary,
     layer_label,
     localisation,
@@ -71,18 +72,12 @@ def default_plans() -> list[ModelPlan]:
 
 
 @dataclass
-class SupervisionConfig:
+class SupervisionConfig(SceneStudySettings):
     """Settings; :meth:`quick` is the < 60 s variant run by the tests."""
 
-    n_images: int = 24
-    ks: tuple[int, ...] = tuple(range(3, 11))
-    size: int | str | None = "default"
-    seed: int = 0
     baselines: tuple[str, ...] = ("slic", "felzenszwalb")
     plans: list[ModelPlan] = field(default_factory=default_plans)
     selftrained: bool = True
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls, plans: list[ModelPlan] | None = None) -> SupervisionConfig:
