@@ -1,7 +1,7 @@
 """Comparing concept maps of several models (or layer sets, or baselines) on the same images.
 
 For every image, each result's map is renumbered to agree with the FIRST result's map by Hungarian matching on
-pixel overlap (:func:`encoderscope.cluster.matching.match_labels`), so the same colour means the matched concept;
+pixel overlap (:func:`encoderscope.data.label_maps.match_labels`), so the same colour means the matched concept;
 clusters left unmatched (a model with more clusters) get new ids. Agreement is the adjusted Rand index (ARI,
 Hubert & Arabie 1985; scikit-learn) between every pair of maps at the image's original resolution, per image and
 averaged over images. ARI ignores label names, so it does not depend on the matching.
@@ -43,7 +43,7 @@ def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
         >>> adjusted_rand(np.array([[0, 0, 1, 1]]), np.array([[5, 5, 2, 2]]))
         1.0
     """
-    from encoderscope.cluster.matching import overlap_matrix
+    from encoderscope.data.label_maps import overlap_matrix
 
     counts = overlap_matrix(a, b).astype(np.float64)
     n = counts.sum()
@@ -163,7 +163,7 @@ class Comparison:
 
 def compare_results(results: Sequence[NaveResult]) -> Comparison:
     """Match concepts across ``results`` (the first is the reference) and score their agreement (module docstring)."""
-    from encoderscope.cluster.matching import match_labels
+    from encoderscope.data.label_maps import match_labels
 
     if len(results) < 2:
         raise ParameterError(f"a comparison needs at least two results, got {len(results)}")

@@ -3,7 +3,7 @@
 Modules (each one concern):
 
 * ``palette``  -- :func:`concept_palette` (K distinct, colour-blind-aware colours); the concept ids of several maps
-  are matched by :mod:`encoderscope.cluster.matching` (:func:`match_labels`, :func:`align_labels`,
+  are matched by :mod:`encoderscope.data.label_maps` (:func:`match_labels`, :func:`align_labels`,
   :func:`align_many`: Hungarian matching on pixel overlap), re-exported here.
 * ``overlay``  -- label map + photo -> :func:`overlay`; :func:`label_panel`, :func:`heatmap_overlay`;
   :func:`side_by_side` and :func:`panel_grid` figures with captions.
@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from encoderscope.cluster.matching import (
+from encoderscope.data.label_maps import (
     IGNORE_LABEL,
     align_labels,
     align_many,

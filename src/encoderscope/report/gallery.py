@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
-from encoderscope.cluster.matching import resize_labels
+from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ParameterError
 from encoderscope.report.overlay import (
     BACKGROUND,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from encoderscope.cluster.matching import resize_labels
+from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ImageError, ParameterError
 from encoderscope.report.palette import concept_palette
 

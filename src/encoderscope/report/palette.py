@@ -8,7 +8,7 @@ deterministic and prefix-stable: ``concept_palette(5)`` is ``concept_palette(64)
 :data:`SHIPPED_COLOURS` colours are shipped as constants (the search takes about a second); more are searched for
 when asked for.
 
-With the concept ids of several maps matched (:mod:`encoderscope.cluster.matching`), colours agree between models,
+With the concept ids of several maps matched (:mod:`encoderscope.data.label_maps`), colours agree between models,
 layers and baselines.
 
 Example:

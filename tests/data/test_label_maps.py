@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from encoderscope.cluster.matching import align_labels, align_many, match_labels, overlap_matrix, resize_labels
+from encoderscope.data.label_maps import align_labels, align_many, match_labels, overlap_matrix, resize_labels
 from encoderscope.errors import ParameterError
 
 
