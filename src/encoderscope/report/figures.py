@@ -40,7 +40,7 @@ def picture_figure(picture: ImageLike, title: str = "", dpi: int = PICTURE_DPI) 
     Example:
         >>> import numpy as np
         >>> fig = picture_figure(np.zeros((50, 80, 3), np.uint8))
-        >>> [round(v, 2) for v in fig.get_size_inches()]
+        >>> [round(float(v), 2) for v in fig.get_size_inches()]
         [0.8, 0.5]
     """
     rgb = to_rgb_array(picture)
@@ -61,7 +61,7 @@ def bar_figure(values: Mapping[str, float], ylabel: str = "", title: str = "", m
 
     Example:
         >>> fig = bar_figure({"train": 0.5, "test": 0.7}, ylabel="MSE")
-        >>> [bar.get_height() for bar in fig.axes[0].patches]
+        >>> [float(bar.get_height()) for bar in fig.axes[0].patches]
         [0.5, 0.7]
     """
     names = list(values)[:max_bars]
