@@ -244,6 +244,8 @@ class TrainResult:
     def save(self, folder: str | Path) -> Path:
         """Checkpoint (``model.pt``, ``config.json``), ``metrics.json``, ``sparsity.csv``, ``losses.csv``,
         ``loss.png``, run.json."""
+        from encoderscope.report.encoding import save_png
+
         folder = Path(folder)
         save_checkpoint(self.model, self.config.model, folder)
         write_json(folder / "metrics.json", {**self.evaluation.as_dict(), "train_seconds": self.seconds})
@@ -253,8 +255,6 @@ class TrainResult:
                   float_format=".6f")
         write_csv(folder / "losses.csv", ["step", "loss"], enumerate(self.losses), float_format=None)
         self.run_record().write(folder)
-        from encoderscope.report.encoding import save_png
-
         save_png(folder / "loss.png", self.figure())
         return folder
 
