@@ -20,7 +20,9 @@ import numpy as np
 
 from encoderscope.errors import ParameterError
 
-__all__ = ["IGNORE_LABEL", "align_labels", "align_many", "match_labels", "overlap_matrix", "resize_labels"]
+__all__ = [
+    "IGNORE_LABEL", "align_labels", "align_many", "match_counts", "match_labels", "overlap_matrix", "resize_labels"
+]
 
 IGNORE_LABEL = -1
 """Label value (any negative value, in fact) that means "no concept here": not coloured and not matched."""
@@ -85,6 +87,29 @@ def overlap_matrix(
         flat = ref[valid].astype(np.int64) * k_other + oth[valid].astype(np.int64)
         counts += np.bincount(flat, minlength=k_ref * k_other).reshape(k_ref, k_other)
     return counts
+
+
+def match_counts(counts: np.ndarray) -> np.ndarray:
+    """:func:`match_labels` from the overlap counts ``(k_ref, k_other)`` themselves: mapping ``m`` of length
+    ``k_other``, Hungarian-paired ids in ``[0, k_ref)``, unpaired ones ``k_ref, k_ref + 1, ...`` by decreasing size.
+
+    Example:
+        >>> match_counts(np.array([[0, 3, 0], [1, 0, 2]])).tolist()
+        [2, 0, 1]
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    counts = np.asarray(counts)
+    k_ref, k_other = counts.shape
+    mapping = np.full(k_other, -1, dtype=np.int64)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    mapping[cols] = rows
+    unpaired = np.flatnonzero(mapping < 0)
+    if unpaired.size:
+        sizes = counts.sum(axis=0)[unpaired]
+        order = unpaired[np.argsort(-sizes, kind="stable")]
+        mapping[order] = k_ref + np.arange(order.size)
+    return mapping
 
 
 def match_labels(
