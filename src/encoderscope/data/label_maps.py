@@ -126,19 +126,7 @@ def match_labels(
         >>> match_labels(np.array([[0, 1, 1]]), np.array([[2, 0, 0]]), k_other=3).tolist()
         [1, 2, 0]
     """
-    from scipy.optimize import linear_sum_assignment
-
-    counts = overlap_matrix(reference, other, k_ref, k_other)
-    k_ref, k_other = counts.shape
-    mapping = np.full(k_other, -1, dtype=np.int64)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    mapping[cols] = rows
-    unpaired = np.flatnonzero(mapping < 0)
-    if unpaired.size:
-        sizes = counts.sum(axis=0)[unpaired]
-        order = unpaired[np.argsort(-sizes, kind="stable")]
-        mapping[order] = k_ref + np.arange(order.size)
-    return mapping
+    return match_counts(overlap_matrix(reference, other, k_ref, k_other))
 
 
 def align_labels(
