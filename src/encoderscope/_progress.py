@@ -1,4 +1,7 @@
-"""Progress bars for long loops (rich), silent when disabled.
+"""Progress bars for long loops (rich), silent when disabled or when nobody watches.
+
+Bars draw in a terminal and in Jupyter (rich detects the kernel and draws the bar as a widget; that needs
+``ipywidgets``, which the ``docs`` extra installs); elsewhere (logs, pipes, CI) they stay silent.
 
 Example:
     >>> with progress_bar("working", total=3, enabled=False) as advance:
@@ -30,8 +33,9 @@ def warn(message: str) -> None:
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yield an ``advance(n)`` function that moves a rich progress bar (no-op when disabled or not a terminal)."""
-    if not enabled or not sys.stderr.isatty():
+    """Yield an ``advance(n)`` function that moves a rich progress bar (no-op when disabled, or neither a terminal
+    nor a notebook)."""
+    if not enabled or not (sys.stderr.isatty() or _console.is_jupyter):
         yield lambda n=1: None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

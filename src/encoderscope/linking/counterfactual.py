@@ -178,7 +178,8 @@ def counterfactuals(
 
     Args:
         features: ``(N, D)`` classifier features r.
-        origins, targets: classifier logit indices per row.
+        origins: classifier logit index of the origin class, per row.
+        targets: classifier logit index of the target class, per row.
         head: features -> logits (default: found and verified by ``classifier.resolve_head``).
         config: the :class:`~encoderscope.linking.config.LinkCounterfactualConfig` of the run, recorded (the loss
             options are the arguments given here).

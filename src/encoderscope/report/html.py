@@ -412,7 +412,8 @@ def write_report(
 
     Args:
         path: the ``.html`` file to write.
-        title, subtitle: the page heading (plain text).
+        title: the page heading (plain text).
+        subtitle: the line under the heading (plain text).
         sections: :class:`Section` s in order.
         config: the resolved run configuration, shown folded at the end as JSON.
         embed: pictures as data URIs in the page (one file); ``False`` writes them to ``<name>_files/`` beside it.
