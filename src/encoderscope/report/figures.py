@@ -30,7 +30,17 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (5
 
     figure = Figure(figsize=figsize)
     FigureCanvasAgg(figure)
+    figure._repr_png_ = lambda: _png(figure)  # type: ignore[attr-defined]  # notebooks show it without pyplot
     return figure, figure.subplots(nrows, ncols, **subplots)
+
+
+def _png(figure: Any) -> bytes:
+    """PNG bytes of a figure (what a notebook shows)."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def picture_figure(picture: ImageLike, title: str = "", dpi: int = PICTURE_DPI) -> Any:
