@@ -5,7 +5,7 @@ alphabetic start of its name with an optional ``vN`` suffix (``vit``, ``deit``, 
 own ``test_*`` models are left out. The representative is the family's model with the fewest parameters, counted on
 the meta device (no memory, no weights); ties go to the shorter, then alphabetically first, name.
 
-Run it when timm is upgraded; ``tests/zoo/test_registry_coverage.py`` fails when the registry and the file disagree.
+Run it when timm is upgraded; ``tests/zoo/test_zoo_registry_coverage.py`` fails when the registry and the file disagree.
 
     python scripts/timm_families.py            # rewrites tests/zoo/timm_families.json
 """

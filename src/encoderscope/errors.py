@@ -42,3 +42,7 @@ class DeviceError(EncoderscopeError):
 
 class MissingExtraError(EncoderscopeError):
     """An optional dependency that is not installed; the message names the extra to install."""
+
+
+class UnsupportedModelError(SourceError):
+    """A model that cannot give what was asked (no spatial output, an input it cannot take, a failing forward)."""

@@ -10,7 +10,7 @@ def _net() -> torch.nn.Sequential:
 
 
 def _hook_count(net: torch.nn.Module) -> int:
-    return sum(len(m._forward_hooks) for m in net.modules())
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in net.modules())
 
 
 def test_hooks_removed_after_success():
@@ -40,3 +40,28 @@ def test_stop_early_skips_later_modules():
 def test_unknown_layer_is_an_error():
     with pytest.raises(LayerError), capture_outputs(_net(), ["9"]):
         pass
+
+
+def test_a_crash_inside_the_model_is_one_line_naming_model_and_input():
+    from encoderscope.errors import UnsupportedModelError
+
+    with pytest.raises(UnsupportedModelError) as info:
+        run_captured(_net(), torch.ones(3, 7), ["0"], label="timm:tiny")
+    message = str(info.value)
+    assert message.startswith("timm:tiny failed in its forward pass on a 3x7 input: RuntimeError: ")
+    assert "\n" not in message
+
+
+class _InnerOuter(torch.nn.Module):
+    """Returns per-patch inner tokens first, then the per-image tokens (as TNT's blocks do)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x.reshape(-1, 2, x.shape[-1]), x
+
+
+def test_a_tuple_output_is_read_by_its_tensor_with_the_input_batch():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), _InnerOuter())
+    with capture_outputs(net, ["1"]) as outputs:
+        net(torch.ones(3, 6, 4))
+    assert tuple(outputs["1"].shape) == (3, 6, 4)
+    assert _hook_count(net) == 0

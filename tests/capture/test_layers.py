@@ -65,3 +65,14 @@ def test_resolve_globs_indices_and_errors():
         resolve_layers(enc, "blocks.111")
     with pytest.raises(LayerError, match="out of range"):
         resolve_layers(enc, 40)
+
+
+@pytest.mark.parametrize(
+    ("spec", "last"),
+    [("tv:regnet_x_400mf", "trunk_output.block4"), ("timm:twins_svt_small", "blocks.3.3")],
+)
+def test_depth_layers_are_blocks_with_a_spatial_output(spec, last):
+    enc = load_model(spec, random_init=True)
+    assert enc.depth_layers[-1] == last
+    info = next(i for i in list_layers(enc, pattern=last))
+    assert info.grid is not None

@@ -44,3 +44,25 @@ def test_concat_and_select_round_trip():
     both = LayerOutput.concat([a, b])
     assert both.grid.shape == (3, 4, 3, 3)
     assert torch.equal(both.select([2]).grid, b.grid)
+
+
+def test_token_grids_are_found_at_any_stride():
+    # a hierarchical stage at stride 32 of a patch-4 model: no prefix tokens, 3 x 4 grid
+    out = interpret_output(torch.zeros(2, 3 * 4, 8), TokenLayout((), (4, 4)), (96, 128))
+    assert (out.kind, tuple(out.grid.shape)) == ("tokens", (2, 8, 3, 4))
+    # a conv-stem hybrid whose tokens are at stride 32 while its patch embedding says 1
+    out = interpret_output(torch.zeros(1, 1 + 3 * 4, 8), TokenLayout(("cls",), (1, 1)), (96, 128))
+    assert out.prefix_kinds == ("cls",) and out.grid.shape[-2:] == (3, 4)
+
+
+def test_one_class_token_found_when_the_layout_knows_none():
+    # CoaT-style: a class token per stage, stage at stride 8
+    out = interpret_output(torch.zeros(1, 1 + 8 * 12, 8), TokenLayout(), (64, 96))
+    assert out.prefix_kinds == ("cls",) and out.grid.shape[-2:] == (8, 12)
+
+
+def test_unpadded_convolution_grids_are_grids():
+    # Inception-style "valid" convolutions shrink the map by the same cells on both axes: 96x144 -> 1x3 at stride 32
+    assert spatial_format((1, 2048, 1, 3), (96, 144), channels_last_hint=False) == "grid"
+    # an attention map (B, heads, N, N) of a square input is no grid
+    assert spatial_format((1, 3, 197, 197), (224, 224), channels_last_hint=False) is None

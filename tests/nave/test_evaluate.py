@@ -7,6 +7,7 @@ import pytest
 from encoderscope import load_result
 from encoderscope.data.scenes import write_scenes
 from encoderscope.data.voc import open_voc
+from encoderscope.errors import ParameterError
 from encoderscope.nave.config import CorLocConfig, NaveConfig
 from encoderscope.nave.evaluate import LocalisationScores, evaluate_corloc, evaluate_localisation, score_maps
 from encoderscope.nave.metrics import CorLocThresholds
@@ -75,3 +76,12 @@ def test_evaluate_corloc_takes_a_config(scenes, tmp_path):
     assert scores.run.kind == "corloc" and scores.run.config["relative"] is True
     again = evaluate_corloc(dataset=scenes, config=CorLocConfig(nave=nave), k=2, progress=False)
     assert again.result.k <= 2 and again.run.config["nave"]["k"] == 2
+
+
+def test_evaluate_corloc_opens_a_dataset_path_and_refuses_other_objects(scenes):
+    root = scenes.entries[0].image_path.parent.parent
+    nave = NaveConfig(model="timm:resnet18", random_init=True, layers=("layer3",), k=2, size=64)
+    scores = evaluate_corloc(dataset=root, config=CorLocConfig(nave=nave), progress=False)
+    assert scores.corloc.n_images == 4 and scores.run.config["dataset"] == str(root)
+    with pytest.raises(ParameterError, match="expected an annotated dataset"):
+        evaluate_corloc(dataset=[1, 2], config=CorLocConfig(nave=nave), progress=False)

@@ -165,7 +165,7 @@ def forward_batch(
     device = encoder.device
     pixels = devices.to_device(pixels, device)
     with torch.inference_mode(), devices.autocast(device, enabled=autocast):
-        raw = run_captured(encoder.module, pixels, layers, stop_early=stop_early)
+        raw = run_captured(encoder.module, pixels, layers, stop_early=stop_early, label=encoder.spec)
     input_hw = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     outputs = {}
     for name in layers:

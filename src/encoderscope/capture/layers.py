@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from encoderscope.capture.hooks import capture_outputs, first_tensor
+from encoderscope.capture.hooks import capture_outputs, first_tensor, guarded_forward
 from encoderscope.capture.outputs import interpret_output
 from encoderscope.errors import LayerError
 
@@ -96,7 +96,7 @@ def list_layers(
     generator = torch.Generator().manual_seed(0)
     probe = torch.randn(1, 3, *input_hw, generator=generator).to(device)
     with torch.inference_mode(), capture_outputs(encoder.module, names) as outputs:
-        encoder.module(probe)
+        guarded_forward(encoder.module, probe, encoder.spec)
     depth_index = {name: i for i, name in enumerate(encoder.depth_layers)}
     keep = set(_match_glob(pattern, names)) if pattern else None
     if keep is not None and not keep:

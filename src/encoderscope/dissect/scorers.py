@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from encoderscope import devices
 from encoderscope._progress import progress_bar
-from encoderscope.errors import ParameterError, SourceError, WeightsUnavailableError
+from encoderscope.errors import ParameterError
 
 
 class ConceptScorer(Protocol):
@@ -88,25 +88,10 @@ class ClipScorer:
         target = devices.resolve_device(device)
         open_clip = require("open_clip", "clip")
 
-        arch, _, pretrained = spec.partition(":")
-        if arch not in open_clip.list_models():
-            raise SourceError(f"unknown open_clip model {arch!r} (see open_clip.list_models())")
-        local = Path(pretrained) if pretrained else None
-        if local is not None and (local.suffix in (".pt", ".pth", ".bin", ".safetensors") or local.exists()):
-            from encoderscope.zoo.sources import read_state_dict
+        from encoderscope.zoo.open_clip import create_open_clip
 
-            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None)
-            model.load_state_dict(read_state_dict(local))
-        else:
-            try:
-                model, _, preprocess = open_clip.create_model_and_transforms(
-                    arch, pretrained=pretrained or None
-                )
-            except Exception as err:  # network or hub failures
-                raise WeightsUnavailableError(
-                    f"cannot get open_clip weights {spec!r} here ({str(err).splitlines()[0][:120]}); "
-                    "pass a local checkpoint: clip:MODEL:/path/to/weights.pt"
-                ) from None
+        arch, _, pretrained = spec.partition(":")
+        model, preprocess = create_open_clip(arch, pretrained or None)
         return cls(model.to(target), preprocess, open_clip.get_tokenizer(arch), name=f"clip:{spec}")
 
     @torch.inference_mode()

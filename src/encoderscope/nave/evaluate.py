@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,7 +162,8 @@ def evaluate_corloc(
 
     Args:
         encoder: a spec, module or Encoder (default: ``config.nave.model``).
-        dataset: an :class:`~encoderscope.data.voc.AnnotatedDataset` (default: opened from ``config.dataset``).
+        dataset: an :class:`~encoderscope.data.voc.AnnotatedDataset`, or the path of a VOC folder or a COCO json
+            file (default: opened from ``config.dataset``).
         config: a :class:`~encoderscope.nave.config.CorLocConfig`; ``options`` (its fields and the NAVE ones)
             override it.
     """
@@ -172,7 +174,13 @@ def evaluate_corloc(
     if model is None:
         raise ParameterError("no encoder: pass one or set CorLocConfig.nave.model")
     watch = Stopwatch()
+    if isinstance(dataset, (str, os.PathLike)):
+        cfg = cfg.replace(dataset=os.fspath(dataset))
+        dataset = None
     data = dataset if dataset is not None else open_dataset(cfg)
+    if not hasattr(data, "images"):
+        raise ParameterError(f"dataset: expected an annotated dataset (open_voc/open_coco) or a path, got "
+                             f"{type(data).__name__}")
     from encoderscope.nave.pipeline import nave_layer_sets
 
     (result,) = nave_layer_sets(model, data.images(), [cfg.nave.layers], config=cfg.nave, progress=progress,

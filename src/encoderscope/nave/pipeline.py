@@ -174,13 +174,14 @@ def _gallery(records: list[NaveRecord], k: int, size: int) -> dict[int, list[tup
 
 def _notes(encoder: Encoder, records: list[NaveRecord]) -> list[str]:
     pre = encoder.preprocess
+    notes = [f"input: {pre.input_policy}"] if pre.input_policy else []
     if pre.max_side is None:
-        return []
+        return notes
     unbounded = dataclasses.replace(pre, max_side=None)
     capped = [r.key for r in records if unbounded.dense_size(r.original_hw) != r.content_hw]
     if not capped:
-        return []
-    return [f"{len(capped)} image(s) downscaled to max_side={pre.max_side} px: {', '.join(capped[:20])}"]
+        return notes
+    return [*notes, f"{len(capped)} image(s) downscaled to max_side={pre.max_side} px: {', '.join(capped[:20])}"]
 
 
 def _inputs(encoder: Any, images: Any, config: NaveConfig) -> tuple[Any, Any, NaveConfig]:
@@ -272,6 +273,8 @@ def _nave_layer_sets(
         fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
     enc = prepare_encoder(encoder, random_init=cfg.random_init, seed=seed, size=cfg.size, max_side=cfg.max_side,
                           device=device, arch=cfg.arch)
+    if enc.preprocess.fixed_size and enc.preprocess.input_policy:  # said once per run, recorded in run.json notes
+        warn(f"{enc.spec}: {enc.preprocess.input_policy}")
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
     image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # torch is imported on first use, so light modules (zoo.locat
     from encoderscope.devices import DeviceSpec
     from encoderscope.zoo.encoder import Encoder
 
-PREFIXES = ("timm:", "tv:", "hf:", "file:", "zoo:")
+PREFIXES = ("timm:", "tv:", "hf:", "open_clip:", "file:", "zoo:")
 
 
 def load_model(
@@ -35,7 +35,8 @@ def load_model(
 
     Args:
         spec: ``"timm:NAME[.TAG]"``, ``"tv:NAME[:WEIGHTS]"``, ``"hf:ORG/NAME"`` (or ``hf:/local/dir``),
-            ``"file:PATH"`` (with ``arch``), ``"zoo:NAME"`` (offline zoo), an ``nn.Module`` or an ``Encoder``.
+            ``"open_clip:ARCH[:CHECKPOINT|:TAG]"`` (an open_clip image tower), ``"file:PATH"`` (with ``arch``),
+            ``"zoo:NAME"`` (offline zoo), an ``nn.Module`` or an ``Encoder``.
         random_init: build the architecture without pretrained weights (seeded by ``seed``).
         device: where to put the model (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, a ``torch.device``).
             ``None``: an ``Encoder`` or ``nn.Module`` stays on the device it is on; a spec string goes to
@@ -76,6 +77,10 @@ def load_model(
         encoder = sources.load_torchvision(name, random_init, seed=seed)
     elif prefix == "hf":
         encoder = sources.load_huggingface(name, random_init, seed=seed)
+    elif prefix == "open_clip":
+        from encoderscope.zoo.open_clip import load_open_clip
+
+        encoder = load_open_clip(name, random_init, seed=seed)
     elif prefix == "zoo":
         from encoderscope.zoo.offline import load_zoo_model
 

@@ -4,8 +4,11 @@ Two modes:
 
 * ``dense`` (concept maps, capture): keep the aspect ratio, resize the shorter side to ``size`` (or keep the native
   resolution when ``size`` is ``None``), cap the longer side at ``max_side``, normalise, then zero-pad bottom and right
-  to a multiple of ``pad_multiple`` (the patch size of a ViT), as the NAVE reference code pads.
-  Models that only accept one input size (``fixed_size``) get a square ``size x size`` resize instead.
+  to a multiple of ``pad_multiple`` (the model's real constraint: patch size, total stride, window times stride), as
+  the NAVE reference code pads a ViT to its patch size. Models that only accept one input size (``fixed_size``) get a
+  resize to ``fixed_hw`` (their native square; ``size x size`` when not given) instead, and maps are mapped back to
+  each image's own size and aspect ratio. ``input_policy`` says in one line which of the two applies and why
+  (see :mod:`encoderscope.zoo.input_policy`); it is recorded in run.json.
 * ``classify``: the usual evaluation crop (resize the shorter side to ``size / crop_pct``, centre-crop ``size``).
 
 Example:
@@ -58,7 +61,11 @@ class PreparedImage:
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize, normalise and pad images for one encoder (see the module docstring for the two modes)."""
+    """Resize, normalise and pad images for one encoder (see the module docstring for the two modes).
+
+    ``fixed_hw``: the input size of a fixed-size model (used when ``fixed_size``); ``input_policy``: the one-line
+    description of what is done to images for this model.
+    """
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -68,10 +75,14 @@ class Preprocess:
     pad_multiple: int = 1
     max_side: int | None = 1024
     fixed_size: bool = False
+    fixed_hw: tuple[int, int] | None = None
+    input_policy: str = ""
 
     def dense_size(self, original_hw: tuple[int, int]) -> tuple[int, int]:
         """Content size ``(H, W)`` that :meth:`dense` produces for an image of ``original_hw``."""
         height, width = original_hw
+        if self.fixed_size and self.fixed_hw is not None:
+            return self.fixed_hw
         if self.fixed_size and self.size is not None:
             return self.size, self.size
         scale = 1.0 if self.size is None else self.size / min(height, width)

@@ -1,13 +1,16 @@
 """Model sources: ``timm:``, ``tv:``, ``hf:``, ``file:`` and plain modules, each resolved to an :class:`Encoder`.
 
 Each loader builds the architecture, loads weights (or not, with ``random_init``), and takes the preprocessing from
-the same source: timm's data config, torchvision's weights transforms, the Hugging Face image processor.
+the same source: timm's data config, torchvision's weights transforms, the Hugging Face image processor. Then one
+probe forward pass decides how the model takes its input (any size padded to its real stride, or its native size
+only) and which blocks have a spatial output (:mod:`encoderscope.zoo.input_policy`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +18,11 @@ import torch
 from torch import nn
 
 from encoderscope._io import file_sha256
+from encoderscope.capture.layout import TokenLayout
 from encoderscope.errors import SourceError, WeightsUnavailableError
 from encoderscope.zoo.building import freeze, seeded
 from encoderscope.zoo.encoder import Encoder
+from encoderscope.zoo.input_policy import probe_model
 from encoderscope.zoo.inspect import infer_depth_layers, infer_layout, parameter_fingerprint
 from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
@@ -31,9 +36,37 @@ def offline_hint() -> str:
     return f"models that work offline: {listed}; or pass --random-init / a local file: checkpoint"
 
 
-def _pad_multiple(module: nn.Module) -> int:
-    layout = infer_layout(module)
-    return layout.patch_size[0] if layout.patch_size else 1
+def probed_encoder(
+    module: nn.Module,
+    layout: TokenLayout,
+    candidates: list[str],
+    native: int | tuple[int, int],
+    spec: str,
+    preprocess: dict[str, Any],
+    reductions: Sequence[int] = (),
+    **fields: Any,
+) -> Encoder:
+    """Probe ``module`` (:func:`~encoderscope.zoo.input_policy.probe_model`) and assemble its :class:`Encoder`.
+
+    ``preprocess`` holds the source's own :class:`Preprocess` fields (mean, std, size...); the probe adds the input
+    policy. ``fields`` are the remaining :class:`Encoder` fields (architecture, weights, fingerprint...).
+    """
+    probed = probe_model(module, layout, candidates, native, label=spec, reductions=reductions)
+    policy = probed.policy
+    return Encoder(
+        module=module,
+        preprocess=Preprocess(
+            **preprocess,
+            pad_multiple=policy.pad_multiple,
+            fixed_size=policy.fixed_hw is not None,
+            fixed_hw=policy.fixed_hw,
+            input_policy=policy.note,
+        ),
+        layout=layout,
+        spec=spec,
+        depth_layers=probed.depth_layers,
+        **fields,
+    )
 
 
 def _classifier_of(module: nn.Module) -> Any:
@@ -60,7 +93,7 @@ def load_timm(name: str, random_init: bool, seed: int = 0, **kwargs: Any) -> Enc
         with seeded(seed):
             try:
                 module = build(dynamic_img_size=True)
-            except TypeError:
+            except (TypeError, AssertionError, NotImplementedError):  # the model has no dynamic_img_size
                 module = build()
     except (OSError, RuntimeError, ValueError) as err:
         if random_init:
@@ -69,28 +102,30 @@ def load_timm(name: str, random_init: bool, seed: int = 0, **kwargs: Any) -> Enc
             f"timm:{name}: pretrained weights cannot be downloaded or found in the cache "
             f"({type(err).__name__}); {offline_hint()}"
         ) from err
+    freeze(module)
     config = resolve_model_data_config(module)
     size = int(kwargs["img_size"]) if isinstance(kwargs.get("img_size"), int) else int(config["input_size"][-1])
-    dynamic = bool(getattr(module, "dynamic_img_size", True)) or infer_layout(module).patch_size is None
-    preprocess = Preprocess(
-        mean=tuple(config["mean"]),  # type: ignore[arg-type]
-        std=tuple(config["std"]),  # type: ignore[arg-type]
-        size=size,
-        crop_pct=float(config.get("crop_pct", 0.875)),
-        interpolation=str(config.get("interpolation", "bicubic")),
-        pad_multiple=_pad_multiple(module),
-        fixed_size=not dynamic,
-    )
-    freeze(module)
-    return Encoder(
-        module=module,
-        preprocess=preprocess,
-        layout=infer_layout(module),
-        spec=f"timm:{name}",
+    native = (size, size) if "img_size" in kwargs else (int(config["input_size"][-2]), int(config["input_size"][-1]))
+    layout = infer_layout(module)
+    feature_info = getattr(module, "feature_info", None) or []
+    reductions = [int(info["reduction"]) for info in feature_info if isinstance(info, dict) and "reduction" in info]
+    return probed_encoder(
+        module,
+        layout,
+        infer_depth_layers(module),
+        native,
+        f"timm:{name}",
+        dict(
+            mean=tuple(config["mean"]),
+            std=tuple(config["std"]),
+            size=size,
+            crop_pct=float(config.get("crop_pct", 0.875)),
+            interpolation=str(config.get("interpolation", "bicubic")),
+        ),
+        reductions=reductions,
         architecture=arch,
         weights="random-init" if random_init else f"timm pretrained {name}",
         fingerprint=f"random-init-{arch}-seed{seed}" if random_init else parameter_fingerprint(module),
-        depth_layers=infer_depth_layers(module),
         classifier=_classifier_of(module),
         feature_layer=_timm_feature_layer(module),
     )
@@ -130,6 +165,7 @@ def load_torchvision(name: str, random_init: bool, seed: int = 0) -> Encoder:
             f"tv:{name}: weights {transform_source} cannot be downloaded or found in the torch hub cache "
             f"({type(err).__name__}); {offline_hint()}"
         ) from err
+    freeze(module)
     transforms = transform_source.transforms()
     crop = int(getattr(transforms, "crop_size", [224])[0])
     resize = int(getattr(transforms, "resize_size", [256])[0])
@@ -137,27 +173,24 @@ def load_torchvision(name: str, random_init: bool, seed: int = 0) -> Encoder:
     layout = infer_layout(module)
     if "swin" in arch:
         layout = type(layout)((), None, True)
-    fixed = "vit" in arch or "swin" in arch or "maxvit" in arch
-    preprocess = Preprocess(
-        mean=tuple(getattr(transforms, "mean", IMAGENET_MEAN)),  # type: ignore[arg-type]
-        std=tuple(getattr(transforms, "std", IMAGENET_STD)),  # type: ignore[arg-type]
-        size=crop,
-        crop_pct=crop / resize,
-        interpolation=str(interpolation),
-        pad_multiple=layout.patch_size[0] if layout.patch_size else 1,
-        fixed_size=fixed,
-    )
-    freeze(module)
-    depth = infer_depth_layers(module)
-    return Encoder(
-        module=module,
-        preprocess=preprocess,
-        layout=layout,
-        spec=f"tv:{name}",
+    built_for = getattr(module, "image_size", None)  # torchvision ViTs: the size their position embeddings fit
+    native = built_for if isinstance(built_for, int) else crop
+    return probed_encoder(
+        module,
+        layout,
+        infer_depth_layers(module),
+        native,
+        f"tv:{name}",
+        dict(
+            mean=tuple(getattr(transforms, "mean", IMAGENET_MEAN)),
+            std=tuple(getattr(transforms, "std", IMAGENET_STD)),
+            size=native,
+            crop_pct=crop / resize,
+            interpolation=str(interpolation),
+        ),
         architecture=arch,
         weights="random-init" if random_init else f"torchvision {transform_source}",
         fingerprint=f"random-init-{arch}-seed{seed}" if random_init else str(transform_source),
-        depth_layers=depth,
         classifier=module,
         class_names=transform_source.meta.get("categories"),
         feature_layer="avgpool" if "avgpool" in dict(module.named_modules()) else None,
@@ -168,15 +201,44 @@ def load_torchvision(name: str, random_init: bool, seed: int = 0) -> Encoder:
 
 
 class _PixelValuesModule(nn.Module):
-    """Calls a Hugging Face vision model with ``pixel_values`` and keeps its module names under ``model.``."""
+    """Calls a Hugging Face vision model with ``pixel_values`` and keeps its module names under ``model.``.
+
+    Models whose forward takes ``interpolate_pos_encoding`` (ViT, DeiT, BEiT, CLIP, SigLIP...) get it set, so their
+    position embeddings follow the input size.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
         self.config = getattr(model, "config", None)
+        self.extra = {"interpolate_pos_encoding": True} if _accepts(model, "interpolate_pos_encoding") else {}
 
     def forward(self, pixels: torch.Tensor) -> Any:
-        return self.model(pixel_values=pixels)
+        return self.model(pixel_values=pixels, **self.extra)
+
+
+def _accepts(model: nn.Module, argument: str) -> bool:
+    import inspect
+
+    return argument in inspect.signature(model.forward).parameters
+
+
+def _hf_sizes(name: str, config: Any) -> tuple[tuple[float, ...], tuple[float, ...], int, int]:
+    """``(mean, std, size, native)``: the image processor's values (ImageNet ones when it has none), the shorter
+    side it resizes to, and the size the model was built for (``config.image_size``, else that side, else 224)."""
+    import transformers
+
+    mean, std, size = IMAGENET_MEAN, IMAGENET_STD, None
+    with contextlib.suppress(OSError, ValueError):
+        processor = transformers.AutoImageProcessor.from_pretrained(name)
+        mean = tuple(getattr(processor, "image_mean", mean))  # type: ignore[assignment]
+        std = tuple(getattr(processor, "image_std", std))  # type: ignore[assignment]
+        crop = getattr(processor, "crop_size", None) or getattr(processor, "size", None) or {}
+        if isinstance(crop, dict) and (crop.get("height") or crop.get("shortest_edge")):
+            size = int(crop.get("height") or crop.get("shortest_edge"))
+    configured = getattr(config, "image_size", None)
+    native = int(configured) if isinstance(configured, int) else (size or 224)
+    return mean, std, size or native, native
 
 
 def load_huggingface(name: str, random_init: bool, seed: int = 0) -> Encoder:
@@ -197,26 +259,20 @@ def load_huggingface(name: str, random_init: bool, seed: int = 0) -> Encoder:
         raise WeightsUnavailableError(
             f"hf:{name}: not in the local Hugging Face cache and the hub is unreachable; {offline_hint()}"
         ) from err
-    mean, std, size = IMAGENET_MEAN, IMAGENET_STD, 224
-    with contextlib.suppress(OSError, ValueError):
-        processor = transformers.AutoImageProcessor.from_pretrained(name)
-        mean = tuple(getattr(processor, "image_mean", mean))  # type: ignore[assignment]
-        std = tuple(getattr(processor, "image_std", std))  # type: ignore[assignment]
-        crop = getattr(processor, "crop_size", None) or getattr(processor, "size", None) or {}
-        size = int(crop.get("height") or crop.get("shortest_edge") or size) if isinstance(crop, dict) else size
+    mean, std, size, native = _hf_sizes(name, config)
     wrapper = freeze(_PixelValuesModule(model))
     layout = infer_layout(model)
-    return Encoder(
-        module=wrapper,
-        preprocess=Preprocess(
-            mean=mean, std=std, size=size, pad_multiple=layout.patch_size[0] if layout.patch_size else 1
-        ),
-        layout=layout,
-        spec=f"hf:{name}",
+    candidates = [f"model.{n}" for n in infer_depth_layers(model)]
+    return probed_encoder(
+        wrapper,
+        layout,
+        candidates,
+        native,
+        f"hf:{name}",
+        dict(mean=mean, std=std, size=size),
         architecture=type(model).__name__,
         weights="random-init" if random_init else f"huggingface {name}",
         fingerprint=f"random-init-{name}-seed{seed}" if random_init else parameter_fingerprint(model),
-        depth_layers=[f"model.{n}" for n in infer_depth_layers(model)],
     )
 
 
