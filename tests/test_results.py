@@ -1,6 +1,7 @@
 """The result contract, over every result type: ``save`` writes a schema-numbered run.json with the record's keys,
 ``load_result`` returns the same type, ``.save()`` of the loaded result writes the same arrays and tables (byte for
-byte; run.json identical but for timings), and ``repr`` is one short line.
+byte; run.json identical but for timings), ``repr`` is one short line, ``figure()`` is a matplotlib Figure and
+``_repr_html_()`` a bounded notebook view.
 
 Each case builds a tiny result in well under a second or two (random-init models, the synthetic generator, matrices
 given directly).
@@ -208,6 +209,24 @@ def test_save_load_save_round_trip(case: str, tmp_path: Path, make_image, tiny_r
     assert {k: v for k, v in again.items() if k not in TIMING_FIELDS} == {
         k: v for k, v in record.items() if k not in TIMING_FIELDS
     }
+
+
+MAX_HTML = 1_000_000  # characters of a notebook view, whatever the size of the result
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_figure_and_notebook_view(case: str, tmp_path: Path, make_image, tiny_resnet) -> None:
+    """``figure()`` returns a matplotlib Figure with something drawn; ``_repr_html_()`` starts with the repr and
+    stays bounded."""
+    from matplotlib.figure import Figure
+
+    result = CASES[case][0](tmp_path, make_image, tiny_resnet)
+    figure = result.figure()
+    assert isinstance(figure, Figure) and figure.axes
+    assert any(ax.images or ax.patches or ax.lines or ax.collections for ax in figure.axes)
+    html = result._repr_html_()
+    assert html.startswith("<div") and len(html) < MAX_HTML
+    assert repr(result).split("(")[0] in html
 
 
 def test_every_run_kind_has_a_case() -> None:

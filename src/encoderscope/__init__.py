@@ -52,7 +52,7 @@ _API: dict[str, str] = {
     "write_report": "encoderscope.report.html",
     "overlay": "encoderscope.report.overlay",
     "concept_palette": "encoderscope.report.palette",
-    "align_labels": "encoderscope.report.palette",
+    "align_labels": "encoderscope.data.label_maps",
     "lwta": "encoderscope.lwta",  # DISCOVER's LWTA layers: lwta.LWTA, lwta.convert, training
     "LWTA": "encoderscope.lwta.layer",
     "dissect": "encoderscope.dissect",  # network dissection: dissect.dissect(...), similarity functions, scorers

@@ -59,6 +59,17 @@ class StudyResult:
         quick = " --quick" if self.run is not None and self.run.details.get("quick") else ""
         return f"StudyResult({self.name}{quick}: {len(self.numbers)} numbers)"
 
+    def figure(self, max_bars: int = 30) -> Any:
+        """A matplotlib figure: the study's numbers as bars (the study's own figures are PNGs in its folder)."""
+        from encoderscope.report.summaries import study_figure
+
+        return study_figure(self, max_bars)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.summaries import study_html
+
+        return study_html(self)
+
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the numbers, ``summary.md`` (when there is one) and run.json (figures stay where they are)."""
         out = Path(folder)

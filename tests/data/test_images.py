@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from encoderscope.data import ImageItem, ImageSet, SkippedInput, image_size, load_image, open_images, to_rgb
+from encoderscope.data import ImageItem, ImageSet, SkippedInput, image_size, load_image, open_images, to_rgb_image
 from encoderscope.errors import ImageError, ParameterError, SourceError
 
 
@@ -62,7 +62,7 @@ def test_alpha_is_composited_on_white(tmp_path):
 def test_sixteen_bit_scaled_by_range(mode):
     values = np.array([[0, 257, 32896, 65535]], dtype=">u2" if mode == "I;16B" else "<u2")
     image = Image.frombytes(mode, (4, 1), values.tobytes())
-    rgb = to_rgb(image)
+    rgb = to_rgb_image(image)
     assert [rgb.getpixel((x, 0))[0] for x in range(4)] == [0, 1, 128, 255]
 
 
@@ -77,14 +77,14 @@ def test_sixteen_bit_png_file_not_clipped(tmp_path):
 def test_thirty_two_bit_integer_and_float(tmp_path):
     int_image = Image.fromarray(np.array([[0, 65535]], dtype=np.int32))
     assert int_image.mode == "I"
-    assert [to_rgb(int_image).getpixel((x, 0))[0] for x in range(2)] == [0, 255]
+    assert [to_rgb_image(int_image).getpixel((x, 0))[0] for x in range(2)] == [0, 255]
     wide = Image.fromarray(np.array([[-100, 100, 300]], dtype=np.int32))
-    assert [to_rgb(wide).getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]  # min-max outside 16 bit
+    assert [to_rgb_image(wide).getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]  # min-max outside 16 bit
     unit = Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32))
     path = _save(unit, tmp_path / "f.tif")
     assert [_pixel(path, (x, 0))[0] for x in range(3)] == [0, 128, 255]
     big = Image.fromarray(np.array([[-1.0, 1.0, np.nan]], dtype=np.float32))
-    assert [to_rgb(big).getpixel((x, 0))[0] for x in range(3)] == [0, 255, 128]
+    assert [to_rgb_image(big).getpixel((x, 0))[0] for x in range(3)] == [0, 255, 128]
 
 
 def test_cmyk_jpeg(tmp_path):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from encoderscope.linking.classifier import synthetic_classifier
 from encoderscope.linking.counterfactual import counterfactual_loss, counterfactuals
 from encoderscope.linking.generators import linear_generator
 from encoderscope.linking.network import LinkingNetwork, fit_link
 from encoderscope.linking.pairs import make_pairs
-from encoderscope.linking.synthetic import synthetic_classifier
 
 
 def test_loss_hand_case() -> None:

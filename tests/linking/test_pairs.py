@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from encoderscope.errors import ParameterError
+from encoderscope.linking.classifier import synthetic_classifier
 from encoderscope.linking.generators import linear_generator
 from encoderscope.linking.pairs import PairedData, batch_seed, make_pairs
-from encoderscope.linking.synthetic import synthetic_classifier
 
 
 def test_rng_advances_no_duplicates() -> None:

@@ -31,7 +31,9 @@ def test_compare_models_and_a_baseline_end_to_end(make_image, tiny_vit, tmp_path
     comparison = compare([tiny_vit, tiny_vit], images, k=3, baselines=["slic"], progress=False)
     assert len(comparison.results) == 3 and comparison.keys == ["image-000", "image-001"]
     assert np.allclose(comparison.ari[:, 0, 1], 1.0)  # the same model twice agrees fully
-    assert comparison.plot("image-001").shape[2] == 3
+    figure = comparison.figure("image-001")
+    assert type(figure).__name__ == "Figure" and len(figure.axes) == 1
+    assert "Mean adjusted Rand index" in comparison._repr_html_()
     out = comparison.save(tmp_path / "cmp")
     info = read_json(out / "run.json")
     assert info["kind"] == "compare" and len(info["details"]["mean_ari"]["matrix"]) == 3

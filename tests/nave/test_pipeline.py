@@ -158,3 +158,44 @@ def test_flat_api_callable_subpackage(images, tiny_vit):
     assert np.array_equal(a.records[0].labels, c.records[0].labels)
     assert callable(encoderscope.nave.combine_depths)
     assert torch.is_tensor(encoderscope.nave.combine_depths([torch.rand(1, 2, 2, 2)]))
+
+
+def test_several_k_share_one_forward_pass_and_equal_single_runs(images, tiny_vit, monkeypatch):
+    from encoderscope.nave import pipeline
+
+    passes = []
+    real = pipeline.iter_batches
+    monkeypatch.setattr(pipeline, "iter_batches", lambda *a, **kw: passes.append(1) or real(*a, **kw))
+    results = pipeline.nave_layer_sets(tiny_vit, images, [["blocks.0"], ["blocks.2"]], ks=[2, 4], progress=False)
+    assert len(passes) == 1
+    assert [(r.config["layers"], r.k, r.run.config["k"]) for r in results] == [
+        (["blocks.0"], 2, 2), (["blocks.0"], 4, 4), (["blocks.2"], 2, 2), (["blocks.2"], 4, 4)
+    ]
+    for result, (layers, k) in zip(results, [("blocks.0", 2), ("blocks.0", 4), ("blocks.2", 2), ("blocks.2", 4)],
+                                   strict=True):
+        single = nave(tiny_vit, images, layers=layers, k=k, progress=False)
+        assert all(np.array_equal(a.labels, b.labels) for a, b in zip(result.records, single.records, strict=True))
+
+
+def test_a_k_larger_than_the_grid_skips_the_image_for_that_k_only(make_image, tiny_vit):
+    from encoderscope.nave.pipeline import nave_layer_sets
+
+    tiny = prepare_encoder(tiny_vit, size=32)  # 3 x 4 and 3 x 3 patches of 14 px (padded)
+    small, large = nave_layer_sets(tiny, [make_image(32, 48, seed=0), make_image(32, 32, seed=1)], ks=[3, 10],
+                                   progress=False)
+    assert small.keys == ["image-000", "image-001"] and not small.skipped
+    assert large.keys == ["image-000"] and [s["key"] for s in large.skipped] == ["image-001"]
+    with pytest.raises(ParameterError, match="no concept map could be computed"):
+        nave_layer_sets(tiny, [make_image(32, 32, seed=1)], ks=[3, 10], progress=False)
+
+
+def test_a_grid_transform_replaces_the_captured_grid(images, tiny_vit):
+    from encoderscope.nave.pipeline import nave_layer_sets
+
+    def constant(name, output):
+        return torch.ones_like(output.grid)
+
+    (result,) = nave_layer_sets(tiny_vit, images[:1], [["blocks.2"]], transform=constant, k=2, progress=False)
+    assert any("constant" in note for note in result.notes)
+    plain = nave(tiny_vit, images[:1], layers="blocks.2", k=2, progress=False)
+    assert not np.array_equal(result.records[0].labels, plain.records[0].labels)

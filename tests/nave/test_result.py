@@ -33,8 +33,9 @@ def test_save_writes_labels_run_json_pictures_and_report(make_image, tiny_vit, t
     assert (out / "overlays" / "image-000.png").stat().st_size > 0
     html = (out / "report.html").read_text()
     assert html.count("data:image") >= 4 and "image-001" in html
-    figure = result.plot("image-001")
-    assert figure.ndim == 3 and figure.shape[2] == 3 and figure.std() > 0
+    figure = result.figure("image-001")
+    assert type(figure).__name__ == "Figure" and figure.axes[0].images[0].get_array().std() > 0
+    assert result._repr_html_().count("<img") == 2
     rows = (out / "coverage.csv").read_text().splitlines()
     assert rows[0] == "key,concept,fraction" and len(rows) == 1 + 2 * 3
 

@@ -7,15 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from encoderscope.data.label_maps import match_counts
 from encoderscope.errors import ParameterError
 from encoderscope.report.flow import chain_colours, figure_png, flow_figure, write_flow_report
-from encoderscope.report.palette import concept_palette, hex_colors, match_counts
+from encoderscope.report.palette import concept_palette, hex_colors
 
 SPLIT_AND_MERGE = np.array([[0, 0, 8, 0], [2, 2, 0, 0], [0, 0, 0, 2], [0, 0, 0, 2]])
 
 
 def test_match_counts_agrees_with_match_labels() -> None:
-    from encoderscope.report.palette import match_labels, overlap_matrix
+    from encoderscope.data.label_maps import match_labels, overlap_matrix
 
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 3, (6, 6)), rng.integers(0, 4, (6, 6))

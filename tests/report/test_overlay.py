@@ -1,10 +1,6 @@
-"""Overlays, panel figures and PNG/JPEG encoding."""
+"""Overlays and panel figures."""
 
 from __future__ import annotations
-
-import io
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,37 +8,35 @@ from PIL import Image
 from skimage.segmentation import find_boundaries
 
 from encoderscope.errors import ImageError, ParameterError
+from encoderscope.report.encoding import png_bytes
 from encoderscope.report.overlay import (
     color_labels,
     heatmap_overlay,
-    jpeg_bytes,
     label_panel,
     overlay,
     panel_grid,
-    png_bytes,
-    save_png,
     side_by_side,
     text_size,
     thumbnail,
-    to_rgb,
+    to_rgb_array,
 )
 from encoderscope.report.palette import concept_palette
 
 
 def test_to_rgb_conversions() -> None:
-    assert to_rgb(np.full((2, 3), 7, np.uint8))[0, 0].tolist() == [7, 7, 7]
-    assert to_rgb(np.ones((2, 2, 3)))[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(np.full((1, 1, 3), 128.0))[0, 0].tolist() == [128, 128, 128]
-    assert to_rgb(np.full((1, 1), 65535, np.uint16))[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(np.array([[True, False]]))[0].tolist() == [[255, 255, 255], [0, 0, 0]]
+    assert to_rgb_array(np.full((2, 3), 7, np.uint8))[0, 0].tolist() == [7, 7, 7]
+    assert to_rgb_array(np.ones((2, 2, 3)))[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb_array(np.full((1, 1, 3), 128.0))[0, 0].tolist() == [128, 128, 128]
+    assert to_rgb_array(np.full((1, 1), 65535, np.uint16))[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb_array(np.array([[True, False]]))[0].tolist() == [[255, 255, 255], [0, 0, 0]]
     rgba = np.zeros((1, 1, 4), np.uint8)  # fully transparent black -> white page
-    assert to_rgb(rgba)[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(Image.new("LA", (2, 2), (0, 255)))[0, 0].tolist() == [0, 0, 0]
-    assert to_rgb(png_bytes(np.full((2, 2, 3), 9, np.uint8))).shape == (2, 2, 3)
+    assert to_rgb_array(rgba)[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb_array(Image.new("LA", (2, 2), (0, 255)))[0, 0].tolist() == [0, 0, 0]
+    assert to_rgb_array(png_bytes(np.full((2, 2, 3), 9, np.uint8))).shape == (2, 2, 3)
     with pytest.raises(ImageError, match="shape"):
-        to_rgb(np.zeros((2, 2, 2)))
+        to_rgb_array(np.zeros((2, 2, 2)))
     with pytest.raises(ImageError, match="NaN"):
-        to_rgb(np.full((2, 2), np.nan))
+        to_rgb_array(np.full((2, 2), np.nan))
 
 
 def test_overlay_blend_hand_computed() -> None:
@@ -133,27 +127,6 @@ def test_panel_grid_layout_and_checks() -> None:
         panel_grid([[img]], col_labels=["a", "b"])
     with pytest.raises(ParameterError):
         panel_grid([])
-
-
-def test_png_round_trip_and_jpeg() -> None:
-    img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_bytes(img)))), img)
-    decoded = np.asarray(Image.open(io.BytesIO(jpeg_bytes(img))))
-    assert decoded.shape == img.shape
-
-
-def test_save_png_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_writes) -> None:
-    target = tmp_path / "sub" / "x.png"
-    assert save_png(target, np.zeros((3, 3, 3), np.uint8)) == target
-    before = target.read_bytes()
-    with pytest.raises(ImageError):
-        save_png(target, np.zeros((3, 3, 2)))  # bad picture: refused before writing
-    crash_writes()
-    with pytest.raises(OSError, match="disk full"):
-        save_png(target, np.full((30, 30, 3), 200, np.uint8))
-    monkeypatch.undo()
-    assert target.read_bytes() == before  # the old file is intact
-    assert sorted(os.listdir(target.parent)) == ["x.png"]  # and no temporary file is left
 
 
 def test_boundary_width_scales_with_the_photo() -> None:

@@ -21,7 +21,7 @@ from encoderscope.report import (
     overlay,
     write_report,
 )
-from encoderscope.report.browser import check_page, find_chromium
+from tests.browser import check_page, find_chromium
 from tests.images import make_image
 
 pytestmark = [

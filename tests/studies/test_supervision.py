@@ -44,15 +44,18 @@ def test_quick_run_zoo(tmp_path) -> None:
     _check(run(tmp_path, quick=True), 4)
 
 
-def test_nave_maps_keep_input_order_across_sizes() -> None:
+def test_nave_runs_keep_input_order_across_sizes() -> None:
     from PIL import Image
 
     from encoderscope.nave import prepare_encoder
-    from encoderscope.studies._common import nave_maps
+    from encoderscope.studies._common import maps_by_index, nave_runs
 
     encoder = prepare_encoder("timm:vit_tiny_patch16_224", random_init=True, size=32)
     images = [Image.new("RGB", (64, 32)), Image.new("RGB", (32, 32)), Image.new("RGB", (64, 32), "red")]
-    maps = nave_maps(encoder, images, [["blocks.11"]], [2])
-    assert maps.keys == ["image-000", "image-001", "image-002"]
-    assert [m.shape for m in maps.maps[(0, 2)]] == [(32, 64), (32, 32), (32, 64)]
-    assert [g.shape for g in maps.grids[(0, 2)]] == [(2, 4), (2, 2), (2, 4)]
+    runs = nave_runs(encoder, images, [["blocks.11"]], [2, 3])
+    assert set(runs) == {(0, 2), (0, 3)}
+    result = runs[(0, 2)]
+    assert result.keys == ["image-000", "image-001", "image-002"] and result.config["backend"] == "faiss"
+    assert [m.shape for m in maps_by_index(result).values()] == [(32, 64), (32, 32), (32, 64)]
+    assert [r.labels.shape for r in result.records] == [(2, 4), (2, 2), (2, 4)]
+    assert runs[(0, 3)].k == 3

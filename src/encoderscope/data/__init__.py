@@ -16,7 +16,7 @@ from encoderscope.data.images import (
     image_size,
     load_image,
     open_images,
-    to_rgb,
+    to_rgb_image,
 )
 from encoderscope.data.scenes import Scene, SceneConfig, SceneGenerator, generate_scenes, write_scenes
 from encoderscope.data.voc import AnnotatedDataset, VocAnnotation, VocObject, open_coco, open_voc
@@ -55,6 +55,6 @@ __all__ = [
     "stamp",
     "stamp_array",
     "texture_names",
-    "to_rgb",
+    "to_rgb_image",
     "write_scenes",
 ]

@@ -41,7 +41,7 @@ _SWAPPED_ORIENTATIONS = frozenset({5, 6, 7, 8})
 ImageSource = str | os.PathLike[str] | Image.Image | np.ndarray
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb_image(image: Image.Image) -> Image.Image:
     """Convert a decoded PIL image of any mode to 8-bit RGB.
 
     Alpha is composited on white; palette transparency is honoured; 16-bit integer images are scaled by the
@@ -49,7 +49,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     [0, 1] are min-max scaled; float images in [0, 1] are multiplied by 255.
 
     Example:
-        >>> to_rgb(Image.new("I;16", (2, 2), 65535)).getpixel((0, 0))
+        >>> to_rgb_image(Image.new("I;16", (2, 2), 65535)).getpixel((0, 0))
         (255, 255, 255)
     """
     mode = image.mode
@@ -58,7 +58,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if mode == "P":
         palette_alpha = image.palette is not None and image.palette.mode == "RGBA"
         has_alpha = "transparency" in image.info or palette_alpha
-        return to_rgb(image.convert("RGBA")) if has_alpha else image.convert("RGB")
+        return to_rgb_image(image.convert("RGBA")) if has_alpha else image.convert("RGB")
     if mode in _ALPHA_MODES:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -105,7 +105,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         handle.load()
         image = ImageOps.exif_transpose(handle) or handle
         image.load()
-        return to_rgb(image).copy()
+        return to_rgb_image(image).copy()
 
 
 @contextlib.contextmanager
@@ -182,7 +182,7 @@ class ImageItem:
         image = self.source if isinstance(self.source, Image.Image) else self.source()
         if isinstance(image, np.ndarray):
             image = array_to_image(image, self.key)
-        return to_rgb(image)
+        return to_rgb_image(image)
 
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the loaded image; read from the file header when the item is a file."""
@@ -212,7 +212,7 @@ def array_to_image(array: np.ndarray, key: str = "array") -> Image.Image:
         if np.issubdtype(data.dtype, np.floating) and np.nanmin(floats) >= 0 and np.nanmax(floats) <= 1:
             floats = floats * 255.0
         data = np.clip(np.rint(np.nan_to_num(floats)), 0, 255).astype(np.uint8)
-    return to_rgb(Image.fromarray(np.ascontiguousarray(data)))
+    return to_rgb_image(Image.fromarray(np.ascontiguousarray(data)))
 
 
 @dataclass
@@ -267,9 +267,16 @@ class ImageSet:
     def iter_loaded(self, warn_skipped: bool = True) -> Iterator[tuple[int, ImageItem, Image.Image]]:
         """Yield ``(index, item, rgb_image)``; unreadable items are skipped with a warning and kept in
         ``.skipped``."""
-        for index, item in enumerate(self.items):
+        return self.load_each(((index, item, item.load) for index, item in enumerate(self.items)), warn_skipped)
+
+    def load_each(
+        self, loaders: Iterable[tuple[int, ImageItem, Callable[[], Image.Image]]], warn_skipped: bool = True
+    ) -> Iterator[tuple[int, ImageItem, Image.Image]]:
+        """Call each ``(index, item, load)``'s ``load`` and yield ``(index, item, rgb_image)``; an item whose load
+        raises :class:`~encoderscope.errors.ImageError` is skipped with a warning and kept in ``.skipped``."""
+        for index, item, load in loaders:
             try:
-                image = item.load()
+                image = load()
             except ImageError as err:
                 self.skip(item.key, str(err), warn_skipped)
                 continue
@@ -367,7 +374,7 @@ def _expand(source: str | os.PathLike[str]) -> list[ImageItem]:
     if isinstance(text, str) and text.startswith("zoo:"):
         from encoderscope.data.zoo_images import open_zoo
 
-        return open_zoo(text)
+        return [ImageItem(*image) for image in open_zoo(text)]
     path = Path(text).expanduser()
     if not path.exists():
         raise ImageError(f"cannot open image source {path}: no such file or folder")

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -450,6 +451,17 @@ class ScenesSummary:
     def __repr__(self) -> str:
         return (f"ScenesSummary({self.n} scenes of seed {self.seed}, {sum(self.class_counts.values())} objects, "
                 f"kinds {', '.join(self.kinds_used)})")
+
+    def figure(self) -> Any:
+        """A matplotlib figure: objects per class."""
+        from encoderscope.report.summaries import scenes_figure
+
+        return scenes_figure(self)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.summaries import scenes_html
+
+        return scenes_html(self)
 
     def run_record(self) -> RunRecord:
         """The run record (without the output path, so identical runs give identical files but for timings)."""

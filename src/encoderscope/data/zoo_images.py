@@ -17,9 +17,11 @@ Example:
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -40,6 +42,16 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "Ankle boot",
 )
 """Fashion-MNIST class names, indexed by label."""
+
+class ZooImage(NamedTuple):
+    """One image of a zoo source, with the fields of :class:`~encoderscope.data.images.ImageItem` (which
+    :func:`~encoderscope.data.images.open_images` makes of it): a key, a label, a file or a loader."""
+
+    key: str
+    label: str | None
+    path: Path | None
+    source: Callable[[], Image.Image] | None = None
+
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 DARKNET_DIR = "/usr/share/darknet/data"
@@ -150,9 +162,7 @@ def texture_names() -> list[str]:
     return [photo.name for photo in TEXTURES]
 
 
-def _photo_items(group: str, photos: tuple[ZooPhoto, ...], name: str | None):
-    from encoderscope.data.images import ImageItem
-
+def _photo_items(group: str, photos: tuple[ZooPhoto, ...], name: str | None) -> list[ZooImage]:
     if name is not None:
         chosen = [p for p in photos if p.name == name]
         if not chosen:
@@ -163,9 +173,9 @@ def _photo_items(group: str, photos: tuple[ZooPhoto, ...], name: str | None):
     for photo in photos:
         path = photo.locate()
         if path is None:
-            items.append(ImageItem(f"{group}/{photo.name}", None, None, _raiser(photo.missing_reason())))
+            items.append(ZooImage(f"{group}/{photo.name}", None, None, _raiser(photo.missing_reason())))
         else:
-            items.append(ImageItem(f"{group}/{photo.name}", None, path))
+            items.append(ZooImage(f"{group}/{photo.name}", None, path))
     return items
 
 
@@ -231,14 +241,12 @@ def mnist5k() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _array_items(prefix: str, images: np.ndarray, labels: np.ndarray, names: tuple[str, ...] | None):
-    from encoderscope.data.images import ImageItem
-
-    def loader(index: int):
+def _array_items(prefix: str, images: np.ndarray, labels: np.ndarray, names: tuple[str, ...] | None) -> list[ZooImage]:
+    def loader(index: int) -> Callable[[], Image.Image]:
         return lambda: Image.fromarray(images[index])
 
     return [
-        ImageItem(
+        ZooImage(
             f"{prefix}/{index:06d}",
             names[int(labels[index])] if names else str(int(labels[index])),
             None,
@@ -248,8 +256,8 @@ def _array_items(prefix: str, images: np.ndarray, labels: np.ndarray, names: tup
     ]
 
 
-def open_zoo(spec: str):
-    """The :class:`~encoderscope.data.images.ImageItem` list of one ``zoo:`` image source (module doc)."""
+def open_zoo(spec: str) -> list[ZooImage]:
+    """The images of one ``zoo:`` image source (see the module docstring)."""
     name = spec.removeprefix("zoo:").strip("/")
     group, _, rest = name.partition("/")
     if group == "photos":

@@ -28,7 +28,6 @@ import torch
 
 from encoderscope import devices
 from encoderscope._io import read_npz, write_csv, write_json, write_npz
-from encoderscope._progress import warn
 from encoderscope.configs import resolve_config
 from encoderscope.dissect.activations import NeuronActivations
 from encoderscope.dissect.config import DissectConfig
@@ -219,30 +218,21 @@ class Dissection:
 
     def save_galleries(self, folder: Path, units: Sequence[int], n_images: int = 6, per_figure: int = 8) -> None:
         """Per-neuron galleries of top-activating probe images, ``per_figure`` units per PNG."""
-        try:
-            from encoderscope.report import save_png
-            from encoderscope.report.gallery import neuron_gallery
-        except ImportError:
-            warn("galleries skipped: encoderscope.report.gallery is not available")
-            return
-        units = list(units)
-        values = self.activations.values
-        for start in range(0, len(units), per_figure):
-            chunk = units[start : start + per_figure]
-            tops = [[int(i) for i in self.top_images[unit, :n_images]] for unit in chunk]
-            try:
-                images = [[self.activations.items[i].load() for i in top] for top in tops]
-            except Exception as err:  # images given as a matrix, or unreadable now
-                warn(f"galleries skipped: {err}")
-                return
-            picture = neuron_gallery(
-                chunk,
-                images,
-                [f"{self.concept_of(u)} ({self.similarity} {float(self.best_scores[u, 0]):.3g})" for u in chunk],
-                [[float(values[i, u]) for i in top] for u, top in zip(chunk, tops, strict=True)],
-                title=f"{self.layer}: units {chunk[0]}-{chunk[-1]}",
-            )
-            save_png(folder / f"units_{chunk[0]:05d}-{chunk[-1]:05d}.png", picture)
+        from encoderscope.report.dissect import write_galleries
+
+        write_galleries(self, folder, units, n_images, per_figure)
+
+    def figure(self, units: Sequence[int] | None = None, n_images: int = 6) -> Any:
+        """A matplotlib figure: the gallery of ``units`` (default: the first eight), or their scores as bars when
+        the probe images cannot be loaded."""
+        from encoderscope.report.dissect import dissection_figure
+
+        return dissection_figure(self, units, n_images)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.dissect import dissection_html
+
+        return dissection_html(self)
 
 
 def describe_units(

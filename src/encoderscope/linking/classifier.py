@@ -280,8 +280,6 @@ def as_classifier(
     """
     if isinstance(model, str):
         if model.startswith("synthetic:"):
-            from encoderscope.linking.synthetic import synthetic_classifier
-
             model = synthetic_classifier(model).to(devices.resolve_device(device))
         else:
             from encoderscope.zoo import load_model
@@ -301,3 +299,23 @@ def as_classifier(
         raise SourceError(f"cannot use {type(model).__name__} as a classifier")
     clf.autocast = clf.autocast or autocast
     return clf
+
+
+def synthetic_classifier(spec: str = "synthetic:linear", n_features: int = 12, seed: int = 0) -> LinkClassifier:
+    """The linear classifier matched to ``synthetic:linear`` (:mod:`encoderscope.linking.synthetic`: feature layer
+    ``features``, head ``fc``, the generator's classes).
+
+    Example:
+        >>> from encoderscope.linking.generators import linear_generator
+        >>> gen, clf = linear_generator(), synthetic_classifier()
+        >>> feats, logits = clf.run(gen.synthesize(gen.sample(5, seed=0, truncation=0.7, cls=2)))
+        >>> feats.shape, int(logits.argmax(1)[0])
+        ((5, 12), 2)
+    """
+    from encoderscope.linking.generators import linear_generator
+    from encoderscope.linking.synthetic import synthetic_network
+
+    return LinkClassifier.from_module(
+        synthetic_network(n_features, seed), "features", head="fc", class_names=linear_generator().class_names,
+        size=None, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), spec=spec,
+    )

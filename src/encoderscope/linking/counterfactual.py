@@ -15,7 +15,7 @@ is drawn on the CPU, so a seed gives the same start on every device.
 
 Example:
     >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> from encoderscope.linking.pairs import make_pairs
     >>> from encoderscope.linking.network import fit_link
     >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
@@ -45,7 +45,6 @@ from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LAMBDA_COS, LAMBDA_ORIGIN, LR, MAX_STEPS
 from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.linking.report import image_grid, save_png
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 ARRAYS = ("origins", "targets", "success", "steps", "final_prediction", "latent_before", "latent_after", "features",
@@ -116,6 +115,9 @@ class CounterfactualResult:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``counterfactuals.csv``, ``summary.json``, ``counterfactuals.npz``, ``before_after.png``, run.json."""
+        from encoderscope.report.encoding import save_png
+        from encoderscope.report.linking import before_after_picture
+
         out = Path(out_dir)
         distance = self.latent_distance
         rows = [{"index": i, "origin": self._name(int(o)), "target": self._name(int(t)), "success": bool(s),
@@ -126,7 +128,7 @@ class CounterfactualResult:
         write_json(out / "summary.json", self.summary())
         write_npz(out / "counterfactuals.npz", {name: getattr(self, name) for name in ARRAYS})
         if len(self.origins):
-            save_png(out / "before_after.png", self.figure())
+            save_png(out / "before_after.png", before_after_picture(self))
         self.run_record().write(out)
         return out
 
@@ -144,10 +146,16 @@ class CounterfactualResult:
         return cls(**{name: arrays[name] for name in ARRAYS}, class_names=run.details["class_names"],
                    config=dict(run.details["resolved"]), run=run)
 
-    def figure(self, max_rows: int = 16) -> np.ndarray:
-        """Before (left) and after (right) images, one row per counterfactual."""
-        n = min(max_rows, len(self.origins))
-        return image_grid(np.stack([self.image_before[:n], self.image_after[:n]], axis=1))
+    def figure(self, max_rows: int = 16) -> Any:
+        """A matplotlib figure: before (left) and after (right) images, one row per counterfactual."""
+        from encoderscope.report.linking import counterfactual_figure
+
+        return counterfactual_figure(self, max_rows)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import counterfactual_html
+
+        return counterfactual_html(self)
 
 
 def counterfactuals(

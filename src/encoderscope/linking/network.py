@@ -173,6 +173,17 @@ class LinkFit:
         return (f"LinkFit({self.network.method}: features {self.network.in_dim}-d -> latent {self.network.out_dim}-d, "
                 f"test R^2 {self.test_r2:.4f} on {self.n_test} pairs ({self.n_train} to fit))")
 
+    def figure(self) -> Any:
+        """A matplotlib figure: train and test R²."""
+        from encoderscope.report.linking import link_fit_figure
+
+        return link_fit_figure(self)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import link_fit_html
+
+        return link_fit_html(self)
+
     def scores(self) -> dict[str, float | int | str]:
         """The numbers, as one flat dict."""
         return {"method": self.network.method, "train_r2": self.train_r2, "test_r2": self.test_r2,

@@ -7,7 +7,7 @@ classified samples are kept, until ``n_per_class`` are collected or ``max_tries`
 
 Example:
     >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> pairs = make_pairs(load_generator("synthetic:linear"), synthetic_classifier(), n_per_class=4, progress=False)
     >>> pairs.latents.shape, pairs.features.shape, sorted(set(pairs.labels.tolist()))
     ((12, 6), (12, 12), [0, 1, 2])
@@ -59,6 +59,17 @@ class PairedData:
     def __repr__(self) -> str:
         return (f"PairedData({len(self)} pairs of {self.meta.get('generator', '?')}: latent "
                 f"{self.latents.shape[1]}-d, features {self.features.shape[1]}-d)")
+
+    def figure(self) -> Any:
+        """A matplotlib figure: the first two latent dimensions of the pairs, coloured by label."""
+        from encoderscope.report.linking import pairs_figure
+
+        return pairs_figure(self)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import pairs_html
+
+        return pairs_html(self)
 
     def run_record(self) -> RunRecord:
         """The run record (``details``: the pairs' metadata)."""

@@ -8,16 +8,13 @@ ranked by the absolute mean change: the "most selective" units. (How the paper t
 see docs/methods/linking.md, step 5; the ranking and the per-sample sign agreement are reported instead.)
 
 Example:
-    >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
-    >>> from encoderscope.linking.pairs import make_pairs
-    >>> from encoderscope.linking.network import fit_link
-    >>> from encoderscope.linking.tune import sweep_units
-    >>> from encoderscope.linking.parts import fit_part_model
+    >>> import encoderscope as es
+    >>> from encoderscope.linking import fit_part_model, load_generator
+    >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
-    >>> pairs = make_pairs(gen, clf, 20, progress=False)
-    >>> sweep = sweep_units(fit_link(pairs.features, pairs.latents).network, gen, clf, pairs.features[:2],
-    ...                     units=[0, 1], progress=False)
+    >>> pairs = es.make_pairs(gen, clf, 20, progress=False)
+    >>> link = es.fit_link(pairs.features, pairs.latents).network
+    >>> sweep = es.sweep_units(link, gen, clf, pairs.features[:2], units=[0, 1], progress=False)
     >>> parts = fit_part_model(sweep.images.reshape(-1, 16, 16, 3), k=2, source="pixels")
     >>> result = quantify_sweep(sweep, parts, progress=False)
     >>> [key for key in result.summary()[0] if key.startswith("d_") and "sign" not in key]
@@ -37,22 +34,10 @@ from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.linking.metrics import MIN_AREA, PROPERTIES, part_changes
 from encoderscope.linking.parts import PartModel
-from encoderscope.linking.report import image_grid, save_png
 from encoderscope.linking.tune import SweepResult
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 SELECTIVE_COLUMNS = ("part", "part_name", "property", "rank", "unit", "mean_change", "sign_agreement")
-
-PALETTE = np.array([
-    [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
-    [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128], [170, 110, 40],
-], dtype=np.uint8)
-
-
-def colour_labels(labels: np.ndarray) -> np.ndarray:
-    """``(..., H, W)`` int part maps -> ``(..., H, W, 3)`` uint8 colours."""
-    return PALETTE[labels % len(PALETTE)]
-
 
 @dataclass
 class QuantifyResult:
@@ -108,6 +93,9 @@ class QuantifyResult:
     def save(self, out_dir: str | Path, max_figures: int = 8) -> Path:
         """Write ``changes.csv``, ``units/unit_XXXX.csv``, ``summary.csv``, ``selective_units.csv``, figures and
         ``run.json``."""
+        from encoderscope.report.encoding import save_png
+        from encoderscope.report.linking import parts_picture
+
         out = Path(out_dir)
         columns = list(self.rows[0]) if self.rows else []
         write_csv(out / "changes.csv", columns, self.rows)
@@ -121,7 +109,7 @@ class QuantifyResult:
         ranking = self.sweep.ranking()
         for row in ranking[:max_figures]:
             j = int(np.flatnonzero(self.sweep.units == row["unit"])[0])
-            save_png(out / "figures" / f"unit_{row['unit']:04d}_parts.png", self.figure(j))
+            save_png(out / "figures" / f"unit_{row['unit']:04d}_parts.png", parts_picture(self, j))
         self.run_record().write(out)
         return out
 
@@ -146,11 +134,17 @@ class QuantifyResult:
         return cls(rows, list(run.details["part_names"]), arrays["labels"], SweepResult.load(sweep_dir),
                    dict(run.details["resolved"]), run=run, sweep_dir=sweep_dir)
 
-    def figure(self, unit_index: int, sample: int = 0) -> np.ndarray:
-        """Step images on the top row and their colour-coded part maps below (the reference's strip layout)."""
-        images = self.sweep.images[sample, unit_index]
-        maps = colour_labels(self.labels[sample, unit_index])
-        return image_grid(np.stack([images, maps]))
+    def figure(self, unit_index: int = 0, sample: int = 0) -> Any:
+        """A matplotlib figure: step images on the top row and their colour-coded part maps below (the reference's
+        strip layout)."""
+        from encoderscope.report.linking import quantify_figure
+
+        return quantify_figure(self, unit_index, sample)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import quantify_html
+
+        return quantify_html(self)
 
 
 def quantify_sweep(

@@ -1,16 +1,19 @@
 """A synthetic generator/classifier pair whose true link is known (tests, demos, the CLI without weights).
 
 ``synthetic:linear`` (see :func:`~encoderscope.linking.generators.linear_generator`) renders ``x = 0.5 + A w``. The
-matching classifier computes features ``r = B x + b0`` (a linear layer named ``features``) and logits with a head
-``fc`` that classifies the latent recovered from ``r`` by the nearest class mean. The true link is therefore
-``w = P (r - c0)`` with ``P = pinv(B A)`` and ``c0 = B 0.5 + b0``: :func:`true_link` returns it.
+matching classifier's network (:func:`synthetic_network`) computes features ``r = B x + b0`` (a linear layer named
+``features``) and logits with a head ``fc`` that classifies the latent recovered from ``r`` by the nearest class
+mean. The true link is therefore ``w = P (r - c0)`` with ``P = pinv(B A)`` and ``c0 = B 0.5 + b0``:
+:func:`true_link` returns it. The classifier itself is
+:func:`encoderscope.linking.classifier.synthetic_classifier` (or ``as_classifier("synthetic:linear")``).
 
 Example:
-    >>> gen, clf = linear_generator(), synthetic_classifier()
+    >>> import torch
+    >>> gen = linear_generator()
     >>> w = gen.sample(5, seed=0, truncation=0.7, cls=2)
-    >>> feats, logits = clf.run(gen.synthesize(w))
-    >>> feats.shape, int(logits.argmax(1)[0])
-    ((5, 12), 2)
+    >>> logits = synthetic_network()(gen.synthesize(w))
+    >>> tuple(logits.shape), int(logits.argmax(1)[0])
+    ((5, 3), 2)
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.generators import LatentGenerator, linear_generator
 
 
@@ -42,8 +44,9 @@ def true_link(
     return projection, -projection @ offset
 
 
-def synthetic_classifier(spec: str = "synthetic:linear", n_features: int = 12, seed: int = 0) -> LinkClassifier:
-    """The linear classifier matched to ``synthetic:linear`` (feature layer ``features``, head ``fc``)."""
+def synthetic_network(n_features: int = 12, seed: int = 0) -> nn.Sequential:
+    """The network of the linear classifier matched to ``synthetic:linear``: ``flatten``, ``features`` (the feature
+    layer) and the head ``fc``; its inputs are the generator's images, unnormalised and not resized."""
     generator = linear_generator()
     mixing, readout, bias = _parts(generator, n_features, seed)
     coef, intercept = true_link(generator, n_features, seed)
@@ -58,7 +61,4 @@ def synthetic_classifier(spec: str = "synthetic:linear", n_features: int = 12, s
         # logits_k = m_k . w_hat - |m_k|^2 / 2 with w_hat = coef r + intercept
         net.fc.weight.copy_(torch.as_tensor(means @ coef))
         net.fc.bias.copy_(torch.as_tensor(means @ intercept - 0.5 * (means**2).sum(1)))
-    return LinkClassifier.from_module(
-        net, "features", head="fc", class_names=generator.class_names, size=None, mean=(0.0, 0.0, 0.0),
-        std=(1.0, 1.0, 1.0), spec=spec,
-    )
+    return net

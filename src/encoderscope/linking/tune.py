@@ -12,14 +12,12 @@ last:
 Units are ranked by the mean pixel change (and the absolute logit change is ranked alongside).
 
 Example:
-    >>> from encoderscope.linking.generators import load_generator
-    >>> from encoderscope.linking.synthetic import synthetic_classifier
-    >>> from encoderscope.linking.pairs import make_pairs
-    >>> from encoderscope.linking.network import fit_link
-    >>> gen, clf = load_generator("synthetic:linear"), synthetic_classifier()
-    >>> pairs = make_pairs(gen, clf, 20, progress=False)
-    >>> link = fit_link(pairs.features, pairs.latents).network
-    >>> sweep = sweep_units(link, gen, clf, pairs.features[:2], units=[0, 1], progress=False)
+    >>> import encoderscope as es
+    >>> from encoderscope.linking import as_classifier, load_generator
+    >>> gen, clf = load_generator("synthetic:linear"), as_classifier("synthetic:linear")
+    >>> pairs = es.make_pairs(gen, clf, n_per_class=20, progress=False)
+    >>> sweep = es.sweep_units(es.fit_link(pairs.features, pairs.latents).network, gen, clf, pairs.features[:2],
+    ...                        units=[0, 1], progress=False)
     >>> sweep.images.shape
     (2, 2, 3, 16, 16, 3)
 """
@@ -42,7 +40,6 @@ from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkTuneConfig
 from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.linking.report import image_grid, save_png
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 RANKING_COLUMNS = ("unit", "rank_pixel", "rank_logit", "pixel_change", "abs_logit_change", "logit_change",
@@ -165,10 +162,25 @@ class SweepResult:
 
     def strip(self, unit_index: int) -> np.ndarray:
         """One picture for a unit: samples as rows, steps as columns."""
-        return image_grid(self.images[:, unit_index])
+        from encoderscope.report.linking import sweep_strip
+
+        return sweep_strip(self, unit_index)
+
+    def figure(self, rank: int = 0) -> Any:
+        """A matplotlib figure: the sweep strip of the unit at ``rank`` in :meth:`ranking` (0: the first)."""
+        from encoderscope.report.linking import sweep_figure
+
+        return sweep_figure(self, rank)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.linking import sweep_html
+
+        return sweep_html(self)
 
     def save(self, out_dir: str | Path, max_strips: int | None = None) -> Path:
         """Write ``sweep.npz``, ``ranking.csv``, ``activation_ranges.csv`` (swept units), strips and ``run.json``."""
+        from encoderscope.report.encoding import save_png
+
         out = Path(out_dir)
         write_npz(out / "sweep.npz", {
             "units": self.units, "values": self.values, "images": self.images,

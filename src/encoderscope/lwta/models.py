@@ -152,7 +152,7 @@ def encoder_for(model: nn.Module, config: ModelConfig, spec: str = "lwta") -> En
 
     Built directly (layout and blocks are known for the two architectures), frozen in ``eval()`` mode.
     """
-    from encoderscope.zoo.sources import freeze
+    from encoderscope.zoo.building import freeze
 
     if config.arch == "vit":
         layout = TokenLayout(prefix_kinds=("cls",), patch_size=(config.patch_size, config.patch_size))

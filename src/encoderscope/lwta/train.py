@@ -244,6 +244,8 @@ class TrainResult:
     def save(self, folder: str | Path) -> Path:
         """Checkpoint (``model.pt``, ``config.json``), ``metrics.json``, ``sparsity.csv``, ``losses.csv``,
         ``loss.png``, run.json."""
+        from encoderscope.report.encoding import save_png
+
         folder = Path(folder)
         save_checkpoint(self.model, self.config.model, folder)
         write_json(folder / "metrics.json", {**self.evaluation.as_dict(), "train_seconds": self.seconds})
@@ -253,7 +255,7 @@ class TrainResult:
                   float_format=".6f")
         write_csv(folder / "losses.csv", ["step", "loss"], enumerate(self.losses), float_format=None)
         self.run_record().write(folder)
-        self.plot(folder / "loss.png")
+        save_png(folder / "loss.png", self.figure())
         return folder
 
     @classmethod
@@ -268,24 +270,16 @@ class TrainResult:
         config = TrainConfig.from_dict(run.details["train_config"])
         return cls(config, model, losses, Evaluation(**metrics), seconds, run=run)
 
-    def plot(self, path: str | Path) -> None:
-        """Training loss per step."""
-        import matplotlib
+    def figure(self) -> Any:
+        """A matplotlib figure: the training loss per step."""
+        from encoderscope.report.summaries import loss_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        return loss_figure(self)
 
-        from encoderscope._io import atomic_path
+    def _repr_html_(self) -> str:
+        from encoderscope.report.summaries import train_html
 
-        fig, ax = plt.subplots(figsize=(4, 3))
-        ax.plot(self.losses, lw=0.8)
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
-        ax.set_title(f"{self.config.model.arch}, U={self.config.model.U}")
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-        plt.close(fig)
+        return train_html(self)
 
 
 def train(

@@ -1,7 +1,7 @@
 """Comparing concept maps of several models (or layer sets, or baselines) on the same images.
 
 For every image, each result's map is renumbered to agree with the FIRST result's map by Hungarian matching on
-pixel overlap (:func:`encoderscope.report.palette.match_labels`), so the same colour means the matched concept;
+pixel overlap (:func:`encoderscope.data.label_maps.match_labels`), so the same colour means the matched concept;
 clusters left unmatched (a model with more clusters) get new ids. Agreement is the adjusted Rand index (ARI,
 Hubert & Arabie 1985; scikit-learn) between every pair of maps at the image's original resolution, per image and
 averaged over images. ARI ignores label names, so it does not depend on the matching.
@@ -43,7 +43,7 @@ def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
         >>> adjusted_rand(np.array([[0, 0, 1, 1]]), np.array([[5, 5, 2, 2]]))
         1.0
     """
-    from encoderscope.report.palette import overlap_matrix
+    from encoderscope.data.label_maps import overlap_matrix
 
     counts = overlap_matrix(a, b).astype(np.float64)
     n = counts.sum()
@@ -99,14 +99,17 @@ class Comparison:
         labels = self.results[result].label_map(self.keys[index])
         return self.mappings[result][index][labels]
 
-    def plot(self, image: int | str = 0) -> np.ndarray:
-        """``(H, W, 3)`` uint8 figure: the photo and every result's map of one image, colours matched."""
-        from encoderscope.nave.pictures import comparison_panels
-        from encoderscope.report import concept_palette, side_by_side
+    def figure(self, image: int | str = 0) -> Any:
+        """A matplotlib figure: the photo and every result's map of one image (by position or key), colours
+        matched."""
+        from encoderscope.report.nave import comparison_figure
 
-        index = self.keys.index(image) if isinstance(image, str) else image
-        top = max(int(np.max(self.mappings[m][index])) for m in range(len(self.results)))
-        return side_by_side(comparison_panels(self, index, concept_palette(top + 1)))
+        return comparison_figure(self, image)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.nave import comparison_html
+
+        return comparison_html(self)
 
     def ari_csv(self) -> str:
         """CSV rows ``key, model_a, model_b, ari`` (one per image and pair) plus ``mean`` rows."""
@@ -132,9 +135,9 @@ class Comparison:
         """What run.json holds (:meth:`run_record` as a dict)."""
         return self.run_record().to_dict()
 
-    def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
+    def save(self, out: str | os.PathLike[str], report: bool = True, title: str = "") -> Path:
         """Write ``run.json``, ``ari.csv``, each result under ``results/<n>/`` (as :meth:`NaveResult.save`) and the
-        report."""
+        report (``report.html``, titled ``title``; overlays, side-by-side pictures and galleries)."""
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         for n, result in enumerate(self.results):
@@ -142,9 +145,9 @@ class Comparison:
         write_text(folder / "ari.csv", self.ari_csv())
         self.run_record().write(folder)
         if report:
-            from encoderscope.nave.pictures import write_pictures
+            from encoderscope.report.nave import write_pictures
 
-            write_pictures(self.results, folder, comparison=self)
+            write_pictures(self.results, folder, comparison=self, title=title)
         return folder
 
     @classmethod
@@ -160,7 +163,7 @@ class Comparison:
 
 def compare_results(results: Sequence[NaveResult]) -> Comparison:
     """Match concepts across ``results`` (the first is the reference) and score their agreement (module docstring)."""
-    from encoderscope.report.palette import match_labels
+    from encoderscope.data.label_maps import match_labels
 
     if len(results) < 2:
         raise ParameterError(f"a comparison needs at least two results, got {len(results)}")

@@ -21,7 +21,6 @@ from encoderscope._progress import console
 from encoderscope.data.images import open_images
 from encoderscope.nave.baselines import baseline_maps
 from encoderscope.nave.compare import compare_results
-from encoderscope.nave.pictures import write_pictures
 from encoderscope.nave.pipeline import nave, nave_layer_sets
 from encoderscope.zoo import load_model
 
@@ -65,9 +64,6 @@ def run_demo(
     slic = baseline_maps(images, "slic", K, seed, progress=progress)
     lap("SLIC")
     comparison = compare_results([last, depths, lite, random_dino, slic])
-    folder = Path(out)
-    comparison.save(folder, report=False)
-    lap("matching and ARI")
-    report = write_pictures(comparison.results, folder, comparison=comparison, title="encoderscope demo: NAVE")
-    lap("pictures and report")
-    return report
+    folder = comparison.save(Path(out), title="encoderscope demo: NAVE")
+    lap("matching, ARI, pictures and report")
+    return folder / "report.html"

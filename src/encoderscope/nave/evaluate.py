@@ -42,6 +42,17 @@ class LocalisationScores:
             text += f" images, mask mIoU {self.masks.miou:.3f})"
         return text + (" images)" if self.masks is None else "")
 
+    def figure(self) -> Any:
+        """A matplotlib figure: every image's best IoU against the CorLoc threshold."""
+        from encoderscope.report.nave import localisation_figure
+
+        return localisation_figure(self)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.nave import localisation_html
+
+        return localisation_html(self)
+
     def summary(self) -> dict[str, Any]:
         """The headline numbers."""
         return {

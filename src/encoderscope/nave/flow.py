@@ -77,7 +77,7 @@ def common_grids(a: np.ndarray, b: np.ndarray, grid: str = "finer") -> tuple[np.
         >>> a.tolist(), b.tolist()
         ([[0, 0, 1, 1]], [[0, 1, 1, 2]])
     """
-    from encoderscope.report.palette import resize_labels
+    from encoderscope.data.label_maps import resize_labels
 
     finer_a = a.size >= b.size
     target = a.shape if finer_a == (grid == "finer") else b.shape
@@ -95,7 +95,7 @@ def transition_counts(
         >>> transition_counts([np.array([[0, 1]])], [np.array([[1, 1, 0, 0]])], 2, 2).tolist()
         [[0, 2], [2, 0]]
     """
-    from encoderscope.report.palette import overlap_matrix
+    from encoderscope.data.label_maps import overlap_matrix
 
     if len(maps_from) != len(maps_to):
         raise ParameterError(f"{len(maps_from)} label maps at one depth but {len(maps_to)} at the next")

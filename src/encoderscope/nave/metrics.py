@@ -212,6 +212,17 @@ class CorLocResult:
     def __repr__(self) -> str:
         return f"CorLocResult(CorLoc {self.corloc:.1f} % on {self.n_images} images)"
 
+    def figure(self) -> Any:
+        """A matplotlib figure: every image's best IoU against the threshold."""
+        from encoderscope.report.nave import corloc_figure
+
+        return corloc_figure(self)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.nave import corloc_html
+
+        return corloc_html(self)
+
     CSV_HEADER = ("key", "iou", "correct", "n_components", "n_gt", "xmin", "ymin", "xmax", "ymax", "gt_index")
 
     def to_csv(self) -> str:

@@ -10,7 +10,8 @@ Scopes:
   Only the sample (at most about ``fit_positions`` rows) and the grid-level label maps are held, so peak memory
   does not grow with the number of images. For each concept, the gallery lists the images it covers most.
 
-Several layer sets of one encoder can share one forward pass (:func:`nave_layer_sets`); the demo uses this.
+Several layer sets of one encoder, and several K for each, can share one forward pass (:func:`nave_layer_sets`); the
+demo and the studies use this.
 
 Example:
     >>> from PIL import Image
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,8 @@ from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.capture.extract import Batch, iter_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
-from encoderscope.cluster import Clustering, assign_labels, fit_clusters, fit_clusters_batch
+from encoderscope.capture.outputs import LayerOutput
+from encoderscope.cluster import Clustering, assign_labels, fit_clusters, fit_clusters_batch, parse_k
 from encoderscope.cluster.agglomerative import MAX_WARD_POINTS
 from encoderscope.cluster.batch import BACKEND_NAME, BATCH_METHODS
 from encoderscope.configs import resolve_config
@@ -50,6 +52,9 @@ from encoderscope.runs import RunRecord, Stopwatch, python_call
 from encoderscope.zoo import load_model
 from encoderscope.zoo.encoder import Encoder
 
+GridTransform = Callable[[str, LayerOutput], torch.Tensor]
+"""``(layer name, captured output) -> (B, C, h, w) grid`` used in place of ``output.grid`` before the depths are
+combined (e.g. to mask tokens; Python calls only: it is named in the result's notes, not recorded as configuration)."""
 
 @dataclasses.dataclass
 class _LayerSet:
@@ -103,7 +108,7 @@ def _layer_sets(encoder: Encoder, layer_sets: Sequence[LayerSpec | None], method
     return sets
 
 
-def _features(batch: Batch, layer_set: _LayerSet, resample: str) -> torch.Tensor:
+def _features(batch: Batch, layer_set: _LayerSet, resample: str, transform: GridTransform | None) -> torch.Tensor:
     grids = []
     for name in layer_set.names:
         grid = batch.outputs[name].grid
@@ -112,7 +117,7 @@ def _features(batch: Batch, layer_set: _LayerSet, resample: str) -> torch.Tensor
                 f"layer {name!r} has no spatial grid (output kind {batch.outputs[name].kind!r}); NAVE needs "
                 "convolutional maps or patch tokens"
             )
-        grids.append(grid)
+        grids.append(grid if transform is None else transform(name, batch.outputs[name]))
     return combine_depths(grids, resample=resample, input_hw=batch.input_hw)
 
 
@@ -204,22 +209,43 @@ def nave_layer_sets(
     layer_sets: Sequence[LayerSpec | None] | None = None,
     *,
     config: NaveConfig | None = None,
+    ks: Sequence[int | str] | None = None,
+    transform: GridTransform | None = None,
     progress: bool = True,
     device: devices.DeviceSpec = None,
     **options: Any,
 ) -> list[NaveResult]:
-    """:func:`nave` for several layer sets of one encoder, sharing one forward pass per batch (and per scope pass).
+    """:func:`nave` for several layer sets of one encoder, and several K, sharing one forward pass per batch (and
+    per scope pass).
 
     ``options`` are :class:`~encoderscope.nave.config.NaveConfig` fields (they override ``config``); ``layer_sets``
-    default to ``[config.layers]``. Returns one :class:`NaveResult` per layer set, in order.
+    default to ``[config.layers]``, ``ks`` to ``[config.k]``. Returns one :class:`NaveResult` per layer set and K,
+    layer set by layer set, K by K: the result of layer set ``s`` and ``ks[i]`` is ``results[s * len(ks) + i]``.
+    ``transform`` replaces the captured grids before the depths are combined (see :data:`GridTransform`).
+
+    Example:
+        >>> from PIL import Image
+        >>> from encoderscope.zoo import load_model
+        >>> enc = load_model("timm:vit_tiny_patch16_224", random_init=True)
+        >>> results = nave_layer_sets(enc, [Image.new("RGB", (64, 48), "red")], [["blocks.5"], ["blocks.11"]],
+        ...                           ks=[2, 3], progress=False)
+        >>> [(r.config["layers"], r.k) for r in results]
+        [(['blocks.5'], 2), (['blocks.5'], 3), (['blocks.11'], 2), (['blocks.11'], 3)]
     """
     cfg = resolve_config(NaveConfig, config, options)
     model, sources, cfg = _inputs(encoder, images, cfg)
     watch = Stopwatch()
-    results = _nave_layer_sets(model, sources, list(layer_sets) if layer_sets else [cfg.layers], cfg, progress,
-                               device, watch)
-    for result, layer_set in zip(results, layer_sets or [cfg.layers], strict=True):
-        run_config = cfg.replace(layers=layer_set) if layer_sets else cfg
+    chosen_ks = [parse_k(k) for k in ks] if ks else [cfg.k]
+    if not chosen_ks:
+        raise ParameterError("ks needs at least one K")
+    results = _nave_layer_sets(model, sources, list(layer_sets) if layer_sets else [cfg.layers], chosen_ks, cfg,
+                               progress, device, watch, transform)
+    runs = [(layer_set, k) for layer_set in (layer_sets or [cfg.layers]) for k in chosen_ks]
+    for result, (layer_set, k) in zip(results, runs, strict=True):
+        run_config = cfg.replace(layers=layer_set, k=k) if layer_sets else cfg.replace(k=k)
+        if transform is not None:
+            result.notes.append(f"grids transformed by {getattr(transform, '__qualname__', repr(transform))} "
+                                "before the depths were combined")
         result.run = RunRecord.create(
             "nave", run_config, command=python_call("encoderscope.nave", run_config), seed=cfg.seed,
             seconds=watch.seconds(), stages=watch.stages,
@@ -231,16 +257,18 @@ def _nave_layer_sets(
     encoder: str | nn.Module | Encoder,
     images: Any,
     layer_sets: Sequence[LayerSpec | None],
+    ks: list[int | str],
     cfg: NaveConfig,
     progress: bool,
     device: devices.DeviceSpec,
     watch: Stopwatch,
+    transform: GridTransform | None,
 ) -> list[NaveResult]:
     from encoderscope.data.images import ImageSet, open_images
 
     method, scope, seed, backend, resample = cfg.method, cfg.scope, cfg.seed, cfg.backend, cfg.resample
     batch_size, n_init, heads, autocast = cfg.batch_size, cfg.n_init, cfg.heads, cfg.autocast
-    fit_positions, parsed_k = cfg.fit_positions, cfg.k
+    fit_positions = cfg.fit_positions
     if method == "agglomerative":
         fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
     enc = prepare_encoder(encoder, random_init=cfg.random_init, seed=seed, size=cfg.size, max_side=cfg.max_side,
@@ -253,51 +281,53 @@ def _nave_layer_sets(
     used = _backend_used(backend, method, scope)
     on_device = backend == "auto" and method != "attention"  # features stay on the encoder's device
     passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device)
-    errors: list[dict[str, str]] = []
-    records: list[list[NaveRecord]] = [[] for _ in sets]
-    fits: list[Clustering | None] = [None for _ in sets]
+    errors: list[tuple[int, dict[str, str]]] = []  # (run index, skipped entry)
+    # one list of records (and one dataset-scope fit) per layer set and K: run index s * len(ks) + i
+    records: list[list[NaveRecord]] = [[] for _ in sets for _ in ks]
+    fits: list[Clustering | None] = [None for _ in sets for _ in ks]
     clustering = dict(method=method, seed=seed, backend="torch" if backend == "auto" else backend, n_init=n_init)
 
-    def skip(batch: Batch, j: int, s: int, err: EncoderscopeError) -> None:
+    def skip(batch: Batch, j: int, s: int, i: int, err: EncoderscopeError) -> None:
         key = batch.items[j].key
         warn(f"skipped {key}: {err}")
-        errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
+        errors.append((s * len(ks) + i, {"key": key, "reason": str(err), "layers": ",".join(sets[s].names)}))
 
-    def cluster_one(batch: Batch, j: int, s: int, feats: torch.Tensor) -> None:
+    def cluster_one(batch: Batch, j: int, s: int, i: int, feats: torch.Tensor) -> None:
         h, w, dim = feats.shape[1:]
         try:
-            fit = fit_clusters(feats[j].reshape(-1, dim), parsed_k, **clustering)
+            fit = fit_clusters(feats[j].reshape(-1, dim), ks[i], **clustering)
         except EncoderscopeError as err:
-            skip(batch, j, s, err)
+            skip(batch, j, s, i, err)
             return
-        records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
+        records[s * len(ks) + i].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
 
-    def cluster_batch(batch: Batch, s: int, feats: torch.Tensor) -> None:
+    def cluster_batch(batch: Batch, s: int, i: int, feats: torch.Tensor) -> None:
         b, h, w, dim = feats.shape
         out = fit_clusters_batch(
-            feats.reshape(b, h * w, dim), parsed_k, method=method, seed=seed, indices=batch.indices, n_init=n_init
+            feats.reshape(b, h * w, dim), ks[i], method=method, seed=seed, indices=batch.indices, n_init=n_init
         )
         for j, (fit, err) in enumerate(zip(out.fits, out.errors, strict=True)):
             if fit is None:
                 assert err is not None
-                skip(batch, j, s, err)
+                skip(batch, j, s, i, err)
             else:
-                records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
+                records[s * len(ks) + i].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
 
     if method == "attention" or scope == "image":
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 if layer_set.attn is not None:
                     labels, n_heads = attention_labels(batch.outputs[layer_set.capture[0]], layer_set.attn, enc, heads)
+                    for i, j in ((i, j) for i in range(len(ks)) for j in range(len(batch.indices))):
+                        records[s * len(ks) + i].append(_record(batch, j, labels[j].numpy(), n_heads))
+                    continue
+                feats = _features(batch, layer_set, resample, transform)
+                for i in range(len(ks)):
+                    if used == BACKEND_NAME:
+                        cluster_batch(batch, s, i, feats)
+                        continue
                     for j in range(len(batch.indices)):
-                        records[s].append(_record(batch, j, labels[j].numpy(), n_heads))
-                    continue
-                feats = _features(batch, layer_set, resample)
-                if used == BACKEND_NAME:
-                    cluster_batch(batch, s, feats)
-                    continue
-                for j in range(len(batch.indices)):
-                    cluster_one(batch, j, s, feats)
+                        cluster_one(batch, j, s, i, feats)
         watch.lap("forward and clustering")
     else:
         quota = max(1, math.ceil(fit_positions / max(1, len(image_set))))
@@ -306,7 +336,7 @@ def _nave_layer_sets(
         filled = [0 for _ in sets]
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
-                feats = _features(batch, layer_set, resample)
+                feats = _features(batch, layer_set, resample, transform)
                 flat = feats.reshape(feats.shape[0], -1, feats.shape[-1])
                 if buffers[s] is None:
                     buffers[s] = np.empty((quota * len(image_set), flat.shape[-1]), dtype=np.float32)
@@ -320,39 +350,42 @@ def _nave_layer_sets(
             buffer = buffers[s]
             if buffer is not None and filled[s]:
                 device = enc.device if on_device else None
-                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering, device=device)
+                for i, k in enumerate(ks):
+                    fits[s * len(ks) + i] = fit_clusters(buffer[: filled[s]], k, **clustering, device=device)
             buffers[s] = None
         watch.lap("fit")
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
-                fit = fits[s]
-                if fit is None:
-                    continue
-                feats = _features(batch, layer_set, resample)
+                feats = _features(batch, layer_set, resample, transform)
                 b, h, w, dim = feats.shape
-                if on_device:
-                    labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
-                else:
-                    labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
-                for j in range(b):
-                    records[s].append(_record(batch, j, labels[j], fit.k))
+                for i, fit in enumerate(fits[s * len(ks) : (s + 1) * len(ks)]):
+                    if fit is None:
+                        continue
+                    if on_device:
+                        labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
+                    else:
+                        labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
+                    for j in range(b):
+                        records[s * len(ks) + i].append(_record(batch, j, labels[j], fit.k))
         watch.lap("assignment pass")
 
     unreadable = list({item.key: {"key": item.key, "reason": item.reason} for item in image_set.skipped}.values())
     results = []
-    for s, layer_set in enumerate(sets):
-        kept = sorted(records[s], key=lambda record: record.index)
+    for run, (layer_set, k) in enumerate((layer_set, k) for layer_set in sets for k in ks):
+        kept = sorted(records[run], key=lambda record: record.index)
+        failed = [entry for index, entry in errors if index == run]
+        skipped = unreadable + failed
         if not kept:
-            reasons = [e["reason"] for e in errors] + [u["reason"] for u in unreadable]
+            reasons = [entry["reason"] for entry in failed + unreadable]
             raise ParameterError(f"no concept map could be computed: {reasons[0] if reasons else 'no images'}")
-        fit = fits[s]
+        fit = fits[run]
         config = {
             "model": enc.spec,
             "architecture": enc.architecture,
             "weights": enc.weights,
             "layout": enc.layout.describe(),
             "layers": layer_set.names,
-            "k": parsed_k if method != "attention" else kept[0].k,
+            "k": k if method != "attention" else kept[0].k,
             "method": method,
             "scope": scope if method != "attention" else "image",
             "seed": seed,
@@ -376,7 +409,6 @@ def _nave_layer_sets(
             if fit.k_choice is not None:
                 config["k_choice"] = dataclasses.asdict(fit.k_choice)
             gallery = _gallery(kept, fit.k, cfg.gallery_size)
-        skipped = unreadable + [e for e in errors if e["layers"] == ",".join(layer_set.names)]
         results.append(
             NaveResult(_display_name(enc, layer_set, method), kept, config, skipped, gallery, notes)
         )

@@ -15,14 +15,13 @@ Example:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image
 
 from encoderscope.data.images import ImageItem, ImageSet
-from encoderscope.errors import ImageError
 
 AHEAD = 4
 
@@ -47,14 +46,12 @@ class PrefetchedImages(ImageSet):
                     pending.append((index, item, pool.submit(item.load)))
                     return
 
-            for _ in range(AHEAD):
-                submit()
-            while pending:
-                index, item, future = pending.popleft()
-                submit()
-                try:
-                    image = future.result()
-                except ImageError as err:
-                    self.skip(item.key, str(err), warn_skipped)
-                    continue
-                yield index, item, image
+            def in_order() -> Iterator[tuple[int, ImageItem, Callable[[], Image.Image]]]:
+                for _ in range(AHEAD):
+                    submit()
+                while pending:
+                    index, item, future = pending.popleft()
+                    submit()
+                    yield index, item, future.result
+
+            yield from self.load_each(in_order(), warn_skipped)

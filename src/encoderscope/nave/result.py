@@ -205,11 +205,16 @@ class NaveResult:
         )
         return csv_text(["key", "concept", "fraction"], rows)
 
-    def plot(self, image: int | str = 0) -> np.ndarray:
-        """``(H, W, 3)`` uint8 figure: one image and its concept map side by side."""
-        from encoderscope.nave.pictures import record_figure
+    def figure(self, image: int | str = 0) -> Any:
+        """A matplotlib figure: one image (by position or key) and its concept map side by side."""
+        from encoderscope.report.nave import nave_figure
 
-        return record_figure(self, self.record(image))
+        return nave_figure(self, image)
+
+    def _repr_html_(self) -> str:
+        from encoderscope.report.nave import nave_html
+
+        return nave_html(self)
 
     def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
         """Write ``labels.npz``, ``grids.npz``, ``coverage.csv``, ``run.json``, overlay PNGs, galleries and
@@ -225,7 +230,7 @@ class NaveResult:
         write_text(folder / "coverage.csv", self.coverage_csv())
         self.run_record().write(folder)
         if report:
-            from encoderscope.nave.pictures import write_pictures
+            from encoderscope.report.nave import write_pictures
 
             write_pictures([self], folder)
         return folder

@@ -2,10 +2,14 @@
 
 Modules (each one concern):
 
-* ``palette``  -- :func:`concept_palette` (K distinct, colour-blind-aware colours) and cluster matching across maps
-  (:func:`match_labels`, :func:`align_labels`, :func:`align_many`: Hungarian matching on pixel overlap).
+* ``palette``  -- :func:`concept_palette` (K distinct, colour-blind-aware colours); the concept ids of several maps
+  are matched by :mod:`encoderscope.data.label_maps` (:func:`match_labels`, :func:`align_labels`,
+  :func:`align_many`: Hungarian matching on pixel overlap), re-exported here.
 * ``overlay``  -- label map + photo -> :func:`overlay`; :func:`label_panel`, :func:`heatmap_overlay`;
-  :func:`side_by_side` and :func:`panel_grid` figures with captions; :func:`png_bytes`, :func:`save_png`.
+  :func:`side_by_side` and :func:`panel_grid` figures with captions.
+* ``encoding`` -- :func:`png_bytes`, :func:`jpeg_bytes` and :func:`save_png`, the one PNG writer (pictures and
+  matplotlib figures).
+* ``figures``  -- :func:`new_figure` (matplotlib without pyplot) and :func:`picture_figure`.
 * ``gallery``  -- concept galleries and neuron galleries as single figures.
 * ``html``     -- :func:`write_report` with :class:`Section`, :class:`PanelRow`, :class:`Panel`, :class:`Legend`,
   :class:`Table`, :class:`Figure`, :class:`Note`.
@@ -20,6 +24,16 @@ Example:
 
 from __future__ import annotations
 
+from encoderscope.data.label_maps import (
+    IGNORE_LABEL,
+    align_labels,
+    align_many,
+    match_labels,
+    overlap_matrix,
+    resize_labels,
+)
+from encoderscope.report.encoding import jpeg_bytes, png_bytes, save_png
+from encoderscope.report.figures import new_figure, picture_figure
 from encoderscope.report.gallery import (
     GalleryRow,
     concept_gallery,
@@ -33,26 +47,14 @@ from encoderscope.report.html import Figure, Legend, Note, Panel, PanelRow, Sect
 from encoderscope.report.overlay import (
     color_labels,
     heatmap_overlay,
-    jpeg_bytes,
     label_panel,
     overlay,
     panel_grid,
-    png_bytes,
-    save_png,
     side_by_side,
     thumbnail,
-    to_rgb,
+    to_rgb_array,
 )
-from encoderscope.report.palette import (
-    IGNORE_LABEL,
-    align_labels,
-    align_many,
-    concept_palette,
-    hex_colors,
-    match_labels,
-    overlap_matrix,
-    resize_labels,
-)
+from encoderscope.report.palette import concept_palette, hex_colors
 from encoderscope.report.plots import bar_plot, histogram, line_plot, matrix_plot, scatter_plot
 
 __all__ = [
@@ -83,9 +85,11 @@ __all__ = [
     "match_labels",
     "matrix_plot",
     "neuron_gallery",
+    "new_figure",
     "overlap_matrix",
     "overlay",
     "panel_grid",
+    "picture_figure",
     "png_bytes",
     "render_report",
     "resize_labels",
@@ -93,7 +97,7 @@ __all__ = [
     "scatter_plot",
     "side_by_side",
     "thumbnail",
-    "to_rgb",
+    "to_rgb_array",
     "top_images",
     "write_report",
 ]

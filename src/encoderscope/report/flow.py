@@ -4,7 +4,7 @@ One column per depth, one box per concept (its height the concept's share of the
 concepts of consecutive depths: a ribbon leaves concept ``i`` with a thickness of its share of ``i`` and enters
 concept ``j`` with a thickness of its share of ``j``, so the ribbons fill each box exactly. Colours follow the
 concepts: a concept of the next depth takes the colour of the concept it is matched to by Hungarian matching on the
-transition counts (:func:`~encoderscope.report.palette.match_counts`), so a persisting concept keeps its colour;
+transition counts (:func:`~encoderscope.data.label_maps.match_counts`), so a persisting concept keeps its colour;
 unmatched concepts take new palette colours. Drawn with matplotlib's Agg canvas in the style of
 :mod:`encoderscope.report.plots`; this module takes plain arrays and imports no method.
 
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from encoderscope.data.label_maps import match_counts
 from encoderscope.errors import ParameterError
-from encoderscope.report.palette import concept_palette, hex_colors, match_counts
+from encoderscope.report.palette import concept_palette, hex_colors
 from encoderscope.report.plots import _STYLE, _finish, _new_figure
 
 __all__ = ["chain_colours", "column_orders", "figure_png", "flow_figure", "write_flow_report"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ParameterError
 from encoderscope.report.overlay import (
     BACKGROUND,
@@ -31,9 +32,9 @@ from encoderscope.report.overlay import (
     _fit,
     _text_height,
     _wrap,
-    to_rgb,
+    to_rgb_array,
 )
-from encoderscope.report.palette import concept_palette, resize_labels
+from encoderscope.report.palette import concept_palette
 
 __all__ = [
     "GalleryRow",
@@ -131,7 +132,7 @@ def highlight_concept(
     """
     from scipy.ndimage import binary_dilation
 
-    photo = to_rgb(image)
+    photo = to_rgb_array(image)
     labels = resize_labels(np.asarray(labels), photo.shape[:2])
     mask = labels == int(concept)
     colour = np.asarray(color if color is not None else concept_palette(int(concept) + 1)[int(concept)], np.float64)
@@ -183,7 +184,7 @@ def gallery_figure(
     for row in rows:
         thumbs = []
         for img in row.images:
-            thumbs.append(_fit(to_rgb(img), thumb))
+            thumbs.append(_fit(to_rgb_array(img), thumb))
         img_h = max((t.shape[0] for t in thumbs), default=thumb // 2)
         text_w = header_width - 10 - (20 if row.color is not None else 0)
         head = _wrap(row.label, text_w, font_size + 1, bold=True)

@@ -37,20 +37,11 @@ from PIL import Image
 
 from encoderscope._io import write_bytes, write_text
 from encoderscope.errors import ParameterError
-from encoderscope.report.overlay import ImageLike, jpeg_bytes, png_bytes, thumbnail, to_rgb
+from encoderscope.report.encoding import jpeg_bytes, png_bytes
+from encoderscope.report.overlay import ImageLike, thumbnail, to_rgb_array
 from encoderscope.report.palette import concept_palette, hex_colors
 
-__all__ = [
-    "Figure",
-    "Legend",
-    "Note",
-    "Panel",
-    "PanelRow",
-    "Section",
-    "Table",
-    "render_report",
-    "write_report",
-]
+__all__ = ["Figure", "Legend", "Note", "Panel", "PanelRow", "Section", "Table", "render_report", "write_report"]
 
 
 @dataclass
@@ -215,7 +206,7 @@ class _ImageStore:
     def src(self, image: ImageLike, max_side: int, width_only: bool = False) -> str:
         """``src`` for a picture downscaled to ``max_side`` (its width only, for tall figures such as galleries)."""
         if width_only:
-            rgb = to_rgb(image)
+            rgb = to_rgb_array(image)
             if rgb.shape[1] > max_side:
                 rgb = thumbnail(rgb, round(max_side * max(rgb.shape[:2]) / rgb.shape[1]))
         else:

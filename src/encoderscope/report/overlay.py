@@ -1,7 +1,7 @@
-"""Label maps over photos, captioned panels side by side, and PNG/JPEG encoding.
+"""Label maps over photos and captioned panels side by side (encoding and files: :mod:`encoderscope.report.encoding`).
 
 All pictures are ``(H, W, 3)`` uint8 RGB numpy arrays; inputs may also be PIL images, grayscale or RGBA arrays,
-or floats in [0, 1] (see :func:`to_rgb`).
+or floats in [0, 1] (see :func:`to_rgb_array`).
 
 Example:
     >>> import numpy as np
@@ -19,29 +19,25 @@ import functools
 import io
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from encoderscope._io import write_bytes
+from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ImageError, ParameterError
-from encoderscope.report.palette import concept_palette, resize_labels
+from encoderscope.report.palette import concept_palette
 
 __all__ = [
     "color_labels",
     "heatmap_overlay",
-    "jpeg_bytes",
     "label_panel",
     "overlay",
     "panel_grid",
-    "png_bytes",
-    "save_png",
     "side_by_side",
     "text_size",
     "thumbnail",
-    "to_rgb",
+    "to_rgb_array",
 ]
 
 ImageLike = Any
@@ -51,14 +47,14 @@ BACKGROUND = (255, 255, 255)
 TEXT_COLOR = (30, 30, 30)
 
 
-def to_rgb(image: ImageLike) -> np.ndarray:
+def to_rgb_array(image: ImageLike) -> np.ndarray:
     """Any picture -> ``(H, W, 3)`` uint8 RGB array.
 
     RGBA is composited on white; floats in [0, 1] are scaled to 0..255 (other numbers are taken on the 0..255
     scale and clipped); uint16 is scaled from 0..65535; booleans become black and white.
 
     Example:
-        >>> to_rgb(np.zeros((2, 3))).shape
+        >>> to_rgb_array(np.zeros((2, 3))).shape
         (2, 3, 3)
     """
     if isinstance(image, (bytes, bytearray)):
@@ -119,7 +115,7 @@ def thumbnail(image: ImageLike, max_side: int) -> np.ndarray:
         >>> thumbnail(np.zeros((100, 50, 3), np.uint8), 40).shape
         (40, 20, 3)
     """
-    rgb = to_rgb(image)
+    rgb = to_rgb_array(image)
     return rgb if max(rgb.shape[:2]) <= max_side else _fit(rgb, max_side)
 
 
@@ -191,7 +187,7 @@ def overlay(
 
     if not 0.0 <= alpha <= 1.0:
         raise ParameterError(f"alpha must lie in [0, 1], got {alpha}")
-    photo = to_rgb(image)
+    photo = to_rgb_array(image)
     labels = resize_labels(_label_array(labels), photo.shape[:2])
     colours = _palette_for(labels, palette)
     fill = colours[np.clip(labels, 0, None)].astype(np.float32)  # whole-array ops: no boolean fancy indexing
@@ -240,7 +236,7 @@ def heatmap_overlay(
     """
     from matplotlib import colormaps
 
-    photo = to_rgb(image)
+    photo = to_rgb_array(image)
     heat = np.asarray(heat, dtype=np.float64)
     if heat.ndim != 2 or not np.isfinite(heat).all():
         raise ParameterError(f"a heat map must be a finite 2-D array, got shape {heat.shape}")
@@ -351,10 +347,10 @@ def side_by_side(
     images, captions = [], []
     for panel in panels:
         if isinstance(panel, tuple):
-            images.append(to_rgb(panel[0]))
+            images.append(to_rgb_array(panel[0]))
             captions.append(str(panel[1]))
         else:
-            images.append(to_rgb(panel))
+            images.append(to_rgb_array(panel))
             captions.append("")
     target = int(height) if height else min(img.shape[0] for img in images)
     scaled = [_resize(img, (target, max(1, round(img.shape[1] * target / img.shape[0])))) for img in images]
@@ -420,7 +416,7 @@ def panel_grid(
             if cell is None:
                 fitted_row.append(None)
                 continue
-            fitted_row.append(_fit(to_rgb(cell), cell_size))
+            fitted_row.append(_fit(to_rgb_array(cell), cell_size))
         fitted_rows.append(fitted_row)
     # Each row is as tall as its tallest cell, so landscape photos do not leave square gaps.
     row_heights = [max((f.shape[0] for f in row if f is not None), default=cell_size // 4) for row in fitted_rows]
@@ -462,46 +458,3 @@ def panel_grid(
             )
         y += row_h + gap
     return np.asarray(canvas, dtype=np.uint8).copy()
-
-
-# ---- encoding ---------------------------------------------------------------------------------------------------
-
-
-def png_bytes(image: ImageLike, compress_level: int = 6) -> bytes:
-    """Encode a picture as PNG bytes (zlib ``compress_level`` 0-9: higher is smaller and slower).
-
-    Example:
-        >>> png_bytes(np.zeros((2, 2, 3), np.uint8))[:4]
-        b'\\x89PNG'
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(to_rgb(image)).save(buffer, format="PNG", compress_level=int(compress_level))
-    return buffer.getvalue()
-
-
-def jpeg_bytes(image: ImageLike, quality: int = 90, subsampling: int = 0) -> bytes:
-    """Encode a picture as JPEG bytes; ``subsampling`` 0 = 4:4:4 chroma (sharpest), 2 = 4:2:0 (smallest).
-
-    Example:
-        >>> jpeg_bytes(np.zeros((2, 2, 3), np.uint8))[:2]
-        b'\\xff\\xd8'
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(to_rgb(image)).save(buffer, format="JPEG", quality=int(quality), subsampling=int(subsampling))
-    return buffer.getvalue()
-
-
-def save_png(path: str | os.PathLike[str], image: ImageLike, compress_level: int = 3) -> Path:
-    """Write a picture to ``path`` as PNG, atomically; returns the path.
-
-    The default ``compress_level`` 3 is about 3x faster than 6 on photo overlays for files about 6 % larger (and
-    10x faster than PIL's ``optimize``), which matters when a run writes hundreds of overlays.
-
-    Example:
-        >>> import tempfile
-        >>> save_png(Path(tempfile.mkdtemp()) / "x.png", np.zeros((2, 2, 3), np.uint8)).suffix
-        '.png'
-    """
-    path = Path(path)
-    write_bytes(path, png_bytes(image, compress_level=compress_level))
-    return path

@@ -1,48 +1,32 @@
-"""Concept colours and cluster matching, so the same concept has the same colour in every picture.
+"""Concept colours: the same concept id has the same colour in every picture.
 
-Two concerns that belong together:
+:func:`concept_palette` gives ``K`` distinct, colour-blind-aware colours as a ``(K, 3)`` uint8 array. The first seven
+are the Okabe-Ito colours (safe for the common colour-vision deficiencies); the rest are chosen greedily from a grid
+of sRGB colours to be as far as possible (CIEDE2000) from every colour already chosen, both as seen normally and as
+seen with simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009, severity 1). The sequence is
+deterministic and prefix-stable: ``concept_palette(5)`` is ``concept_palette(64)[:5]``. Its first
+:data:`SHIPPED_COLOURS` colours are shipped as constants (the search takes about a second); more are searched for
+when asked for.
 
-* :func:`concept_palette` gives ``K`` distinct, colour-blind-aware colours as a ``(K, 3)`` uint8 array. The first
-  seven are the Okabe-Ito colours (safe for the common colour-vision deficiencies); the rest are chosen greedily
-  from a grid of sRGB colours to be as far as possible (CIEDE2000) from every colour already chosen, both as seen
-  normally and as seen with simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009, severity 1).
-  The sequence is deterministic and prefix-stable: ``concept_palette(5)`` is ``concept_palette(64)[:5]``.
-* :func:`match_labels` / :func:`align_labels` renumber the clusters of one label map so that they agree with a
-  reference map, by Hungarian matching (``scipy.optimize.linear_sum_assignment``) on pixel overlap. With the same
-  numbering, :func:`concept_palette` colours agree between models, layers and baselines.
+With the concept ids of several maps matched (:mod:`encoderscope.data.label_maps`), colours agree between models,
+layers and baselines.
 
 Example:
-    >>> import numpy as np
     >>> concept_palette(3).shape
     (3, 3)
-    >>> ref = np.array([[0, 0, 1, 1]]); other = np.array([[5, 5, 2, 2]])
-    >>> align_labels(ref, other).tolist()
-    [[0, 0, 1, 1]]
+    >>> hex_colors(concept_palette(2))
+    ['#e69f00', '#56b4e9']
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import numpy as np
 
 from encoderscope.errors import ParameterError
 
-__all__ = [
-    "IGNORE_LABEL",
-    "align_labels",
-    "align_many",
-    "concept_palette",
-    "hex_colors",
-    "match_counts",
-    "match_labels",
-    "overlap_matrix",
-    "resize_labels",
-]
-
-IGNORE_LABEL = -1
-"""Label value (any negative value, in fact) that means "no concept here": not coloured and not matched."""
+__all__ = ["AVAILABLE_COLOURS", "SHIPPED_COLOURS", "concept_palette", "hex_colors"]
 
 # Okabe & Ito (2008), "Color Universal Design": the seven chromatic colours (black left out: it reads as boundary).
 _OKABE_ITO = np.array(
@@ -118,6 +102,23 @@ def _weighted_distance(views_a: np.ndarray, views_b: np.ndarray) -> np.ndarray:
     return np.min(np.stack(dists), axis=0)
 
 
+# The first 64 colours of the search below, computed once (tests/report/test_palette.py checks that they are).
+_SHIPPED_HEX = (
+    "e69f00 56b4e9 009e73 f0e442 0072b2 d55e00 cc79a7 5a4b1e 96005a ffc3b4 4b0fe1 00f0f0 9669ff 695a78 b44b4b a5b478 "
+    "87f087 d200b4 4b8787 a5874b 87b4a5 2d4b87 e1b4d2 5a785a d27878 965a1e 2d5af0 966978 7896ff 005a5a 783c3c a596c3 "
+    "1e961e 2dd296 2dd2f0 697896 ff875a a5001e b4d24b ff96b4 00783c c369d2 a5e1d2 ff0096 871eb4 c39696 69b45a 5ac3c3 "
+    "e12d5a 87f0c3 874b96 b40fe1 a54b69 960087 d2e1a5 d20000 ff5a2d 00a5b4 0096d2 ff6987 2d7869 a57869 964b2d a569a5"
+)
+_SHIPPED = np.frombuffer(bytes.fromhex(_SHIPPED_HEX.replace(" ", "")), dtype=np.uint8).reshape(-1, 3)
+_SHIPPED.setflags(write=False)
+
+SHIPPED_COLOURS = len(_SHIPPED)
+"""How many colours of the sequence ship as constants (64)."""
+
+AVAILABLE_COLOURS = 4434
+"""The Okabe-Ito colours plus the candidate grid's colours: the most :func:`concept_palette` can give."""
+
+
 @functools.lru_cache(maxsize=1)
 def _candidates() -> tuple[np.ndarray, np.ndarray]:
     axis = np.round(np.linspace(0, 255, _GRID_STEPS)).astype(np.uint8)
@@ -152,7 +153,8 @@ def concept_palette(k: int) -> np.ndarray:
 
     Colour ``i`` is the colour of concept (cluster) id ``i``. Distinctness falls as ``k`` grows: the first seven
     are safe for dichromats, up to about 20 stay clearly separable, and up to 64 are still distinct side by side.
-    At most the size of the candidate grid (a few thousand) can be asked for.
+    The first :data:`SHIPPED_COLOURS` are constants; at most the size of the candidate grid (a few thousand) can be
+    asked for.
 
     Example:
         >>> concept_palette(2).tolist()
@@ -163,11 +165,11 @@ def concept_palette(k: int) -> np.ndarray:
     k = int(k)
     if k < 1:
         raise ParameterError(f"a palette needs at least one colour, got k={k}")
-    available = len(_candidates()[0]) + len(_OKABE_ITO)
-    if k > available:
-        raise ParameterError(f"at most {available} distinct concept colours are available, got k={k}")
-    # Compute at least 64 once, so common calls share one cached sequence.
-    return _palette_sequence(max(k, 64))[:k].copy()
+    if k <= SHIPPED_COLOURS:
+        return _SHIPPED[:k].copy()
+    if k > AVAILABLE_COLOURS:
+        raise ParameterError(f"at most {AVAILABLE_COLOURS} distinct concept colours are available, got k={k}")
+    return _palette_sequence(k).copy()
 
 
 def hex_colors(palette: np.ndarray) -> list[str]:
@@ -179,138 +181,3 @@ def hex_colors(palette: np.ndarray) -> list[str]:
     """
     arr = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in arr.tolist()]
-
-
-def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of an integer label map to ``shape`` (H, W), sampling at pixel centres.
-
-    Example:
-        >>> resize_labels(np.array([[0, 1], [2, 3]]), (4, 4))[::2, ::2].tolist()
-        [[0, 1], [2, 3]]
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ParameterError(f"a label map must be 2-D (H, W), got shape {labels.shape}")
-    height, width = int(shape[0]), int(shape[1])
-    if labels.shape == (height, width):
-        return labels
-    rows = np.minimum(((np.arange(height) + 0.5) * labels.shape[0] / height).astype(np.int64), labels.shape[0] - 1)
-    cols = np.minimum(((np.arange(width) + 0.5) * labels.shape[1] / width).astype(np.int64), labels.shape[1] - 1)
-    return labels[rows[:, None], cols[None, :]]
-
-
-def _as_map_list(maps: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
-    if isinstance(maps, np.ndarray) and maps.ndim == 2:
-        return [maps]
-    out = [np.asarray(m) for m in maps]
-    for m in out:
-        if m.ndim != 2:
-            raise ParameterError(f"a label map must be 2-D (H, W), got shape {m.shape}")
-    return out
-
-
-def overlap_matrix(
-    reference: np.ndarray | Sequence[np.ndarray],
-    other: np.ndarray | Sequence[np.ndarray],
-    k_ref: int | None = None,
-    k_other: int | None = None,
-) -> np.ndarray:
-    """Pixel-overlap counts ``O[i, j]`` = number of pixels with reference label ``i`` and other label ``j``.
-
-    ``reference`` and ``other`` are one label map each or equal-length sequences of maps (one per image; counts
-    are summed, which matches dataset-scope clusterings). Maps of different sizes are compared on the reference's
-    grid (``other`` is resized, nearest). Negative labels are ignored. ``k_*`` default to ``max label + 1``.
-
-    Example:
-        >>> overlap_matrix(np.array([[0, 0, 1]]), np.array([[1, 0, 0]])).tolist()
-        [[1, 1], [1, 0]]
-    """
-    refs, others = _as_map_list(reference), _as_map_list(other)
-    if len(refs) != len(others):
-        raise ParameterError(f"cannot match {len(others)} label maps against {len(refs)} reference maps")
-    k_ref = int(k_ref) if k_ref is not None else max([int(r.max(initial=-1)) for r in refs] + [-1]) + 1
-    k_other = int(k_other) if k_other is not None else max([int(o.max(initial=-1)) for o in others] + [-1]) + 1
-    counts = np.zeros((k_ref, k_other), dtype=np.int64)
-    for ref, oth in zip(refs, others, strict=True):
-        oth = resize_labels(oth, ref.shape)
-        valid = (ref >= 0) & (oth >= 0)
-        if (ref[valid] >= k_ref).any() or (oth[valid] >= k_other).any():
-            raise ParameterError(f"label maps hold ids beyond k_ref={k_ref} / k_other={k_other}")
-        flat = ref[valid].astype(np.int64) * k_other + oth[valid].astype(np.int64)
-        counts += np.bincount(flat, minlength=k_ref * k_other).reshape(k_ref, k_other)
-    return counts
-
-
-def match_labels(
-    reference: np.ndarray | Sequence[np.ndarray],
-    other: np.ndarray | Sequence[np.ndarray],
-    k_ref: int | None = None,
-    k_other: int | None = None,
-) -> np.ndarray:
-    """Mapping ``m`` (length ``k_other``) so that ``m[other]`` numbers ``other``'s clusters like ``reference``'s.
-
-    Clusters are paired by Hungarian matching that maximises the total pixel overlap (:func:`overlap_matrix`).
-    When ``other`` has more clusters than the reference, the unpaired ones get new ids ``k_ref, k_ref + 1, ...``
-    in order of decreasing size, so they take colours no reference concept uses. The result is a permutation when
-    both have the same K.
-
-    Example:
-        >>> match_labels(np.array([[0, 1, 1]]), np.array([[2, 0, 0]]), k_other=3).tolist()
-        [1, 2, 0]
-    """
-    return match_counts(overlap_matrix(reference, other, k_ref, k_other))
-
-
-def match_counts(counts: np.ndarray) -> np.ndarray:
-    """:func:`match_labels` from the overlap counts ``(k_ref, k_other)`` themselves: mapping ``m`` of length
-    ``k_other``, Hungarian-paired ids in ``[0, k_ref)``, unpaired ones ``k_ref, k_ref + 1, ...`` by decreasing size.
-
-    Example:
-        >>> match_counts(np.array([[0, 3, 0], [1, 0, 2]])).tolist()
-        [2, 0, 1]
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    counts = np.asarray(counts)
-    k_ref, k_other = counts.shape
-    mapping = np.full(k_other, -1, dtype=np.int64)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    mapping[cols] = rows
-    unpaired = np.flatnonzero(mapping < 0)
-    if unpaired.size:
-        sizes = counts.sum(axis=0)[unpaired]
-        order = unpaired[np.argsort(-sizes, kind="stable")]
-        mapping[order] = k_ref + np.arange(order.size)
-    return mapping
-
-
-def align_labels(
-    reference: np.ndarray,
-    other: np.ndarray,
-    k_ref: int | None = None,
-    k_other: int | None = None,
-) -> np.ndarray:
-    """``other`` renumbered to agree with ``reference`` (see :func:`match_labels`); negative labels are kept.
-
-    Example:
-        >>> align_labels(np.array([[0, 1]]), np.array([[1, 0]])).tolist()
-        [[0, 1]]
-    """
-    other = np.asarray(other)
-    mapping = match_labels(reference, other, k_ref, k_other)
-    out = np.where(other >= 0, mapping[np.clip(other, 0, None)], other)
-    return out.astype(other.dtype if np.issubdtype(other.dtype, np.signedinteger) else np.int64)
-
-
-def align_many(maps: Sequence[np.ndarray], reference: int = 0) -> list[np.ndarray]:
-    """Renumber every map in ``maps`` (e.g. one image under several models or layer sets) to agree with
-    ``maps[reference]``; the reference itself is returned unchanged.
-
-    Example:
-        >>> [m.tolist() for m in align_many([np.array([[0, 1]]), np.array([[1, 0]])])]
-        [[[0, 1]], [[0, 1]]]
-    """
-    if not maps:
-        return []
-    ref = np.asarray(maps[reference])
-    return [ref if i == reference else align_labels(ref, m) for i, m in enumerate(maps)]

@@ -12,15 +12,14 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from encoderscope._io import write_bytes
 from encoderscope.errors import ParameterError
+from encoderscope.report.encoding import figure_png, save_png
 from encoderscope.report.palette import concept_palette, hex_colors
 
 __all__ = ["bar_plot", "histogram", "line_plot", "matrix_plot", "scatter_plot"]
@@ -56,11 +55,9 @@ def _new_figure(size: tuple[float, float]) -> tuple[Any, Any]:
 
 
 def _finish(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
-    data = buffer.getvalue()
+    data = figure_png(fig, dpi)
     if path is not None:
-        write_bytes(path, data)
+        save_png(path, data)
     return data
 
 

@@ -27,18 +27,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import torch
 
 from encoderscope import devices
-from encoderscope._io import atomic_path, write_json, write_text
-from encoderscope.capture.outputs import LayerOutput
+from encoderscope._io import write_json, write_text
+from encoderscope.nave.pipeline import GridTransform, nave_layer_sets
+from encoderscope.nave.result import NaveResult
 from encoderscope.runs import RunRecord
 from encoderscope.zoo.encoder import Encoder
 
@@ -92,19 +92,15 @@ class StudySummary:
         self.parts.append(f"### {title}\n\n{markdown_table(header, rows, digits)}")
 
     def figure(self, fig: Any, filename: str, caption: str, dpi: int = 90) -> Path:
-        """Save a matplotlib figure as ``out_dir/filename`` (PNG, atomically), close it, and reference it."""
-        import matplotlib.pyplot as plt
+        """Save a matplotlib figure (:func:`~encoderscope.report.figures.new_figure`) as ``out_dir/filename`` (PNG,
+        atomically, cropped to what it draws) and reference it."""
+        from encoderscope.report.encoding import figure_png
 
-        path = self.out_dir / filename
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-        self.parts.append(f"![{caption}]({filename})\n\n*{caption}*")
-        return path
+        return self.picture(figure_png(fig, dpi, tight=True), filename, caption)
 
     def picture(self, image: Any, filename: str, caption: str) -> Path:
-        """Save an RGB picture (e.g. a ``report.panel_grid``) as ``out_dir/filename`` and reference it."""
-        from encoderscope.report import save_png
+        """Save an RGB picture (e.g. a ``report.panel_grid``) or PNG bytes as ``out_dir/filename`` and reference it."""
+        from encoderscope.report.encoding import save_png
 
         path = save_png(self.out_dir / filename, image)
         self.parts.append(f"![{caption}]({filename})\n\n*{caption}*")
@@ -119,9 +115,10 @@ class StudySummary:
         finally:
             self.timings[label] = round(time.perf_counter() - start, 2)
 
-    def finish(self) -> Path:
-        """Write ``summary.md``, ``numbers.json`` and ``run.json``; return the output folder."""
-        seconds = round(time.perf_counter() - self.started, 1)
+    def finish(self, seconds: float | None = None) -> Path:
+        """Write ``summary.md``, ``numbers.json`` and ``run.json``; return the output folder. ``seconds``: the wall
+        time to report (default: since the summary was created)."""
+        seconds = round(time.perf_counter() - self.started if seconds is None else seconds, 1)
         cpu = round(time.process_time() - self.cpu_started, 1)
         mode = "--quick" if self.quick else "default"
         command = f"encoderscope study {self.name} --out DIR" + (" --quick" if self.quick else "")
@@ -156,6 +153,25 @@ def study_record(
 ConfigT = TypeVar("ConfigT")
 
 
+@dataclass(kw_only=True)
+class StudySettings:
+    """What every study's settings hold: the seed, and where and how its models run (keyword-only, so a study's
+    own fields keep their positions)."""
+
+    seed: int = 0
+    device: str | None = None
+    autocast: bool = False
+
+
+@dataclass(kw_only=True)
+class SceneStudySettings(StudySettings):
+    """The settings of the studies scored on the annotated scenes: how many, at which size, and the K to ask for."""
+
+    n_images: int = 24
+    ks: tuple[int, ...] = tuple(range(3, 11))
+    size: int | str | None = "default"
+
+
 def with_device(config: ConfigT, device: devices.DeviceSpec = None, autocast: bool = False) -> ConfigT:
     """``config`` (a study configuration dataclass) with ``--device`` and ``--autocast`` applied when given.
 
@@ -176,36 +192,27 @@ def with_device(config: ConfigT, device: devices.DeviceSpec = None, autocast: bo
     return dataclasses.replace(config, **changes) if changes else config  # type: ignore[type-var]
 
 
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg back-end (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+STUDY_BACKEND = "faiss"
+"""The k-means back-end of every study's NAVE maps, named here so that the studies' numbers do not move with the
+pipeline's default."""
 
 
-GridTransform = Callable[[str, LayerOutput, int], torch.Tensor]
-"""``(layer name, layer output, image index in batch) -> (C, h, w) grid`` used instead of the captured grid."""
+def layer_label(layers: Sequence[str]) -> str:
+    """``blocks.11`` or ``blocks.9+10+11`` style label of a layer set.
 
-
-@dataclass
-class MapSet:
-    """NAVE label maps of a set of images for several layer sets and several K, from one forward pass per batch.
-
-    ``maps[(s, k)][i]`` is the ``(H, W)`` concept map (original resolution) of image ``i`` for layer set ``s`` and
-    ``K = k``; ``grids[(s, k)][i]`` the same on the feature grid; ``keys[i]`` the image key.
+    Example:
+        >>> layer_label(["blocks.9", "blocks.10"])
+        'blocks.9+10'
     """
+    if len(layers) == 1:
+        return layers[0]
+    prefix = layers[0].rsplit(".", 1)[0]
+    return layers[0] + "+" + "+".join(name.rsplit(".", 1)[-1] for name in layers[1:]) if all(
+        name.rsplit(".", 1)[0] == prefix for name in layers
+    ) else "+".join(layers)
 
-    layer_sets: list[list[str]]
-    ks: list[int]
-    keys: list[str] = field(default_factory=list)
-    maps: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)
-    grids: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)
 
-
-def nave_maps(
+def nave_runs(
     encoder: Encoder,
     images: Any,
     layer_sets: Sequence[Sequence[str]],
@@ -213,47 +220,23 @@ def nave_maps(
     seed: int = 0,
     batch_size: int = 8,
     transform: GridTransform | None = None,
-    progress: bool = False,
     autocast: bool = False,
-) -> MapSet:
-    """NAVE maps (per-image k-means, the paper's scope) for every layer set and every K in ``ks``.
+) -> dict[tuple[int, int], NaveResult]:
+    """NAVE's results (per-image k-means, the paper's scope) by ``(layer set index, K)``, from one forward pass per
+    batch (:func:`~encoderscope.nave.nave_layer_sets`); ``transform`` may replace a layer's grids before the depths
+    are combined (the registers study masks high-norm tokens). An image whose grid has fewer positions than K is
+    skipped for that K (listed in the result's ``skipped``), as the pipeline does everywhere."""
+    results = nave_layer_sets(
+        encoder, images, [list(s) for s in layer_sets], ks=list(ks), seed=seed, batch_size=batch_size,
+        backend=STUDY_BACKEND, autocast=autocast, transform=transform, progress=False,
+    )
+    runs = [(s, int(k)) for s in range(len(layer_sets)) for k in ks]
+    return dict(zip(runs, results, strict=True))
 
-    The composition of the NAVE package's parts (:func:`~encoderscope.nave.combine_depths`,
-    :func:`~encoderscope.nave.cluster_positions`, :func:`~encoderscope.nave.grid_to_image`) so that all layer sets
-    and all K share one forward pass; ``transform`` may replace a layer's grid before combining (used by the
-    registers study to mask high-norm tokens). The forward passes run where ``encoder`` is (``autocast``: in mixed
-    precision).
-    """
-    from encoderscope.capture.extract import iter_batches
-    from encoderscope.nave import cluster_positions, combine_depths, grid_to_image
 
-    names = list(dict.fromkeys(name for layer_set in layer_sets for name in layer_set))
-    result = MapSet([list(s) for s in layer_sets], [int(k) for k in ks])
-    # batches group images by padded size, so results are gathered by input index and put in input order at the end
-    found: dict[int, tuple[str, dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]] = {}
-    for batch in iter_batches(encoder, images, names, batch_size=batch_size, progress=progress, autocast=autocast):
-        for j, prepared in enumerate(batch.prepared):
-            per_image: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-            for s, layer_set in enumerate(layer_sets):
-                grids = []
-                for name in layer_set:
-                    output = batch.outputs[name]
-                    grid = output.grid[j] if transform is None else transform(name, output, j)
-                    grids.append(grid[None])
-                feats = combine_depths(grids)[0]
-                h, w, dim = feats.shape
-                flat = feats.reshape(-1, dim)
-                for k in result.ks:
-                    labels = cluster_positions(flat, min(k, h * w), seed=seed).reshape(h, w)
-                    full = grid_to_image(labels, prepared.padded_hw, prepared.content_hw, prepared.original_hw)
-                    per_image[(s, k)] = (labels, full)
-            found[batch.indices[j]] = (batch.items[j].key, per_image)
-    order = sorted(found)
-    result.keys = [found[i][0] for i in order]
-    for key in ((s, k) for s in range(len(layer_sets)) for k in result.ks):
-        result.grids[key] = [found[i][1][key][0] for i in order]
-        result.maps[key] = [found[i][1][key][1] for i in order]
-    return result
+def maps_by_index(result: NaveResult) -> dict[int, np.ndarray]:
+    """Image index -> ``(H, W)`` concept map, for the images the result kept."""
+    return {record.index: record.label_map() for record in result.records}
 
 
 def scenes(n: int, seed: int = 0) -> list[Any]:
@@ -263,18 +246,21 @@ def scenes(n: int, seed: int = 0) -> list[Any]:
     return list(generate_scenes(n, seed=seed))
 
 
-def localisation(maps: Sequence[np.ndarray], scene_list: Sequence[Any]) -> dict[str, float]:
-    """CorLoc (reference pixel thresholds) and Hungarian mask mIoU (objects and background) of concept maps.
+def localisation(result: NaveResult, scene_list: Sequence[Any]) -> dict[str, float]:
+    """CorLoc (reference pixel thresholds) and Hungarian mask mIoU (objects and background) of concept maps, over
+    the scenes the result holds a map of (``record.index`` into ``scene_list``).
 
     Example:
         >>> from encoderscope.data.scenes import generate_scenes
+        >>> from encoderscope.nave.baselines import baseline_maps
         >>> scene = next(generate_scenes(1, seed=0))
-        >>> sorted(localisation([scene.object_map.astype(int)], [scene]))
+        >>> sorted(localisation(baseline_maps([scene.image], "slic", 3, progress=False), [scene]))
         ['corloc', 'miou']
     """
     from encoderscope.nave.metrics import corloc, hungarian_miou
 
-    boxes = [scene.boxes() for scene in scene_list]
-    score = corloc(list(maps), boxes).corloc
-    miou = [hungarian_miou(m, scene.object_map).miou for m, scene in zip(maps, scene_list, strict=True)]
+    maps = maps_by_index(result)
+    kept = [scene_list[index] for index in maps]
+    score = corloc(list(maps.values()), [scene.boxes() for scene in kept]).corloc
+    miou = [hungarian_miou(m, scene.object_map).miou for m, scene in zip(maps.values(), kept, strict=True)]
     return {"corloc": float(score), "miou": 100.0 * float(np.mean(miou))}

@@ -27,8 +27,18 @@ import numpy as np
 from skimage.measure import label as connected_label
 
 from encoderscope.nave import prepare_encoder
-from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes, with_device
-from encoderscope.studies.supervision import layer_label
+from encoderscope.nave.result import NaveResult
+from encoderscope.report.figures import new_figure
+from encoderscope.studies._common import (
+    SceneStudySettings,
+    StudySummary,
+    layer_label,
+    localisation,
+    maps_by_index,
+    nave_runs,
+    scenes,
+    with_device,
+)
 
 
 @dataclass
@@ -56,18 +66,12 @@ def default_entries() -> list[NaveEntry]:
 
 
 @dataclass
-class BaselinesConfig:
+class BaselinesConfig(SceneStudySettings):
     """Settings; :meth:`quick` is the < 60 s variant run by the tests."""
 
-    n_images: int = 24
-    ks: tuple[int, ...] = tuple(range(3, 11))
-    size: int | str | None = "default"
-    seed: int = 0
     methods: tuple[str, ...] = ("slic", "felzenszwalb")
     entries: list[NaveEntry] = field(default_factory=default_entries)
     gallery_images: int = 3
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls) -> BaselinesConfig:
@@ -85,9 +89,9 @@ def region_count(label_map: np.ndarray) -> int:
     return int(connected_label(np.asarray(label_map) + 1, background=0, connectivity=1).max())
 
 
-def _score(maps: list[np.ndarray], scene_list: list[Any]) -> dict[str, float]:
-    scores = localisation(maps, scene_list)
-    scores["regions"] = float(np.mean([region_count(m) for m in maps]))
+def _score(result: NaveResult, scene_list: list[Any]) -> dict[str, float]:
+    scores = localisation(result, scene_list)
+    scores["regions"] = float(np.mean([region_count(m) for m in maps_by_index(result).values()]))
     return scores
 
 
@@ -102,7 +106,7 @@ def run(out_dir: Path, quick: bool = False, config: BaselinesConfig | None = Non
         scene_list = scenes(cfg.n_images, cfg.seed)
     images = [scene.image for scene in scene_list]
     results: dict[str, dict[int, dict[str, float]]] = {}
-    examples: dict[str, list[np.ndarray]] = {}
+    examples: dict[str, dict[int, np.ndarray]] = {}  # image index -> map, at K = k_show
     k_show = 5 if 5 in cfg.ks else cfg.ks[-1]
     by_model: dict[tuple[str, bool], list[NaveEntry]] = {}
     for entry in cfg.entries:
@@ -110,19 +114,18 @@ def run(out_dir: Path, quick: bool = False, config: BaselinesConfig | None = Non
     for (spec, random_init), entries in by_model.items():
         with summary.timed(spec):
             encoder = prepare_encoder(spec, random_init=random_init, seed=cfg.seed, size=cfg.size, device=cfg.device)
-            maps = nave_maps(encoder, images, [e.layers for e in entries], cfg.ks, seed=cfg.seed, autocast=cfg.autocast)
+            runs = nave_runs(encoder, images, [e.layers for e in entries], cfg.ks, seed=cfg.seed, autocast=cfg.autocast)
         for s, entry in enumerate(entries):
-            results[entry.name] = {k: _score(maps.maps[(s, k)], scene_list) for k in cfg.ks}
-            examples[entry.name] = maps.maps[(s, k_show)][: cfg.gallery_images]
+            results[entry.name] = {k: _score(runs[(s, k)], scene_list) for k in cfg.ks}
+            examples[entry.name] = maps_by_index(runs[(s, k_show)])
     for method in cfg.methods:
         with summary.timed(method):
             results[method] = {}
             for k in cfg.ks:
                 result = baseline_maps(images, method, k=k, seed=cfg.seed, progress=False)
-                maps_k = [result.label_map(i) for i in range(len(images))]
-                results[method][k] = _score(maps_k, scene_list)
+                results[method][k] = _score(result, scene_list)
                 if k == k_show:
-                    examples[method] = maps_k[: cfg.gallery_images]
+                    examples[method] = maps_by_index(result)
     summary.numbers.update(results=results, ks=list(cfg.ks), n_images=cfg.n_images)
     _write(summary, cfg, results, examples, scene_list, k_show)
     return summary.finish()
@@ -142,20 +145,17 @@ def _write(summary: StudySummary, cfg: BaselinesConfig, results: dict[str, Any],
         summary.table(f"{title} per K", ["method", *[f"K={k}" for k in ks], "mean"],
                       [[name, *[by_k[k][metric] for k in ks], float(np.mean([by_k[k][metric] for k in ks]))]
                        for name, by_k in results.items()])
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig, axes = new_figure(1, 2, figsize=(10, 3.2))
     for name, by_k in results.items():
         style = ":" if not name.startswith("NAVE") else "-"
         for ax, metric in zip(axes, ("corloc", "miou"), strict=True):
             ax.plot(ks, [by_k[k][metric] for k in ks], style, marker="o", ms=3, label=name)
-    axes[0].set_ylabel("CorLoc (%)")
-    axes[1].set_ylabel("mIoU (%)")
-    for ax in axes:
-        ax.set_xlabel("K (regions asked for)")
+    for ax, ylabel in zip(axes, ("CorLoc (%)", "mIoU (%)"), strict=True):
+        ax.set(xlabel="K (regions asked for)", ylabel=ylabel)
     axes[1].legend(fontsize=6)
     summary.figure(fig, "scores.png", "CorLoc and mIoU per K: NAVE (solid) and superpixels (dotted).")
     names = list(examples)
-    cells = [[scene.image, *[overlay(scene.image, examples[n][i]) for n in names]]
+    cells = [[scene.image, *[overlay(scene.image, examples[n][i]) if i in examples[n] else None for n in names]]
              for i, scene in enumerate(scene_list[: cfg.gallery_images])]
     grid = panel_grid(cells, row_labels=[s.image_id for s in scene_list[: cfg.gallery_images]],
                       col_labels=["image", *names], cell_size=150)

@@ -33,15 +33,16 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from encoderscope.data.watermark import Watermark, stamp_array
 from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES
+from encoderscope.report.figures import new_figure
 from encoderscope.report.palette import concept_palette
-from encoderscope.studies._common import StudySummary, nave_maps, pyplot, with_device
+from encoderscope.studies._common import StudySettings, StudySummary, maps_by_index, nave_runs, with_device
 from encoderscope.studies.training import as_encoder, fashion_arrays, predict, train_classifier
 
 CAPTURE_IOU = 0.5
 
 
 @dataclass
-class CleverHansConfig:
+class CleverHansConfig(StudySettings):
     """Settings; :meth:`quick` gives the < 60 s variant run by the tests."""
 
     size: int = 64
@@ -57,9 +58,6 @@ class CleverHansConfig:
     figure_ks: tuple[int, ...] = (4, 6)
     nave_images: int = 32
     object_threshold: int = 40
-    seed: int = 0
-    device: str | None = None
-    autocast: bool = False
     watermark: Watermark = dataclasses.field(
         default_factory=lambda: Watermark(kind="logo", size=0.25, corner="bottom-right", margin=0.02)
     )
@@ -240,19 +238,27 @@ def run(out_dir: Path, quick: bool = False, config: CleverHansConfig | None = No
             depths = _usable_depths(encoder, cfg.size, max(ks))
             with summary.timed(f"nave {name}"):
                 sets = [[d] for d in depths]
-                clean = nave_maps(encoder, clean_pil, sets, [cfg.k], seed=cfg.seed, autocast=cfg.autocast)
-                stamped = nave_maps(encoder, stamped_pil, sets, ks, seed=cfg.seed, autocast=cfg.autocast)
+                clean = nave_runs(encoder, clean_pil, sets, [cfg.k], seed=cfg.seed, autocast=cfg.autocast)
+                stamped = nave_runs(encoder, stamped_pil, sets, ks, seed=cfg.seed, autocast=cfg.autocast)
             per_depth[name] = {}
             per_k[name] = {}
             for k in cfg.figure_ks:
                 example_maps[k][name] = {}
             for s, depth in enumerate(depths):
+                clean_maps, stamped_maps = maps_by_index(clean[(s, cfg.k)]), maps_by_index(stamped[(s, cfg.k)])
+                kept = sorted(clean_maps.keys() & stamped_maps.keys())  # images with a map clean and stamped
                 per_depth[name][depth] = depth_metrics(
-                    clean.maps[(s, cfg.k)], stamped.maps[(s, cfg.k)], stamp_masks, object_masks
+                    [clean_maps[i] for i in kept], [stamped_maps[i] for i in kept], stamp_masks[kept],
+                    object_masks[kept],
                 )
-                per_k[name][depth] = capture_by_k({k: stamped.maps[(s, k)] for k in cfg.capture_ks}, stamp_masks)
+                per_k[name][depth] = {}
+                for k in cfg.capture_ks:
+                    maps = maps_by_index(stamped[(s, k)])
+                    per_k[name][depth] |= capture_by_k({k: list(maps.values())}, stamp_masks[list(maps)])
                 for k in cfg.figure_ks:
-                    example_maps[k][name][depth] = stamped.maps[(s, k)][0]
+                    example = maps_by_index(stamped[(s, k)]).get(0)
+                    if example is not None:
+                        example_maps[k][name][depth] = example
     summary.numbers.update(clever_hans_test=tests, nave_per_depth=per_depth, k=cfg.k, capture_by_k=per_k)
     _write(summary, cfg, tests, per_depth, example_maps, test_stamped[pick[0]], stamp_masks[0], target_name)
     _write_capture_by_k(summary, cfg, per_k)
@@ -311,8 +317,7 @@ def _write(summary: StudySummary, cfg: CleverHansConfig, tests: dict[str, dict[s
         + ". *Saturation* = NMI(concepts, garment) on clean images minus the same on stamped images (garment mask "
         "without the stamp): the object information the stamp pushes out of the concept map."
     )
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = new_figure(1, 2, figsize=(9, 3.2))
     for name, depths in per_depth.items():
         xs = list(range(len(depths)))
         style = "-" if name.endswith("watermarked") else "--"
@@ -330,10 +335,9 @@ def _write(summary: StudySummary, cfg: CleverHansConfig, tests: dict[str, dict[s
 
 def _map_figure(summary: StudySummary, example_maps: dict[str, dict[str, np.ndarray]], example: np.ndarray,
                 mask: np.ndarray, k: int) -> None:
-    plt = pyplot()
     palette = concept_palette(k)
     n_cols = 1 + max(len(d) for d in example_maps.values())
-    fig, axes = plt.subplots(len(example_maps), n_cols, figsize=(1.6 * n_cols, 1.7 * len(example_maps)),
+    fig, axes = new_figure(len(example_maps), n_cols, figsize=(1.6 * n_cols, 1.7 * len(example_maps)),
                              squeeze=False)
     for row, (name, depths) in enumerate(example_maps.items()):
         axes[row, 0].imshow(example)

@@ -27,10 +27,11 @@ from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, images
 from encoderscope.linking.network import fit_link, r2_score
 from encoderscope.linking.pairs import batch_seed, make_pairs
 from encoderscope.linking.parts import FeatureSource, fit_part_model
-from encoderscope.linking.quantify import colour_labels, quantify_sweep
-from encoderscope.linking.report import image_grid
+from encoderscope.linking.quantify import quantify_sweep
 from encoderscope.linking.tune import latent_effect, sweep_units, unit_ranges
-from encoderscope.studies._common import StudySummary, pyplot, with_device
+from encoderscope.report.figures import new_figure
+from encoderscope.report.linking import image_grid, part_colours
+from encoderscope.studies._common import StudySummary, with_device
 from encoderscope.zoo.eyes_classifier import FEATURE_LAYER, MEAN, STD, EyeRecipe, held_out_accuracy, train_eye_net
 
 
@@ -80,9 +81,8 @@ def train_eye_classifier(gen: LatentGenerator, plan: Plan, seed: int = 0) -> tup
 
 
 def _grid_figure(summary: StudySummary, grid: np.ndarray, filename: str, caption: str, width: float = 8.0) -> None:
-    plt = pyplot()
     h, w = grid.shape[:2]
-    fig, ax = plt.subplots(figsize=(width, width * h / w))
+    fig, ax = new_figure(figsize=(width, width * h / w))
     ax.imshow(grid)
     ax.axis("off")
     summary.figure(fig, filename, caption)
@@ -90,9 +90,8 @@ def _grid_figure(summary: StudySummary, grid: np.ndarray, filename: str, caption
 
 def _strips_figure(summary: StudySummary, sweep, rows: list[dict[str, Any]], filename: str, caption: str,
                    samples: int) -> None:
-    plt = pyplot()
     n = len(rows)
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.4 * samples / 3 + 0.6), squeeze=False)
+    fig, axes = new_figure(1, n, figsize=(2.2 * n, 2.4 * samples / 3 + 0.6), squeeze=False)
     for ax, row in zip(axes[0], rows, strict=True):
         j = int(np.flatnonzero(sweep.units == row["unit"])[0])
         ax.imshow(image_grid(sweep.images[:samples, j]))
@@ -179,7 +178,9 @@ def run_eyes(summary: StudySummary, plan: Plan, seed: int = 0) -> None:
         quant = quantify_sweep(top, parts, progress=False)
     selective = quant.selective_units(top=3)
     summary.numbers["eyes_selective_units"] = selective
-    figure_rows = [np.stack([top.images[s, 0], colour_labels(quant.labels[s, 0])]) for s in range(min(3, len(pick)))]
+    n_parts = len(quant.part_names)
+    figure_rows = [np.stack([top.images[s, 0], part_colours(quant.labels[s, 0], n_parts)])
+                   for s in range(min(3, len(pick)))]
     _grid_figure(summary, image_grid(np.concatenate(figure_rows)), "eyes_parts.png",
                  f"Unit {ranking[0]['unit']}: step images and their unsupervised part maps (k-means of the "
                  f"generator's feature maps, K={plan.parts_k}), three samples", width=4)

@@ -26,12 +26,13 @@ from typing import Any
 
 import torch
 
-from encoderscope._io import write_csv, write_json
+from encoderscope._io import write_csv
 from encoderscope._progress import console, warn
+from encoderscope.studies._common import StudySettings, StudySummary, with_device
 
 
 @dataclass
-class StudyPlan:
+class StudyPlan(StudySettings):
     """Sizes of one run (``quick`` keeps it under a minute), and where it runs (``device``, ``autocast``)."""
 
     vit_us: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -48,9 +49,6 @@ class StudyPlan:
     real_concepts: str = "words-1k"
     scenes: int = 9
     explain_images: int = 3
-    seed: int = 0
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls) -> StudyPlan:
@@ -83,27 +81,29 @@ class LwtaStudyResult:
     seconds: float = 0.0
 
     def save(self, folder: Path) -> Path:
-        """results.csv/json, sparsity.csv, explanations.csv, real_networks.csv, figures and run.json."""
-        from encoderscope.studies._common import study_record
-
-        for name, rows in (("results", self.rows), ("sparsity", self.sparsity), ("explanations", self.explanations),
-                           ("real_networks", self.real)):
-            if rows:
-                write_csv(folder / f"{name}.csv", list(rows[0]), rows)
-        write_json(folder / "results.json", {"rows": self.rows, "real": self.real})
+        """summary.md, numbers.json (the rows and the real networks), results.csv, sparsity.csv, explanations.csv,
+        real_networks.csv, the figures and run.json."""
         quick = dataclasses.replace(self.plan, device=None, autocast=False) == StudyPlan.quick()
-        study_record("lwta", quick, dataclasses.asdict(self.plan), self.plan.seed, self.seconds, {}).write(folder)
-        self.plot(folder)
-        return folder
+        summary = StudySummary(Path(folder), "lwta", quick, config=dataclasses.asdict(self.plan), seed=self.plan.seed)
+        tables = (("results", self.rows, "Trained models: accuracy (S passes, one pass, deterministic), measured "
+                   "sparsity and the final layer's dissection"), ("sparsity", self.sparsity, "Non-zero fraction per "
+                   "LWTA layer"), ("explanations", self.explanations, "Per-image explanations: the winners of the "
+                   "last LWTA layer's blocks"), ("real_networks", self.real, "Real networks named by the labelspace "
+                   "scorer"))
+        for name, rows, title in tables:
+            if rows:
+                write_csv(summary.out_dir / f"{name}.csv", list(rows[0]), rows)
+                summary.table(title, list(rows[0]), [list(row.values()) for row in rows], digits=3)
+        summary.numbers.update(rows=self.rows, real=self.real)
+        self.plot(summary)
+        return summary.finish(seconds=self.seconds)
 
-    def plot(self, folder: Path) -> None:
-        """accuracy_vs_U.png and sparsity_vs_U.png."""
-        from encoderscope._io import atomic_path
-        from encoderscope.studies._common import pyplot
+    def plot(self, summary: Any) -> None:
+        """accuracy_vs_U.png and sparsity_vs_U.png, through the study's summary."""
+        from encoderscope.report.figures import new_figure
 
-        plt = pyplot()
         # one accuracy scale for both panels, from 0 to 1 with chance marked, so that small gaps do not look large
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+        fig, axes = new_figure(1, 2, figsize=(8, 3.2), sharey=True)
         for arch, ax in zip(("vit", "resnet"), axes, strict=True):
             rows = [r for r in self.rows if r["arch"] == arch]
             if not rows:
@@ -122,10 +122,8 @@ class LwtaStudyResult:
             ax.set_title(arch)
             ax.legend(fontsize=7)
         fig.tight_layout()
-        with atomic_path(folder / "accuracy_vs_U.png") as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        fig, ax = plt.subplots(figsize=(4.2, 3.2))
+        summary.figure(fig, "accuracy_vs_U.png", "Test accuracy against U.", dpi=110)
+        fig, ax = new_figure(figsize=(4.2, 3.2))
         for arch, marker in (("vit", "o"), ("resnet", "s")):
             rows = [r for r in self.sparsity if r["arch"] == arch]
             ax.scatter(
@@ -139,9 +137,8 @@ class LwtaStudyResult:
         ax.set_ylabel("measured non-zero fraction")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        with atomic_path(folder / "sparsity_vs_U.png") as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
+        summary.figure(fig, "sparsity_vs_U.png", "Measured non-zero fraction of the LWTA outputs against 1/U.",
+                       dpi=110)
 
 
 def _last_lwta(model: torch.nn.Module) -> str:
@@ -319,7 +316,6 @@ def run(
     from encoderscope.data.images import open_images
     from encoderscope.lwta.models import ModelConfig
     from encoderscope.lwta.train import fashion_tensors
-    from encoderscope.studies._common import with_device
 
     start = time.perf_counter()
     plan = with_device(StudyPlan.quick() if quick else StudyPlan(), device, autocast)

@@ -33,13 +33,22 @@ import torch.nn.functional as F
 from encoderscope.capture.extract import iter_batches
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.nave import prepare_encoder
-from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes, with_device
+from encoderscope.report.figures import new_figure
+from encoderscope.studies._common import (
+    StudySettings,
+    StudySummary,
+    localisation,
+    maps_by_index,
+    nave_runs,
+    scenes,
+    with_device,
+)
 
 DEFAULT_MODELS = ("zoo:dinov2-vits14",)
 
 
 @dataclass
-class RegistersConfig:
+class RegistersConfig(StudySettings):
     """Settings; :meth:`quick` is the < 60 s variant run by the tests."""
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -49,10 +58,7 @@ class RegistersConfig:
     outlier_ratio: float = 2.0
     top_share: float = 0.02
     k: int = 5
-    seed: int = 0
     batch_size: int = 8
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls, models: tuple[str, ...] = DEFAULT_MODELS, random_init: bool = False) -> RegistersConfig:
@@ -145,12 +151,16 @@ def _cell_background(scene: Any, grid_hw: tuple[int, int]) -> np.ndarray:
     return scene.object_map[rows[:, None], cols[None, :]] == 0
 
 
-def _mask_transform(threshold: float) -> Any:
-    def transform(name: str, output: LayerOutput, j: int) -> torch.Tensor:
-        grid = output.grid[j]
-        return inpaint(grid, grid.norm(dim=0) > threshold)
+@dataclass(frozen=True)
+class MaskHighNorms:
+    """A NAVE grid transform: every image's cells whose norm is above ``threshold`` are inpainted
+    (:func:`inpaint`) before the depths are combined."""
 
-    return transform
+    threshold: float
+
+    def __call__(self, name: str, output: LayerOutput) -> torch.Tensor:
+        assert output.grid is not None
+        return torch.stack([inpaint(grid, grid.norm(dim=0) > self.threshold) for grid in output.grid])
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -181,14 +191,14 @@ def study_model(spec: str, cfg: RegistersConfig, scene_list: list[Any]) -> dict[
     scores: dict[str, dict[str, float]] = {}
     maps: dict[str, Any] = {}
     for label, threshold in variants.items():
-        transform = None if threshold is None else _mask_transform(threshold)
-        result = nave_maps(encoder, images, [[last]], [cfg.k], seed=cfg.seed, batch_size=cfg.batch_size,
-                           transform=transform, autocast=cfg.autocast)
-        scores[label] = localisation(result.maps[(0, cfg.k)], scene_list)
+        transform = None if threshold is None else MaskHighNorms(threshold)
+        result = nave_runs(encoder, images, [[last]], [cfg.k], seed=cfg.seed, batch_size=cfg.batch_size,
+                           transform=transform, autocast=cfg.autocast)[(0, cfg.k)]
+        scores[label] = localisation(result, scene_list)
         maps[label] = result
-    plain = maps["none"].grids[(0, cfg.k)]
+    plain = {record.index: record.labels for record in maps["none"].records}
     high_cluster = {"share": [], "jaccard_top": [], "norm_ratio": []}  # type: dict[str, list[float]]
-    for labels, grid in zip(plain, grids, strict=True):
+    for labels, grid in ((plain[i], grid) for i, grid in enumerate(grids) if i in plain):
         rows, cols = grid.shape
         cells = labels[:rows, :cols]
         means = [grid[cells == c].mean() if (cells == c).any() else -np.inf for c in range(cfg.k)]
@@ -209,7 +219,7 @@ def study_model(spec: str, cfg: RegistersConfig, scene_list: list[Any]) -> dict[
         "nave_localisation": scores,
         "_grids": grids,
         "_all_grids": [stats.patch[name] for name in blocks],
-        "_maps": {label: result.maps[(0, cfg.k)] for label, result in maps.items()},
+        "_maps": {label: maps_by_index(result) for label, result in maps.items()},
     }
 
 
@@ -271,8 +281,7 @@ def _write(summary: StudySummary, cfg: RegistersConfig, results: list[dict[str, 
 
 
 def _norm_figure(summary: StudySummary, results: list[dict[str, Any]]) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3), squeeze=False)
+    fig, axes = new_figure(1, len(results), figsize=(5 * len(results), 3), squeeze=False)
     for ax, r in zip(axes[0], results, strict=True):
         blocks = list(r["blocks"])
         data = [np.concatenate([g.ravel() for g in grids]) for grids in r["_all_grids"]]
@@ -287,11 +296,12 @@ def _norm_figure(summary: StudySummary, results: list[dict[str, Any]]) -> None:
 
 def _location_figure(summary: StudySummary, results: list[dict[str, Any]], scene_list: list[Any],
                      cfg: RegistersConfig) -> None:
+    from matplotlib.patches import Rectangle
+
     from encoderscope.report.palette import concept_palette
 
-    plt = pyplot()
     n = min(3, len(scene_list))
-    fig, axes = plt.subplots(len(results) * n, 3, figsize=(8, 2.6 * n * len(results)), squeeze=False)
+    fig, axes = new_figure(len(results) * n, 3, figsize=(8, 2.6 * n * len(results)), squeeze=False)
     palette = concept_palette(cfg.k)
     for m, r in enumerate(results):
         for i in range(n):
@@ -303,12 +313,13 @@ def _location_figure(summary: StudySummary, results: list[dict[str, Any]], scene
             ys, xs = np.nonzero(grid > r["top_threshold"])
             cell_h, cell_w = h / grid.shape[0], w / grid.shape[1]
             for y, x in zip(ys, xs, strict=True):
-                row[0].add_patch(plt.Rectangle((x * cell_w, y * cell_h), cell_w, cell_h, fill=False, ec="red", lw=1))
+                row[0].add_patch(Rectangle((x * cell_w, y * cell_h), cell_w, cell_h, fill=False, ec="red", lw=1))
             row[0].set_title(f"top {cfg.top_share:.0%} norms (red)", fontsize=7)
             row[0].set_ylabel(r["model"].split(":")[-1], fontsize=6)
             row[1].imshow(grid, cmap="inferno")
             row[1].set_title(f"{r['last_block']} patch norms", fontsize=7)
-            row[2].imshow(palette[r["_maps"]["none"][i] % cfg.k])
+            if i in r["_maps"]["none"]:
+                row[2].imshow(palette[r["_maps"]["none"][i] % cfg.k])
             row[2].set_title(f"NAVE K={cfg.k}", fontsize=7)
             for ax in row:
                 ax.set_xticks([])

@@ -37,12 +37,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from encoderscope import devices
-from encoderscope._io import atomic_path, write_csv, write_json
+from encoderscope._io import write_csv
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.lwta.models import ModelConfig, build_model, encoder_for
 from encoderscope.lwta.train import cosine_factor
-from encoderscope.studies._common import localisation, nave_maps, pyplot, scenes, study_record
+from encoderscope.report.figures import new_figure
+from encoderscope.studies._common import StudySettings, StudySummary, layer_label, localisation, nave_runs, scenes
 from encoderscope.studies.training import to_tensors
 from encoderscope.zoo.encoder import Encoder
 
@@ -53,7 +54,7 @@ RGB_MEAN, RGB_STD = 0.45, 0.25
 
 
 @dataclass
-class SelfTrainedConfig:
+class SelfTrainedConfig(StudySettings):
     """Settings; the default trains and evaluates in about 5 minutes on 2 cores, :meth:`quick` in seconds.
 
     ``train_seed`` draws the training scenes (disjoint from the evaluation scenes of ``eval_seed``); ``seed`` seeds
@@ -78,12 +79,9 @@ class SelfTrainedConfig:
     single: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
     sets: tuple[tuple[str, ...], ...] = (("layer2", "layer3", "layer4"),)
     channels: tuple[int, ...] = (16, 32, 64, 128)
-    seed: int = 0
     train_seed: int = 1000
     eval_seed: int = 0
     progress: bool = True
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls) -> SelfTrainedConfig:
@@ -288,30 +286,26 @@ class SelfTrainedResult:
                 for label, by_k in by_label.items() for k, v in by_k.items()]
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write ``run.json``, ``numbers.json``, ``scores.csv`` and ``losses.png`` into ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        study_record("selftrained", False, dataclasses.asdict(self.config), self.config.seed,
-                     sum(self.timings.values()), self.timings).write(out)
-        write_json(out / "numbers.json", {"scores": self.scores, "losses": self.losses, "classes": self.classes})
-        write_csv(out / "scores.csv", ["level", "layers", "k", "corloc", "miou"], self.rows(), float_format=None)
-        plt = pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+        """Write ``summary.md``, ``run.json``, ``numbers.json``, ``scores.csv`` and ``losses.png`` into
+        ``out_dir``."""
+        summary = StudySummary(Path(out_dir), "selftrained", False, config=dataclasses.asdict(self.config),
+                               seed=self.config.seed, timings=dict(self.timings))
+        summary.numbers.update(scores=self.scores, losses=self.losses, classes=self.classes)
+        header = ["level", "layers", "k", "corloc", "miou"]
+        write_csv(summary.out_dir / "scores.csv", header, self.rows(), float_format=None)
+        summary.table("CorLoc and mIoU (%) per level, layer set and K", header, self.rows())
+        fig, axes = new_figure(1, 2, figsize=(8, 2.8))
         for ax, level in zip(axes, ("supervised", "self-supervised"), strict=True):
             ax.plot(self.losses.get(level, []), lw=0.8)
             ax.set_title(f"{level} training loss", fontsize=9)
             ax.set_xlabel("step")
-        with atomic_path(out / "losses.png") as tmp:
-            fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
-        return out
+        summary.figure(fig, "losses.png", "Training loss per step.", dpi=80)
+        return summary.finish(seconds=sum(self.timings.values()))
 
 
 def run_selftrained(cfg: SelfTrainedConfig | None = None, eval_scenes: list[Any] | None = None) -> SelfTrainedResult:
     """Train the three levels and score their NAVE maps on the evaluation scenes (``cfg.n_eval`` of ``eval_seed``
     unless ``eval_scenes`` is given)."""
-    from encoderscope.studies.supervision import layer_label
-
     cfg = cfg or SelfTrainedConfig()
     cfg.check()
     timings: dict[str, float] = {}
@@ -332,9 +326,9 @@ def run_selftrained(cfg: SelfTrainedConfig | None = None, eval_scenes: list[Any]
         timings[f"train {level}"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
         encoder = level_encoder(model, config, level, cfg.eval_size)
-        maps = nave_maps(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed,
+        runs = nave_runs(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed,
                          autocast=cfg.autocast)
-        scores[level] = {layer_label(layers): {k: localisation(maps.maps[(s, k)], scene_list) for k in cfg.ks}
+        scores[level] = {layer_label(layers): {k: localisation(runs[(s, k)], scene_list) for k in cfg.ks}
                          for s, layers in enumerate(layer_sets)}
         timings[f"nave {level}"] = round(time.perf_counter() - start, 2)
     return SelfTrainedResult(cfg, scores, losses, names, timings)

@@ -26,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from encoderscope.nave import prepare_encoder
-from encoderscope.studies._common import StudySummary, localisation, nave_maps, pyplot, scenes, with_device
+from encoderscope.report.figures import new_figure
+from encoderscope.studies._common import (
+    SceneStudySettings,
+    StudySummary,
+    layer_label,
+    localisation,
+    nave_runs,
+    scenes,
+    with_device,
+)
 
 EFFICIENTNET_STAGE_ENDS = ["_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10", "_blocks.14", "_blocks.15"]
 """The last block of EfficientNet-Lite0's stages 2-7 (strides 4, 8, 16, 16, 32, 32); stage 1 (stride 2, 16
@@ -63,18 +72,12 @@ def default_plans() -> list[ModelPlan]:
 
 
 @dataclass
-class SupervisionConfig:
+class SupervisionConfig(SceneStudySettings):
     """Settings; :meth:`quick` is the < 60 s variant run by the tests."""
 
-    n_images: int = 24
-    ks: tuple[int, ...] = tuple(range(3, 11))
-    size: int | str | None = "default"
-    seed: int = 0
     baselines: tuple[str, ...] = ("slic", "felzenszwalb")
     plans: list[ModelPlan] = field(default_factory=default_plans)
     selftrained: bool = True
-    device: str | None = None
-    autocast: bool = False
 
     @classmethod
     def quick(cls, plans: list[ModelPlan] | None = None) -> SupervisionConfig:
@@ -85,29 +88,14 @@ class SupervisionConfig:
         return cls(n_images=3, ks=(3, 5), size=112, plans=small, selftrained=False)
 
 
-def layer_label(layers: list[str]) -> str:
-    """``blocks.11`` or ``blocks.9+10+11`` style label of a layer set.
-
-    Example:
-        >>> layer_label(["blocks.9", "blocks.10"])
-        'blocks.9+10'
-    """
-    if len(layers) == 1:
-        return layers[0]
-    prefix = layers[0].rsplit(".", 1)[0]
-    return layers[0] + "+" + "+".join(name.rsplit(".", 1)[-1] for name in layers[1:]) if all(
-        name.rsplit(".", 1)[0] == prefix for name in layers
-    ) else "+".join(layers)
-
-
 def evaluate_plan(plan: ModelPlan, cfg: SupervisionConfig, scene_list: list[Any]) -> dict[str, dict[int, dict]]:
     """``{layer label: {K: {"corloc", "miou"}}}`` for every single layer and set of one model."""
     encoder = prepare_encoder(plan.spec, random_init=plan.random_init, seed=cfg.seed, size=cfg.size,
                               device=cfg.device)
     layer_sets = [[name] for name in plan.single] + [list(s) for s in plan.sets]
-    maps = nave_maps(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed, autocast=cfg.autocast)
+    runs = nave_runs(encoder, [s.image for s in scene_list], layer_sets, cfg.ks, seed=cfg.seed, autocast=cfg.autocast)
     return {
-        layer_label(layers): {k: localisation(maps.maps[(s, k)], scene_list) for k in cfg.ks}
+        layer_label(layers): {k: localisation(runs[(s, k)], scene_list) for k in cfg.ks}
         for s, layers in enumerate(layer_sets)
     }
 
@@ -119,8 +107,7 @@ def evaluate_baseline(method: str, ks: tuple[int, ...], scene_list: list[Any], s
     images = [scene.image for scene in scene_list]
     out = {}
     for k in ks:
-        result = baseline_maps(images, method, k=k, seed=seed, progress=False)
-        out[k] = localisation([result.label_map(i) for i in range(len(images))], scene_list)
+        out[k] = localisation(baseline_maps(images, method, k=k, seed=seed, progress=False), scene_list)
     return out
 
 
@@ -209,8 +196,7 @@ def _write(summary: StudySummary, cfg: SupervisionConfig, models: dict[str, Any]
 
 def _figures(summary: StudySummary, models: dict[str, Any], baselines: dict[str, Any], ks: list[int],
              k_mid: int) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = new_figure(1, 2, figsize=(10, 3.4))
     for name, scores in models.items():
         singles = [lab for lab in scores if "+" not in lab]
         xs = np.linspace(0, 1, len(singles)) if len(singles) > 1 else np.zeros(1)

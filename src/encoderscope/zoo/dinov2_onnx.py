@@ -35,7 +35,7 @@ from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 
 from encoderscope._io import cache_dir
-from encoderscope.zoo.sources import seeded
+from encoderscope.zoo.building import seeded
 from encoderscope.zoo.state_cache import cached_state
 
 ARCHITECTURE = "vit_small_patch14_dinov2"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from encoderscope.zoo.sources import seeded
+from encoderscope.zoo.building import seeded
 
 ARCH_PACKAGE = "efficientnet_lite_pytorch"
 ARCH_PIP = "efficientnet-lite-pytorch"

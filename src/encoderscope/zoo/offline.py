@@ -29,10 +29,10 @@ from pathlib import Path
 from encoderscope.capture.layout import TokenLayout
 from encoderscope.errors import SourceError, WeightsUnavailableError
 from encoderscope.zoo import dinov2_onnx, efficientnet_lite
+from encoderscope.zoo.building import freeze
 from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.locate import package_file, remembered_sha256
 from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
-from encoderscope.zoo.sources import freeze
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from torch import nn
 from encoderscope._io import file_sha256
 from encoderscope._optional import require
 from encoderscope.errors import SourceError, WeightsUnavailableError
+from encoderscope.zoo.building import freeze, seeded
 from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.inspect import as_pair, infer_depth_layers, infer_layout, parameter_fingerprint
 from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from encoderscope.zoo.sources import freeze, probed_encoder, read_state_dict, seeded
+from encoderscope.zoo.sources import probed_encoder, read_state_dict
 
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,11 @@ from torch import nn
 from encoderscope._io import file_sha256
 from encoderscope.capture.layout import TokenLayout
 from encoderscope.errors import SourceError, WeightsUnavailableError
+from encoderscope.zoo.building import freeze, seeded
 from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.input_policy import probe_model
 from encoderscope.zoo.inspect import infer_depth_layers, infer_layout, parameter_fingerprint
 from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Fix torch's global RNG inside the block (random-init builds are repeatable) and restore it afterwards."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def offline_hint() -> str:
@@ -41,14 +34,6 @@ def offline_hint() -> str:
     working = [f"zoo:{info.name}" for info in zoo_models() if info.available]
     listed = ", ".join(working) if working else "none installed (run `make setup`)"
     return f"models that work offline: {listed}; or pass --random-init / a local file: checkpoint"
-
-
-def freeze(module: nn.Module) -> nn.Module:
-    """Put a module in eval mode with gradients off."""
-    module.eval()
-    for parameter in module.parameters():
-        parameter.requires_grad_(False)
-    return module
 
 
 def probed_encoder(

@@ -6,7 +6,7 @@ import pytest
 
 from encoderscope.nave import nave
 from encoderscope.report import concept_palette
-from encoderscope.report.browser import check_page, find_chromium
+from tests.browser import check_page, find_chromium
 
 pytestmark = [
     pytest.mark.browser,

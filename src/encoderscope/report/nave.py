@@ -1,11 +1,18 @@
-"""Pictures of NAVE results: overlay PNGs, side-by-side comparisons, concept galleries and ``report.html``.
+"""Pictures of NAVE results: overlay PNGs, side-by-side comparisons, concept galleries, ``report.html``, and the
+``figure()`` / ``_repr_html_()`` of :class:`~encoderscope.nave.result.NaveResult`,
+:class:`~encoderscope.nave.compare.Comparison` and the localisation scores.
 
-Drawing is done by :mod:`encoderscope.report`; this module decides what goes where. Pictures are drawn at most
-640 px on the longer side (the full-resolution maps are in ``labels.npz``). One result gives per-image
-overlays (``overlays/<key>.png``), a concept gallery for the dataset scope (``gallery.png``) and a report; several
-results (a :class:`~encoderscope.nave.compare.Comparison`, e.g. the demo) give, per image, the photo and every
-result's map with concepts matched to the first result's colours (``compare/<key>.png``), the agreement table, and
-one report with everything.
+Pictures are drawn at most 640 px on the longer side (the full-resolution maps are in ``labels.npz``). One result
+gives per-image overlays (``overlays/<key>.png``), a concept gallery for the dataset scope (``gallery.png``) and a
+report; several results (a :class:`~encoderscope.nave.compare.Comparison`, e.g. the demo) give, per image, the photo
+and every result's map with concepts matched to the first result's colours (``compare/<key>.png``), the agreement
+table, and one report with everything.
+
+The results are passed in; this module imports none of the NAVE modules (they import it, when they draw).
+
+Example:
+    >>> safe_name("photos/chelsea")
+    'photos/chelsea.png'
 """
 
 from __future__ import annotations
@@ -17,10 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from encoderscope.nave.result import NaveRecord, NaveResult
+from encoderscope.report.encoding import save_png
+from encoderscope.report.figures import new_figure, picture_figure
+from encoderscope.report.gallery import concept_gallery
+from encoderscope.report.html import Figure, Legend, Note, Panel, PanelRow, Section, Table, write_report
+from encoderscope.report.notebook import MAX_PICTURES, result_html, table_html, thumbnail_grid
+from encoderscope.report.overlay import overlay, side_by_side, thumbnail
+from encoderscope.report.palette import concept_palette, hex_colors
 
 if TYPE_CHECKING:
     from encoderscope.nave.compare import Comparison
+    from encoderscope.nave.evaluate import LocalisationScores
+    from encoderscope.nave.metrics import CorLocResult
+    from encoderscope.nave.result import NaveRecord, NaveResult
 
 MAX_REPORT_IMAGES = 60
 PICTURE_SIDE = 640
@@ -35,8 +51,6 @@ def safe_name(key: str) -> str:
 
 def _photo(record: NaveRecord) -> np.ndarray:
     """The image, downscaled to at most :data:`PICTURE_SIDE` px (label maps are resized onto it, nearest)."""
-    from encoderscope.report import thumbnail
-
     if record.item is None:
         return thumbnail(np.full((*record.original_hw, 3), 235, np.uint8), PICTURE_SIDE)
     return thumbnail(record.item.load(), PICTURE_SIDE)
@@ -55,10 +69,8 @@ class _LazyPhotos(Sequence[np.ndarray]):
         return _photo(self.records[index])
 
 
-def record_figure(result: NaveResult, record: NaveRecord) -> np.ndarray:
+def record_picture(result: NaveResult, record: NaveRecord) -> np.ndarray:
     """The photo and its concept map side by side."""
-    from encoderscope.report import concept_palette, overlay, side_by_side
-
     photo = _photo(record)
     picture = overlay(photo, record.label_map(), concept_palette(max(1, record.k)))
     return side_by_side([(photo, record.key), (picture, f"{result.name} · K = {record.k}")])
@@ -66,8 +78,6 @@ def record_figure(result: NaveResult, record: NaveRecord) -> np.ndarray:
 
 def comparison_panels(comparison: Comparison, index: int, palette: np.ndarray) -> list[tuple[np.ndarray, str]]:
     """``(picture, caption)`` for image ``index``: the photo, then every result's map in matched colours."""
-    from encoderscope.report import overlay
-
     key = comparison.keys[index]
     photo = _photo(comparison.results[0].record(key))
     panels = [(photo, "photo")]
@@ -77,10 +87,8 @@ def comparison_panels(comparison: Comparison, index: int, palette: np.ndarray) -
     return panels
 
 
-def gallery_figure(result: NaveResult) -> np.ndarray | None:
+def concept_gallery_picture(result: NaveResult) -> np.ndarray | None:
     """The concept gallery of a dataset-scope result (``None`` for other scopes)."""
-    from encoderscope.report.gallery import concept_gallery
-
     if not result.gallery:
         return None
     shown = sorted({key for entries in result.gallery.values() for key, _ in entries})
@@ -98,8 +106,6 @@ def _describe(result: NaveResult) -> str:
 
 
 def _single_sections(result: NaveResult, folder: Path) -> list[Any]:
-    from encoderscope.report import Figure, Legend, Note, Panel, PanelRow, Section, concept_palette, overlay, save_png
-
     palette = concept_palette(max(1, result.k))
     rows = []
     for n, record in enumerate(result.records):
@@ -112,27 +118,20 @@ def _single_sections(result: NaveResult, folder: Path) -> list[Any]:
     if len(result.records) > MAX_REPORT_IMAGES:
         blocks.append(Note(f"{len(result.records) - MAX_REPORT_IMAGES} more images: see overlays/ and labels.npz."))
     sections = [Section(f"Concept maps · {result.name}", blocks, intro=_describe(result))]
-    figure = gallery_figure(result)
+    figure = concept_gallery_picture(result)
     if figure is not None:
         save_png(folder / "gallery.png", figure)
         sections.append(Section("Concept gallery", [Figure(figure, "Where each shared concept is most present.")]))
     return sections
 
 
-def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
-    from encoderscope.report import (
-        Figure,
-        Legend,
-        Note,
-        Panel,
-        PanelRow,
-        Section,
-        Table,
-        concept_palette,
-        save_png,
-        side_by_side,
-    )
+def _comparison_palette(comparison: Comparison) -> np.ndarray:
+    """Colours for every matched concept id of the comparison."""
+    mappings = comparison.mappings
+    return concept_palette(max(int(np.max(m[i])) for m in mappings for i in range(len(comparison.keys))) + 1)
 
+
+def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
     names = comparison.names
     n_results = len(names)
     table = Table(
@@ -142,8 +141,7 @@ def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
     )
     key_table = Table([{"#": m, "result": name, "settings": _describe(comparison.results[m])}
                        for m, name in enumerate(names)], caption="Results (column numbers in the ARI table)")
-    top = max(int(np.max(comparison.mappings[m][i])) for m in range(n_results) for i in range(len(comparison.keys)))
-    palette = concept_palette(top + 1)
+    palette = _comparison_palette(comparison)
     rows = []
     for i, key in enumerate(comparison.keys):
         pictures = comparison_panels(comparison, i, palette)
@@ -157,12 +155,12 @@ def _comparison_sections(comparison: Comparison, folder: Path) -> list[Any]:
         "Each map's concepts are renumbered to match the first map's by Hungarian matching on pixel overlap, so a "
         "colour means the matched concept across columns. ARI compares each map with the first one."
     )
-    blocks: list[Any] = [Legend([f"concept {c}" for c in range(top + 1)]), *rows]
+    blocks: list[Any] = [Legend([f"concept {c}" for c in range(len(palette))]), *rows]
     if len(comparison.keys) > MAX_REPORT_IMAGES:
         blocks.append(Note(f"{len(comparison.keys) - MAX_REPORT_IMAGES} more images: see compare/ and overlays/."))
     sections = [Section("Agreement", [key_table, table]), Section("Concept maps", blocks, intro=intro)]
     for result in comparison.results:
-        figure = gallery_figure(result)
+        figure = concept_gallery_picture(result)
         if figure is not None:
             sections.append(Section(f"Concept gallery · {result.name}", [Figure(figure)]))
     return sections
@@ -172,8 +170,6 @@ def write_pictures(
     results: Sequence[NaveResult], folder: str | Path, comparison: Comparison | None = None, title: str = ""
 ) -> Path:
     """Write overlays, galleries and ``report.html`` into ``folder``; returns the report's path."""
-    from encoderscope.report import write_report
-
     out = Path(folder)
     if comparison is not None:
         sections = _comparison_sections(comparison, out)
@@ -184,3 +180,79 @@ def write_pictures(
     heading = title or ("NAVE concept maps" if len(results) == 1 else "NAVE: comparing concept maps")
     subtitle = " | ".join(result.name for result in results)
     return write_report(out / "report.html", heading, sections, config=config, subtitle=subtitle)
+
+
+# ---- figure() and _repr_html_() -----------------------------------------------------------------------------
+
+
+def nave_figure(result: NaveResult, image: int | str = 0) -> Any:
+    """One image and its concept map side by side, as a matplotlib figure."""
+    return picture_figure(record_picture(result, result.record(image)))
+
+
+def nave_html(result: NaveResult) -> str:
+    """The first images' overlays as thumbnails, and the settings."""
+    palette = concept_palette(max(1, result.k))
+    shown = result.records[:MAX_PICTURES]
+    pictures = [(overlay(_photo(r), r.label_map(), palette), f"{r.key} · K = {r.k}") for r in shown]
+    settings = table_html(["setting", "value"], [[key, str(result.config[key])] for key in
+                                                   ("model", "layers", "k", "method", "scope", "seed")
+                                                   if key in result.config])
+    return result_html(repr(result), thumbnail_grid(pictures, total=len(result.records)), settings)
+
+
+def comparison_figure(comparison: Comparison, image: int | str = 0) -> Any:
+    """The photo and every result's map of one image, colours matched, as a matplotlib figure."""
+    index = comparison.keys.index(image) if isinstance(image, str) else image
+    return picture_figure(side_by_side(comparison_panels(comparison, index, _comparison_palette(comparison))))
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The mean ARI between the results, and the first images with every result's map side by side."""
+    palette = _comparison_palette(comparison)
+    names = comparison.names
+    table = table_html(["result", *[f"ARI vs {b}" for b in range(len(names))]],
+                       [[name, *comparison.mean_ari[m].tolist()] for m, name in enumerate(names)],
+                       title="Mean adjusted Rand index")
+    shown = range(min(4, len(comparison.keys)))
+    pictures = [(side_by_side(comparison_panels(comparison, i, palette), height=96), comparison.keys[i]) for i in shown]
+    return result_html(repr(comparison), table, thumbnail_grid(pictures, total=len(comparison.keys), side=640))
+
+
+def corloc_figure(result: CorLocResult, title: str = "") -> Any:
+    """The best IoU of every image with its box, against the threshold (a histogram)."""
+    fig, ax = new_figure(figsize=(5.0, 3.0))
+    ious = [row.iou for row in result.images]
+    ax.hist(ious, bins=20, range=(0.0, 1.0), color=_first_colour())
+    ax.axvline(result.config.iou_threshold, color="black", lw=1, ls="--", label="threshold")
+    ax.set_xlabel("best IoU of a concept component with a box")
+    ax.set_ylabel("images")
+    ax.set_title(title or f"CorLoc {result.corloc:.1f} % on {result.n_images} images", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _first_colour() -> str:
+    return hex_colors(concept_palette(1))[0]
+
+
+def _corloc_rows(result: CorLocResult) -> str:
+    rows = [[r.key, r.iou, "yes" if r.correct else "no", r.n_components, r.n_gt] for r in result.images]
+    return table_html(["image", "best IoU", "correct", "components", "boxes"], rows)
+
+
+def corloc_html(result: CorLocResult) -> str:
+    """The per-image localisation rows."""
+    return result_html(repr(result), _corloc_rows(result))
+
+
+def localisation_figure(scores: LocalisationScores) -> Any:
+    """:func:`corloc_figure` of the scores' CorLoc, titled with the NAVE result's name."""
+    return corloc_figure(scores.corloc, f"{scores.result.name}: CorLoc {scores.corloc.corloc:.1f} %")
+
+
+def localisation_html(scores: LocalisationScores) -> str:
+    """The headline numbers and the per-image rows."""
+    headline = table_html(["score", "value"], [[k, v] for k, v in scores.summary().items() if v is not None])
+    return result_html(repr(scores), headline, _corloc_rows(scores.corloc))

@@ -1,4 +1,5 @@
-"""Open a report in headless Chromium: a screenshot and the page's console messages (for tests and checks).
+"""Test helper: open a report in headless Chromium, a screenshot and the page's console messages (kept in the
+tests, not shipped in the package).
 
 The report page has no scripts, so any console message (an uncaught error, a refused resource) is a fault.
 Chromium runs offline-minded (no background networking, component updates, sync or QUIC) with a fresh profile
