@@ -133,7 +133,7 @@ def test_summary_and_clear(tmp_path):
     ActivationStore(tmp_path, "bbb222").write([_image("a"), _image("b")])
     summary = store_summary(tmp_path)
     assert [(m.key, m.shards, m.images) for m in summary.models] == [("aaa111", 1, 1), ("bbb222", 1, 2)]
-    assert summary.models[0].describe() == "zoo:x [blocks.1]" and summary.bytes > 0
+    assert summary.models[0].layers() == "blocks.1" and summary.bytes > 0
     with pytest.raises(ParameterError, match="no model"):
         clear_store(tmp_path, "ccc")
     assert clear_store(tmp_path, "aaa") == ["aaa111"]

@@ -480,12 +480,10 @@ class ModelEntry:
     bytes: int
     temporary: int = 0
 
-    def describe(self) -> str:
-        """``model, layers`` in a few words."""
-        model = self.settings.get("model") or self.settings.get("architecture") or "?"
-        layers = self.settings.get("layers") or []
-        shown = ", ".join(layers[:4]) + (f" (+{len(layers) - 4})" if len(layers) > 4 else "")
-        return f"{model} [{shown}]"
+    def layers(self) -> str:
+        """The layer names, the first four and a count of the others."""
+        names = list(self.settings.get("layers") or [])
+        return ", ".join(names[:4]) + (f" (+{len(names) - 4})" if len(names) > 4 else "")
 
 
 @dataclass
