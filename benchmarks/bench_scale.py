@@ -207,7 +207,8 @@ def main() -> None:
         "|---|---:|---:|---:|",
         f"| a. no store | {best['no store']:.2f} | {1000 * best['no store'] / n_nave:.0f} | 1.00 |",
         f"| b. no store, 0 workers (decoding in the main process) | {best['no store, 0 workers']:.2f} | "
-        f"{1000 * best['no store, 0 workers'] / n_nave:.0f} | b/a = {best['no store, 0 workers'] / best['no store']:.2f} |",
+        f"{1000 * best['no store, 0 workers'] / n_nave:.0f} | "
+        f"b/a = {best['no store, 0 workers'] / best['no store']:.2f} |",
         f"| c. cold store (computes and writes every shard) | {best['cold store']:.2f} | "
         f"{1000 * best['cold store'] / n_nave:.0f} | c/a = {best['cold store'] / best['no store']:.2f} |",
         f"| d. warm store (reads every shard, no decoding, no forward) | {best['warm store']:.2f} | "

@@ -46,6 +46,7 @@ from typing import Any
 
 import torch
 
+from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.capture.inputs import (
     ImageGeometry,
@@ -284,10 +285,9 @@ class ChunkRunner:
             if self._chunk is not None and self.before_chunk is not None:
                 self.before_chunk(self._chunk)
             self._chunk = None  # called once per chunk, before its first forward pass
-            pixels = torch.stack([e.prepared.tensor for e in fresh])  # type: ignore[union-attr]
-            if self.device is not None:
-                target = torch.device(self.device)
-                pixels = pixels.to(target, non_blocking=target.type == "cuda")
+            target = torch.device("cpu" if self.device is None else self.device)
+            tensors = [e.prepared.tensor for e in fresh]  # type: ignore[union-attr]
+            pixels = devices.to_device(devices.stack_batch(tensors, target), target)
             outputs = self.forward(pixels)
             if self.store is not None:
                 for j, e in enumerate(fresh):
@@ -372,10 +372,7 @@ def iter_chunk_batches(
         lambda number, indices: plan_chunk(number, indices, items, batch_size, store, view),
         chunk_ranges(len(items), size),
     )
-    pin = device is not None and torch.device(device).type == "cuda"
-    decoded = iter_prepared(
-        items, transform, workers, order=planner.decode_order(), pin_memory=pin, ahead=2 * batch_size
-    )
+    decoded = iter_prepared(items, transform, workers, order=planner.decode_order(), ahead=2 * batch_size)
     runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device)
     writer = _ShardWriter(store) if store is not None else None
 

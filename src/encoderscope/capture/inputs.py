@@ -8,8 +8,10 @@ Every method that feeds images to a model goes through this module; nothing else
   :class:`~encoderscope.data.ImageItem` into a :class:`PreparedInput` (tensor + :class:`ImageGeometry`) or an
   :class:`InputSkip` with the one-line reason: an unreadable image never raises.
 * **Workers.** :func:`iter_prepared` runs :func:`prepare_item` in ``workers`` processes
-  (``torch.utils.data.DataLoader`` over a map-style dataset of the items, one item per call, results in order,
-  ``pin_memory`` only for CUDA targets, one torch thread per worker); ``workers=0`` runs in the calling process.
+  (``torch.utils.data.DataLoader`` over a map-style dataset of the items, one item per call, results in order, one
+  torch thread per worker); ``workers=0`` runs in the calling process. Batches bound for a CUDA device are stacked
+  into page-locked memory (:func:`~encoderscope.devices.stack_batch`) so that the copy is asynchronous; pinning
+  each image in the DataLoader as well would only add a copy, as stacking copies the images again.
   The default, :func:`default_workers`, is ``min(4, cpu_count - 1)`` (1 on a 2-core machine, 0 on one core).
   Results do not depend on the number of workers: every worker runs the same deterministic code on one item.
 * **Chunks and batches.** The input order is cut into fixed chunks of consecutive indices
@@ -41,6 +43,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from encoderscope import devices
 from encoderscope.errors import ImageError, ParameterError
 
 MODES = ("dense", "classify")
@@ -114,10 +117,6 @@ class PreparedInput:
     index: int
     tensor: torch.Tensor
     geometry: ImageGeometry
-
-    def pin_memory(self) -> PreparedInput:
-        """The same input with its tensor in page-locked memory (used by the DataLoader for CUDA targets)."""
-        return PreparedInput(self.index, self.tensor.pin_memory(), self.geometry)
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,6 @@ def iter_prepared(
     transform: Transform,
     workers: int | None = None,
     order: Iterable[int] | None = None,
-    pin_memory: bool = False,
     ahead: int = 8,
 ) -> Iterator[PreparedInput | InputSkip]:
     """Prepare ``items`` (in the order of ``order``, default all) in ``workers`` processes, results in that order.
@@ -209,7 +207,6 @@ def iter_prepared(
         transform: from :func:`resolve_transform`.
         workers: decoding processes (``0`` = this process; ``None`` = :func:`default_workers`).
         order: item indices to prepare; may be a lazy iterable (it is consumed as the workers need work).
-        pin_memory: put tensors in page-locked memory (for a fast, non-blocking copy to a CUDA device).
         ahead: about how many items are prepared ahead of the consumer in total.
 
     Example:
@@ -224,8 +221,7 @@ def iter_prepared(
     indices = range(len(items)) if order is None else order
     if n_workers == 0:
         for index in indices:
-            prepared = prepare_item(index, items[index], transform)
-            yield prepared.pin_memory() if pin_memory and isinstance(prepared, PreparedInput) else prepared
+            yield prepare_item(index, items[index], transform)
         return
     loader = torch.utils.data.DataLoader(
         ItemDataset(items, transform),
@@ -233,7 +229,6 @@ def iter_prepared(
         sampler=indices,
         num_workers=n_workers,
         collate_fn=_identity,
-        pin_memory=pin_memory,
         worker_init_fn=_one_thread,
         prefetch_factor=max(2, math.ceil(ahead / n_workers)),
         in_order=True,
@@ -296,10 +291,8 @@ def stack_inputs(
     prepared: Sequence[PreparedInput], items: Sequence[Any], device: torch.device | str | None = None
 ) -> InputBatch:
     """One :class:`InputBatch` from prepared inputs of one padded size (``items`` indexed by input position)."""
-    pixels = torch.stack([p.tensor for p in prepared])
-    if device is not None:
-        target = torch.device(device)
-        pixels = pixels.to(target, non_blocking=target.type == "cuda")
+    target = torch.device("cpu" if device is None else device)
+    pixels = devices.to_device(devices.stack_batch([p.tensor for p in prepared], target), target)
     indices = [p.index for p in prepared]
     return InputBatch(indices, [items[i] for i in indices], [p.geometry for p in prepared], pixels)
 
@@ -327,8 +320,7 @@ def iter_input_batches(
     image_set = as_image_set(images)
     transform = resolve_transform(preprocess, mode)
     size = chunk_size_for(batch_size)
-    pin = device is not None and torch.device(device).type == "cuda"
-    prepared = iter_prepared(image_set.items, transform, workers, pin_memory=pin, ahead=2 * batch_size)
+    prepared = iter_prepared(image_set.items, transform, workers, ahead=2 * batch_size)
     with contextlib.closing(prepared):
         for chunk in chunk_ranges(len(image_set), size):
             grouper = SizeGrouper(batch_size)
