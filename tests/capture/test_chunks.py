@@ -8,7 +8,7 @@ from encoderscope.capture.store import ActivationStore
 from encoderscope.data import open_images
 from encoderscope.zoo import load_model
 from encoderscope.zoo.preprocess import Preprocess
-from tests.conftest import make_image
+from tests.images import make_image
 
 BATCH = 2  # chunks of 8 images
 

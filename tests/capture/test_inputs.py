@@ -17,7 +17,7 @@ from encoderscope.data import open_images
 from encoderscope.data.images import ImageItem
 from encoderscope.errors import ParameterError
 from encoderscope.zoo.preprocess import Preprocess
-from tests.conftest import make_image
+from tests.images import make_image
 
 PRE = Preprocess(size=28, pad_multiple=14)
 

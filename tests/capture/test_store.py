@@ -17,7 +17,7 @@ from encoderscope.capture.store import (
 from encoderscope.data import open_images
 from encoderscope.errors import ParameterError
 from encoderscope.zoo import load_model
-from tests.conftest import make_image
+from tests.images import make_image
 
 GEOMETRY = ImageGeometry((30, 40), (28, 37), (28, 42))
 

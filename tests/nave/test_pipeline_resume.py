@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from encoderscope.zoo import load_model
-from tests.conftest import make_image
+from tests.images import make_image
 
 N_IMAGES = 40
 BATCH = 2  # chunks of 8 images: 5 shards
@@ -56,7 +56,7 @@ def test_killed_run_resumes_bit_identically(tmp_path, scope):
     store = tmp_path / "store"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     code = (
-        "import sys; from pathlib import Path; from tests.nave.test_resume import run_nave; "
+        "import sys; from pathlib import Path; from tests.nave.test_pipeline_resume import run_nave; "
         "run_nave(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], slow=True)"
     )
     killed = subprocess.Popen(
