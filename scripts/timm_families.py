@@ -48,7 +48,7 @@ def parameter_count(name: str) -> int | None:
         with warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")
             model = timm.create_model(name, pretrained=False)
-    except Exception:  # noqa: BLE001 - any failure means "count unknown"
+    except Exception:
         return None
     return sum(p.numel() for p in model.parameters())
 

@@ -73,3 +73,16 @@ def test_cnn_pooling_modes(small_images):
     assert torch.all(unit_activations(out, "max") >= unit_activations(out, "mean"))
     with pytest.raises(ParameterError, match="CLS"):
         unit_activations(out, "cls")
+
+
+def test_outputs_stay_on_the_encoders_device_on_request(vit, small_images, monkeypatch):
+    from tests.fake_cuda import fake_cuda
+
+    with fake_cuda(monkeypatch) as gpu:
+        vit.to("cuda")
+        kept = list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False, to_host=False))
+        moved = list(iter_batches(vit, small_images[:2], layers="blocks.1", progress=False))
+        assert gpu.on_gpu(kept[0].outputs["blocks.1"].grid)  # to_host=False: left where the encoder is
+        assert not gpu.on_gpu(moved[0].outputs["blocks.1"].grid)  # the default brings outputs to the host
+        vit.to("cpu")
+    assert torch.equal(kept[0].outputs["blocks.1"].grid.cpu(), moved[0].outputs["blocks.1"].grid)

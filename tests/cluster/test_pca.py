@@ -24,3 +24,11 @@ def test_hand_computed_case():
 def test_k_above_channels():
     with pytest.raises(ParameterError, match="channels"):
         pca_fit(np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32), 4)
+
+
+def test_axes_are_oriented_with_their_largest_coordinate_positive():
+    rng = np.random.default_rng(1)
+    fit = pca_fit((rng.normal(size=(50, 5)) * np.array([4, 3, 2, 1, 0.5])).astype(np.float32), 3)
+    top = np.take_along_axis(fit.components, np.abs(fit.components).argmax(1)[:, None], 1)
+    assert (top > 0).all()
+    np.testing.assert_allclose(np.linalg.norm(fit.components, axis=1), 1.0, rtol=1e-5)

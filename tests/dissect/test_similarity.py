@@ -166,3 +166,13 @@ def test_top_k_larger_than_probe_is_clamped() -> None:
     expected = _pmi_loops(P, A, 12, 10.0, 1.0, 1e-7, weights)
     got = sim.soft_wpmi(torch.tensor(P), torch.tensor(A))
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+
+
+def test_finite_check_handles_overflowing_sums_and_late_nans() -> None:
+    big = torch.full((4, 2), 3e38)  # finite values whose float32 sum overflows
+    P = torch.rand(4, 2, dtype=torch.float32)
+    assert sim.cos_similarity(P, big).shape == (2, 2)
+    late = torch.rand(4, 2)
+    late[3, 1] = float("nan")
+    with pytest.raises(ActivationError, match="activations contains NaN"):
+        sim.wpmi(P, late, top_k=2)

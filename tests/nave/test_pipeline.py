@@ -4,6 +4,7 @@ import torch
 
 import encoderscope
 from encoderscope.capture import extract
+from encoderscope.cluster import fit_clusters_batch
 from encoderscope.errors import LayerError, ParameterError
 from encoderscope.nave import cluster_positions, combine_depths, nave, prepare_encoder
 
@@ -28,12 +29,39 @@ def test_image_scope_maps_at_each_images_own_resolution(images, tiny_vit):
 
 
 def test_pipeline_is_exactly_capture_combine_cluster(make_image, tiny_vit):
-    image = [make_image(64, 96, seed=5)]
-    result = nave(tiny_vit, image, layers=["blocks.0", "blocks.2"], k=4, seed=3, progress=False)
-    acts = extract(tiny_vit, image, layers=["blocks.0", "blocks.2"], progress=False)
+    image = [make_image(64, 96, seed=5), make_image(64, 96, seed=6)]
+    layers = ["blocks.0", "blocks.2"]
+    acts = extract(tiny_vit, image, layers=layers, progress=False)
     features = combine_depths([acts["blocks.0"].grid, acts["blocks.2"].grid])
-    expected = cluster_positions(features[0].reshape(-1, features.shape[-1]), 4, seed=3)
-    assert np.array_equal(result.records[0].labels.ravel(), expected)
+    flat = features.reshape(2, -1, features.shape[-1])
+    # per-image faiss: the results of earlier versions, bit for bit
+    result = nave(tiny_vit, image, layers=layers, k=4, seed=3, backend="faiss", progress=False)
+    for j in range(2):
+        assert np.array_equal(result.records[j].labels.ravel(), cluster_positions(flat[j], 4, seed=3))
+    assert result.config["backend"] == "faiss" and "backend_requested" not in result.config
+    # the default: the whole batch at once, image j seeded with [seed, j]
+    batched = nave(tiny_vit, image, layers=layers, k=4, seed=3, progress=False)
+    expected = fit_clusters_batch(flat, 4, seed=3, indices=[0, 1])
+    for j in range(2):
+        assert np.array_equal(batched.records[j].labels.ravel(), expected.fits[j].labels)
+    assert batched.config["backend"] == "torch-batched" and batched.config["backend_requested"] == "auto"
+
+
+def test_batched_labels_do_not_depend_on_the_batch_size(make_image, tiny_vit):
+    pictures = [make_image(64, 96, seed=s) for s in range(5)]
+    one = nave(tiny_vit, pictures, k=3, batch_size=1, progress=False)
+    three = nave(tiny_vit, pictures, k=3, batch_size=3, progress=False)
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(one.records, three.records, strict=True))
+    pca = nave(tiny_vit, pictures[:2], k=3, method="pca", progress=False)
+    assert pca.config["backend"] == "torch-batched" and pca.records[0].labels.max() < 3
+
+
+def test_dataset_scope_on_the_device_assigns_as_the_host_path(make_image, tiny_vit):
+    pictures = [make_image(64, 96, seed=7), make_image(80, 80, seed=8)]
+    auto = nave(tiny_vit, pictures, k=4, scope="dataset", progress=False)
+    host = nave(tiny_vit, pictures, k=4, scope="dataset", backend="torch", progress=False)
+    assert auto.config["backend"] == "torch" and auto.config["backend_requested"] == "auto"
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(auto.records, host.records, strict=True))
 
 
 def test_cnn_depths_of_different_resolutions_use_the_first_grid(images, tiny_resnet):
@@ -95,6 +123,8 @@ def test_errors_are_one_line(images, tiny_vit, tmp_path):
         nave(tiny_vit, images[:1], k=500, progress=False)
     with pytest.raises(ParameterError, match="unknown method"):
         nave(tiny_vit, images[:1], method="dbscan", progress=False)
+    with pytest.raises(ParameterError, match="unknown k-means back-end 'cuml'"):
+        nave(tiny_vit, images[:1], backend="cuml", progress=False)
     with pytest.raises(ParameterError, match="unknown scope"):
         nave(tiny_vit, images[:1], scope="world", progress=False)
     with pytest.raises(ParameterError, match="at least 2"):

@@ -154,11 +154,13 @@ def forward_batch(
     layers: Sequence[str],
     stop_early: bool = True,
     autocast: bool = False,
+    to_host: bool = True,
 ) -> dict[str, LayerOutput]:
     """Run one preprocessed batch ``(B, 3, H, W)`` and return the interpreted outputs of exact layer names.
 
     The pixels go to the encoder's device (asynchronously from pinned memory on CUDA); the outputs come back to the
-    CPU as float32. ``autocast`` runs the forward in :func:`~encoderscope.devices.autocast_dtype` of that device.
+    CPU as float32 (``to_host=False`` leaves them on the encoder's device, e.g. for clustering there). ``autocast``
+    runs the forward in :func:`~encoderscope.devices.autocast_dtype` of that device.
     """
     device = encoder.device
     pixels = devices.to_device(pixels, device)
@@ -167,7 +169,8 @@ def forward_batch(
     input_hw = (int(pixels.shape[-2]), int(pixels.shape[-1]))
     outputs = {}
     for name in layers:
-        output = interpret_output(raw[name].detach().cpu(), encoder.layout, input_hw)
+        tensor = raw[name].detach()
+        output = interpret_output(tensor.cpu() if to_host else tensor, encoder.layout, input_hw)
         _check_finite(name, output)
         outputs[name] = output
     return outputs
@@ -184,6 +187,7 @@ def iter_batches(
     max_buffered: int | None = None,
     cache: bool | str | os.PathLike[str] = False,
     device: str | torch.device | None = None,
+    to_host: bool = True,
 ) -> Iterator[Batch]:
     """Stream batches of activations (see the module docstring).
 
@@ -200,6 +204,8 @@ def iter_batches(
         cache: reuse activations from the content-hashed cache (``True`` = the default cache folder, or a folder);
             see :mod:`encoderscope.capture.cache`.
         device: move the encoder there first (default: where it is; see :func:`~encoderscope.devices.resolve_device`).
+        to_host: move computed outputs to the CPU (``False``: keep them on the encoder's device; outputs read from
+            the cache are on the CPU).
     """
     if device is not None:
         encoder.to(device)
@@ -219,7 +225,9 @@ def iter_batches(
             outputs = _cached_outputs(store, entries, names) if store is not None else None
             if outputs is None:
                 pixels = devices.stack_batch([entry.prepared.tensor for entry in entries], encoder.device)
-                outputs = forward_batch(encoder, pixels, names, stop_early=stop_early, autocast=autocast)
+                outputs = forward_batch(
+                    encoder, pixels, names, stop_early=stop_early, autocast=autocast, to_host=to_host
+                )
                 if store is not None:
                     for j, entry in enumerate(entries):
                         store.put(entry.cache_key, {n: o.select([j]) for n, o in outputs.items()})  # type: ignore[arg-type]

@@ -20,11 +20,15 @@ def as_features(features: np.ndarray | torch.Tensor) -> np.ndarray:
     array = np.ascontiguousarray(array, dtype=np.float32)
     bad = ~np.isfinite(array).all(axis=1)
     if bad.any():
-        raise ActivationError(
-            f"features contain NaN or Inf values at {int(bad.sum())} of {array.shape[0]} positions; "
-            "check the layer and the input images"
-        )
+        raise non_finite_error(int(bad.sum()), array.shape[0])
     return array
+
+
+def non_finite_error(bad: int, n_positions: int) -> ActivationError:
+    """The error for features with NaN/Inf values at ``bad`` of ``n_positions`` positions."""
+    return ActivationError(
+        f"features contain NaN or Inf values at {bad} of {n_positions} positions; check the layer and the input images"
+    )
 
 
 def check_k(k: int, n_positions: int) -> int:

@@ -65,24 +65,40 @@ def choose_k(
     n_init: int = DEFAULT_N_INIT,
 ) -> KChoice:
     """Choose K for ``features`` with ``rule`` = ``"auto"`` (inertia-drop, reference) or ``"silhouette"``."""
-    if rule not in RULES:
-        raise ParameterError(f"unknown K rule {rule!r}; choose one of {', '.join(RULES)}")
+    check_rule(rule)
     x = as_features(features)
-    if x.shape[0] <= K_RANGE[-1]:
-        raise ParameterError(
-            f"choosing K over k = 3..10 needs more than 10 positions, got {x.shape[0]}; give K explicitly"
-        )
+    check_enough_positions(x.shape[0])
     fits = [kmeans(x, k, seed=seed, n_init=n_init, backend=backend) for k in K_RANGE]
     if rule == "auto":
         inertias = [fit.inertia for fit in fits]
         return KChoice(inertia_drop_k(inertias), RULES[rule], list(K_RANGE), inertias)
+    scores = silhouette_scores(x, [fit.labels for fit in fits], seed)
+    return KChoice(K_RANGE[int(np.argmax(scores))], RULES[rule], list(K_RANGE), scores)
+
+
+def check_rule(rule: str) -> None:
+    """``rule`` must be one of :data:`RULES`."""
+    if rule not in RULES:
+        raise ParameterError(f"unknown K rule {rule!r}; choose one of {', '.join(RULES)}")
+
+
+def check_enough_positions(n_positions: int) -> None:
+    """Choosing K over k = 3..10 needs more than 10 positions."""
+    if n_positions <= K_RANGE[-1]:
+        raise ParameterError(
+            f"choosing K over k = 3..10 needs more than 10 positions, got {n_positions}; give K explicitly"
+        )
+
+
+def silhouette_scores(x: np.ndarray, labelings: Sequence[np.ndarray], seed: int) -> list[float]:
+    """Mean silhouette of each labeling of ``x`` on a seeded subsample (-1 when a labeling has one cluster)."""
     from sklearn.metrics import silhouette_score
 
     scores = []
-    for fit in fits:
-        if len(np.unique(fit.labels)) < 2:
+    for labels in labelings:
+        if len(np.unique(labels)) < 2:
             scores.append(-1.0)
             continue
         sample = min(SILHOUETTE_SAMPLE, x.shape[0])
-        scores.append(float(silhouette_score(x, fit.labels, sample_size=sample, random_state=seed)))
-    return KChoice(K_RANGE[int(np.argmax(scores))], RULES[rule], list(K_RANGE), scores)
+        scores.append(float(silhouette_score(x, labels, sample_size=sample, random_state=seed)))
+    return scores

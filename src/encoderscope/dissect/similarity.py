@@ -1,9 +1,11 @@
 """The five CLIP-Dissect similarity functions of DISCOVER (equations: docs/methods/dissection.md).
 
 Every function has the contract ``(concept_scores: Tensor[N, M], activations: Tensor[N, U], **params) ->
-Tensor[U, M]``; the description of unit ``u`` is ``argmax_m score[u, m]``. The computation runs in chunks over units
-and concepts (``chunk_elements`` bounds every intermediate), so N=50k images, M=20k concepts and U=4096 units fit in
-a few GB beyond the inputs; the results equal the unchunked formulas up to float rounding.
+Tensor[U, M]``; the description of unit ``u`` is ``argmax_m score[u, m]``. The computation runs in chunks (over units
+and concepts for (soft) WPMI and rank reordering, over images for the cubed cosine; ``chunk_elements`` bounds every
+intermediate), so N=50k images, M=20k concepts and U=4096 units fit in a few GB beyond the inputs; the results equal
+the unchunked formulas up to float rounding, and each takes at most about the time of the plain formula, which
+materialises full-size copies (BENCHMARKS.md, section Similarity).
 
 Example:
     >>> import torch
@@ -38,11 +40,26 @@ def _check(concept_scores: torch.Tensor, activations: torch.Tensor) -> tuple[tor
     if P.shape[0] == 0 or P.shape[1] == 0 or A.shape[1] == 0:
         raise ParameterError("similarity needs at least one image, one concept and one unit")
     for name, tensor in (("concept_scores", P), ("activations", A)):
-        rows = max(1, DEFAULT_CHUNK // max(1, tensor.shape[1]))  # isfinite makes full-size temporaries
-        if not all(bool(torch.isfinite(tensor[r : r + rows]).all()) for r in range(0, tensor.shape[0], rows)):
+        if not _all_finite(tensor):
             raise ActivationError(f"{name} contains NaN or Inf values")
     dtype = P.dtype if P.is_floating_point() else torch.float32
     return P.to(dtype), A.to(device=P.device, dtype=dtype)
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """No NaN or Inf in ``tensor``, checked in row chunks (``isfinite`` makes full-size temporaries).
+
+    A chunk whose sum is finite has only finite values; only when the sum is not (NaN/Inf inside, or an overflow of
+    large values) is the chunk checked element by element.
+    """
+    if not tensor.is_floating_point():
+        return True
+    rows = max(1, DEFAULT_CHUNK // max(1, tensor.shape[1]))
+    for r in range(0, tensor.shape[0], rows):
+        block = tensor[r : r + rows]
+        if not bool(torch.isfinite(block.sum())) and not bool(torch.isfinite(block).all()):
+            return False
+    return True
 
 
 def _spans(total: int, size: int) -> Iterator[tuple[int, int]]:
@@ -151,32 +168,12 @@ def soft_wpmi(
     return _pmi(_weighted_log_likelihood(P, A, k, a, min_prob, weights, chunk_elements), lam)
 
 
-def _column_stats(
-    X: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor], chunk_elements: int
-) -> torch.Tensor:
-    """L2 norm over images of every transformed column of ``X``, in column chunks."""
+def _column_norms(X: torch.Tensor, chunk_elements: int) -> torch.Tensor:
+    """L2 norm over images of every column of ``X``, in column chunks."""
     norms = torch.empty(X.shape[1], dtype=X.dtype, device=X.device)
     for c0, c1 in _spans(X.shape[1], chunk_elements // X.shape[0]):
-        norms[c0:c1] = torch.linalg.vector_norm(transform(X[:, c0:c1], c0, c1), dim=0)
+        norms[c0:c1] = torch.linalg.vector_norm(X[:, c0:c1], dim=0)
     return norms
-
-
-def _blockwise_products(
-    P: torch.Tensor,
-    A: torch.Tensor,
-    p_cols: Callable[[int, int], torch.Tensor],
-    a_cols: Callable[[int, int], torch.Tensor],
-    chunk_elements: int,
-) -> torch.Tensor:
-    """``A'^T P'`` with the normalised columns produced on the fly, block by block."""
-    n = P.shape[0]
-    out = torch.empty(A.shape[1], P.shape[1], dtype=P.dtype, device=P.device)
-    cols = max(1, chunk_elements // n)
-    for u0, u1 in _spans(A.shape[1], cols):
-        a_block = a_cols(u0, u1)
-        for m0, m1 in _spans(P.shape[1], cols):
-            out[u0:u1, m0:m1] = a_block.T @ p_cols(m0, m1)
-    return out
 
 
 def cos_similarity(
@@ -184,19 +181,18 @@ def cos_similarity(
 ) -> torch.Tensor:
     """Cosine over images: every column of P and of A normalised to unit L2 norm; ``A_norm^T P_norm``.
 
+    Computed as ``(A^T P) / (|a_u| |p_m|)``: one matrix product of the inputs themselves (no normalised copies),
+    then the output scaled by the column norms.
+
     Example:
         >>> import torch
         >>> cos_similarity(torch.tensor([[1.0], [0.0]]), torch.tensor([[2.0], [0.0]])).tolist()
         [[1.0]]
     """
     P, A = _check(concept_scores, activations)
-    ident = lambda x, c0, c1: x  # noqa: E731
-    p_norm = _column_stats(P, ident, chunk_elements)
-    a_norm = _column_stats(A, ident, chunk_elements)
-    return _blockwise_products(
-        P, A, lambda m0, m1: P[:, m0:m1] / p_norm[m0:m1], lambda u0, u1: A[:, u0:u1] / a_norm[u0:u1],
-        chunk_elements,
-    )
+    out = A.T @ P
+    out.div_(_column_norms(A, chunk_elements)[:, None]).div_(_column_norms(P, chunk_elements)[None, :])
+    return out
 
 
 def cos_similarity_cubed(
@@ -207,6 +203,10 @@ def cos_similarity_cubed(
 ) -> torch.Tensor:
     """Columns mean-centred over images, cubed, divided by ``max(L2 norm, min_norm)``; then ``A^T P``.
 
+    One pass over blocks of images: each block's centred cubes of P and A are formed once, their products summed
+    into the output and their squares into the column norms; the output is divided by the clamped norms at the
+    end. Every element is transformed exactly once and no block exceeds about ``chunk_elements`` values.
+
     Example:
         >>> import torch
         >>> P = torch.tensor([[1.0], [0.0], [0.0]])
@@ -215,17 +215,17 @@ def cos_similarity_cubed(
     """
     P, A = _check(concept_scores, activations)
     p_mean, a_mean = P.mean(dim=0), A.mean(dim=0)
-    cube_p = lambda x, c0, c1: (x - p_mean[c0:c1]) ** 3  # noqa: E731
-    cube_a = lambda x, c0, c1: (x - a_mean[c0:c1]) ** 3  # noqa: E731
-    p_norm = _column_stats(P, cube_p, chunk_elements).clamp_min(min_norm)
-    a_norm = _column_stats(A, cube_a, chunk_elements).clamp_min(min_norm)
-    return _blockwise_products(
-        P,
-        A,
-        lambda m0, m1: cube_p(P[:, m0:m1], m0, m1) / p_norm[m0:m1],
-        lambda u0, u1: cube_a(A[:, u0:u1], u0, u1) / a_norm[u0:u1],
-        chunk_elements,
-    )
+    out = torch.zeros(A.shape[1], P.shape[1], dtype=P.dtype, device=P.device)
+    p_squares = torch.zeros(P.shape[1], dtype=P.dtype, device=P.device)
+    a_squares = torch.zeros(A.shape[1], dtype=P.dtype, device=P.device)
+    for r0, r1 in _spans(P.shape[0], chunk_elements // (P.shape[1] + A.shape[1])):
+        cube_p = (P[r0:r1] - p_mean).pow_(3)
+        cube_a = (A[r0:r1] - a_mean).pow_(3)
+        p_squares += (cube_p * cube_p).sum(dim=0)
+        a_squares += (cube_a * cube_a).sum(dim=0)
+        out.addmm_(cube_a.T, cube_p)
+    out.div_(a_squares.sqrt_().clamp_min_(min_norm)[:, None]).div_(p_squares.sqrt_().clamp_min_(min_norm)[None, :])
+    return out
 
 
 def rank_reorder(
@@ -260,6 +260,7 @@ def rank_reorder(
     out = torch.empty(A.shape[1], m, dtype=P.dtype, device=P.device)
     m_chunk = max(1, min(m, chunk_elements // t))
     u_chunk = max(1, chunk_elements // (t * m_chunk))
+    positions = torch.arange(t, device=P.device).view(1, t, 1)
     for u0, u1 in _spans(A.shape[1], u_chunk):
         acts_UT = top_vals_TU[:, u0:u1].T  # descending
         ascending_UT = acts_UT.flip(1)
@@ -271,7 +272,8 @@ def rank_reorder(
         rows_UT = index_TU[:, u0:u1].T
         for m0, m1 in _spans(m, m_chunk):
             c_UTM = P[rows_UT, m0:m1]
-            ranks = c_UTM.argsort(dim=1).argsort(dim=1)
+            order = c_UTM.argsort(dim=1)  # ranks = the inverse permutation (a scatter, not a second sort)
+            ranks = torch.empty_like(order).scatter_(1, order, positions.expand_as(order))
             reordered = torch.gather(ascending_UT.unsqueeze(-1).expand_as(c_UTM), 1, ranks)
             error = ((acts_UT.unsqueeze(-1) - reordered).abs() ** p).mean(dim=1) / base.unsqueeze(-1)
             out[u0:u1, m0:m1] = -error / c_UTM.mean(dim=1) ** scale_p

@@ -91,7 +91,11 @@ class NaveConfig(Config):
         "sample, streamed).",
     )
     seed: int = option(0, help=HELP_SEED)
-    backend: str = option("faiss", help="k-means back-end: faiss (CPU) | torch (GPU if any) | sklearn.")
+    backend: str = option(
+        "auto",
+        help="Clustering back-end: auto (all images of a batch at once in torch on the encoder's device) | faiss "
+        "(per image, CPU) | torch (per image) | sklearn.",
+    )
     resample: str = option(
         "bicubic", help="bicubic (reference: to the first layer's grid) | bilinear-input (departure: to the input "
         "resolution).",
@@ -125,7 +129,7 @@ class NaveConfig(Config):
             self._set("heads", tuple(int(h) for h in self.heads))
         _choice("method", self.method, METHODS)
         _choice("scope", self.scope, SCOPES)
-        _choice("backend", self.backend, BACKENDS, "k-means back-end")
+        _choice("backend", self.backend, ("auto", *BACKENDS), "k-means back-end")
         _choice("resample", self.resample, RESAMPLE_MODES, "resample mode")
         if self.fit_positions < 2:
             raise ParameterError(f"fit_positions must be at least 2, got {self.fit_positions}")

@@ -36,8 +36,9 @@ from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.capture.extract import Batch, iter_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
-from encoderscope.cluster import Clustering, fit_clusters
+from encoderscope.cluster import Clustering, assign_labels, fit_clusters, fit_clusters_batch
 from encoderscope.cluster.agglomerative import MAX_WARD_POINTS
+from encoderscope.cluster.batch import BACKEND_NAME, BATCH_METHODS
 from encoderscope.configs import resolve_config
 from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
 from encoderscope.nave.attention import attention_labels, attention_module
@@ -129,6 +130,23 @@ def _record(batch: Batch, j: int, labels: np.ndarray, k: int, k_choice: Any = No
         k_choice=None if k_choice is None else dataclasses.asdict(k_choice),
         item=item,
     )
+
+
+def _backend_used(backend: str, method: str, scope: str) -> str:
+    """The back-end that ``"auto"`` resolves to: batched torch for the image scope, torch for one shared fit."""
+    if backend != "auto" or method == "attention":
+        return backend
+    return BACKEND_NAME if scope == "image" and method in BATCH_METHODS else "torch"
+
+
+def _sample_rows(flat: torch.Tensor, indices: list[int], quota: int, seed: int) -> np.ndarray:
+    """Each image's seeded sample of positions (``default_rng([seed, index])``, sorted), gathered on the features'
+    device and brought to the host in one transfer."""
+    n = flat.shape[1]
+    picks = [np.sort(np.random.default_rng([seed, i]).choice(n, size=min(n, quota), replace=False)) for i in indices]
+    rows = torch.from_numpy(np.repeat(np.arange(len(picks)), [len(p) for p in picks])).to(flat.device)
+    cols = torch.from_numpy(np.concatenate(picks)).to(flat.device)
+    return flat[rows, cols].cpu().numpy()
 
 
 def _display_name(encoder: Encoder, layer_set: _LayerSet, method: str) -> str:
@@ -229,22 +247,39 @@ def _nave_layer_sets(
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
     image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))
-    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast)
+    used = _backend_used(backend, method, scope)
+    on_device = backend == "auto" and method != "attention"  # features stay on the encoder's device
+    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device)
     errors: list[dict[str, str]] = []
     records: list[list[NaveRecord]] = [[] for _ in sets]
     fits: list[Clustering | None] = [None for _ in sets]
-    clustering = dict(method=method, seed=seed, backend=backend, n_init=n_init)
+    clustering = dict(method=method, seed=seed, backend="torch" if backend == "auto" else backend, n_init=n_init)
+
+    def skip(batch: Batch, j: int, s: int, err: EncoderscopeError) -> None:
+        key = batch.items[j].key
+        warn(f"skipped {key}: {err}")
+        errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
 
     def cluster_one(batch: Batch, j: int, s: int, feats: torch.Tensor) -> None:
         h, w, dim = feats.shape[1:]
         try:
             fit = fit_clusters(feats[j].reshape(-1, dim), parsed_k, **clustering)
         except EncoderscopeError as err:
-            key = batch.items[j].key
-            warn(f"skipped {key}: {err}")
-            errors.append({"key": key, "reason": str(err), "layers": ",".join(sets[s].names)})
+            skip(batch, j, s, err)
             return
         records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
+
+    def cluster_batch(batch: Batch, s: int, feats: torch.Tensor) -> None:
+        b, h, w, dim = feats.shape
+        out = fit_clusters_batch(
+            feats.reshape(b, h * w, dim), parsed_k, method=method, seed=seed, indices=batch.indices, n_init=n_init
+        )
+        for j, (fit, err) in enumerate(zip(out.fits, out.errors, strict=True)):
+            if fit is None:
+                assert err is not None
+                skip(batch, j, s, err)
+            else:
+                records[s].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
 
     if method == "attention" or scope == "image":
         for batch in iter_batches(enc, image_set, capture, **passes):
@@ -255,6 +290,9 @@ def _nave_layer_sets(
                         records[s].append(_record(batch, j, labels[j].numpy(), n_heads))
                     continue
                 feats = _features(batch, layer_set, resample)
+                if used == BACKEND_NAME:
+                    cluster_batch(batch, s, feats)
+                    continue
                 for j in range(len(batch.indices)):
                     cluster_one(batch, j, s, feats)
         watch.lap("forward and clustering")
@@ -266,21 +304,20 @@ def _nave_layer_sets(
         for batch in iter_batches(enc, image_set, capture, **passes):
             for s, layer_set in enumerate(sets):
                 feats = _features(batch, layer_set, resample)
-                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1]).numpy()
+                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1])
                 if buffers[s] is None:
                     buffers[s] = np.empty((quota * len(image_set), flat.shape[-1]), dtype=np.float32)
                 buffer = buffers[s]
                 assert buffer is not None
-                for j, index in enumerate(batch.indices):
-                    n = flat.shape[1]
-                    pick = np.random.default_rng([seed, index]).choice(n, size=min(n, quota), replace=False)
-                    buffer[filled[s] : filled[s] + len(pick)] = flat[j, np.sort(pick)]
-                    filled[s] += len(pick)
+                sample = _sample_rows(flat, batch.indices, quota, seed)
+                buffer[filled[s] : filled[s] + len(sample)] = sample
+                filled[s] += len(sample)
         watch.lap("sample pass")
         for s in range(len(sets)):
             buffer = buffers[s]
             if buffer is not None and filled[s]:
-                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering)
+                device = enc.device if on_device else None
+                fits[s] = fit_clusters(buffer[: filled[s]], parsed_k, **clustering, device=device)
             buffers[s] = None
         watch.lap("fit")
         for batch in iter_batches(enc, image_set, capture, **passes):
@@ -290,7 +327,10 @@ def _nave_layer_sets(
                     continue
                 feats = _features(batch, layer_set, resample)
                 b, h, w, dim = feats.shape
-                labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
+                if on_device:
+                    labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
+                else:
+                    labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
                 for j in range(b):
                     records[s].append(_record(batch, j, labels[j], fit.k))
         watch.lap("assignment pass")
@@ -313,7 +353,7 @@ def _nave_layer_sets(
             "method": method,
             "scope": scope if method != "attention" else "image",
             "seed": seed,
-            "backend": backend,
+            "backend": used,
             "n_init": n_init,
             "resample": resample,
             "batch_size": batch_size,
@@ -321,6 +361,8 @@ def _nave_layer_sets(
             "autocast": autocast,
             "device": devices.describe(enc.device),
         }
+        if used != backend:
+            config["backend_requested"] = backend
         notes = _notes(enc, kept)
         if method == "attention":
             config["heads"] = list(heads) if heads is not None else "all"
@@ -365,7 +407,10 @@ def nave(
             integer, ``"auto"`` or ``"silhouette"``), ``method`` (``"kmeans"``, ``"pca"``, ``"agglomerative"``,
             ``"attention"``: ViTs, CLS-to-patch attention, label = argmax head, ``heads=[...]`` picks heads),
             ``scope`` (``"image"``: one clustering per image; ``"dataset"``: one shared clustering), ``seed``,
-            ``backend`` (``"faiss"``, ``"torch"``, ``"sklearn"``), ``resample`` (``"bicubic"``, the reference, or
+            ``backend`` (``"auto"``, the default: k-means/PCA of all images of a batch at once in torch on the
+            encoder's device, image ``i`` seeded with ``[seed, i]``, and the dataset scope's fit and assignment there
+            too; or a per-image back-end: ``"faiss"``, the results of earlier versions, ``"torch"``, ``"sklearn"``;
+            ``config["backend"]`` records the one used), ``resample`` (``"bicubic"``, the reference, or
             ``"bilinear-input"``), ``batch_size`` (8), ``n_init`` (4), ``fit_positions`` (20000), ``random_init``,
             ``size`` (shorter side in px; ``None`` = native resolution as the reference), ``max_side``,
             ``autocast`` (mixed-precision forward, see :func:`~encoderscope.devices.autocast_dtype`),
