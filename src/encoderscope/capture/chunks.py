@@ -313,13 +313,23 @@ def _merge(entries: list[_Entry], fresh: list[_Entry], computed: dict[str, Layer
     merged = {}
     for name in names:
         parts = []
+        device = _device_of(computed[name]) if computed else None
         for e in entries:
             if e.stored is not None:
-                parts.append(e.stored.outputs[name])
+                stored = e.stored.outputs[name]
+                parts.append(stored if device is None else stored.to(device))
             else:
                 parts.append(computed[name].select([position[id(e)]]))
         merged[name] = LayerOutput.concat(parts)
     return merged
+
+
+def _device_of(output: LayerOutput) -> torch.device | None:
+    """Where a computed output lives (stored parts are moved there before concatenating)."""
+    for tensor in (output.grid, output.prefix, output.vector, output.raw):
+        if tensor is not None:
+            return tensor.device
+    return None
 
 
 class _Planner:

@@ -466,6 +466,23 @@ class ActivationStore:
             self.save_manifest()
 
 
+def open_store(
+    cache: bool | str | os.PathLike[str],
+    encoder: Encoder,
+    layers: Sequence[str],
+    autocast: Any = False,
+    mode: str = "dense",
+    extra: Any = None,
+) -> ActivationStore:
+    """The store of ``cache=`` (``True``: the default folder) for one encoder, its layers and settings.
+
+    ``extra``: anything else that changes the activations (e.g. the seed of stochastic layers), part of the key.
+    """
+    settings = model_settings(encoder, layers, autocast, mode, extra)
+    key = model_key(encoder, layers, autocast, mode, extra)
+    return ActivationStore(store_root(cache), key, {"model": getattr(encoder, "spec", None), **settings})
+
+
 # -- inspecting and clearing store folders -------------------------------------------------------------------
 
 
