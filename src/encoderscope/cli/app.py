@@ -42,7 +42,7 @@ def _register_commands() -> None:
 
 
 # One module per concern. Add a name here when a command module lands.
-COMMAND_MODULES: list[str] = ["layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc"]
+COMMAND_MODULES: list[str] = ["layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc", "cache"]
 
 
 def main(argv: list[str] | None = None) -> None:
