@@ -336,6 +336,43 @@ def iter_input_batches(
                 yield stack_inputs(rest, image_set.items, device)
 
 
+def iter_fixed_batches(
+    items: Sequence[Any],
+    transform: Transform,
+    batch_size: int,
+    workers: int | None = None,
+    device: torch.device | str | None = None,
+) -> Iterator[torch.Tensor]:
+    """Pixel batches of ``batch_size`` consecutive items, in order, for a transform of one output size (a
+    classifier crop, a CLIP transform), decoded by ``workers`` processes.
+
+    For items already read once (a scorer's pass over the probe images that the activation pass kept): the rows
+    must stay aligned, so an unreadable item raises :class:`~encoderscope.errors.ImageError` instead of being
+    skipped.
+
+    Example:
+        >>> from PIL import Image
+        >>> from encoderscope.data import open_images
+        >>> from encoderscope.zoo.preprocess import Preprocess
+        >>> items = open_images([Image.new("RGB", (40, 30))] * 3).items
+        >>> [tuple(b.shape) for b in iter_fixed_batches(items, Preprocess(size=16).classify, 2, workers=0)]
+        [(2, 3, 16, 16), (1, 3, 16, 16)]
+    """
+    target = torch.device("cpu" if device is None else device)
+    prepared = iter_prepared(items, resolve_transform(transform), workers, ahead=2 * batch_size)
+    with contextlib.closing(prepared):
+        pending: list[torch.Tensor] = []
+        for entry in prepared:
+            if isinstance(entry, InputSkip):
+                raise ImageError(entry.reason)
+            pending.append(entry.tensor)
+            if len(pending) == batch_size:
+                yield devices.to_device(devices.stack_batch(pending, target), target)
+                pending = []
+        if pending:
+            yield devices.to_device(devices.stack_batch(pending, target), target)
+
+
 def as_image_set(images: Any) -> Any:
     """``images`` as an :class:`~encoderscope.data.ImageSet` (opened with ``open_images`` unless it is one)."""
     from encoderscope.data.images import ImageSet, open_images
