@@ -149,3 +149,12 @@ def test_folders_that_are_not_stores_are_refused(tmp_path):
     with pytest.raises(ParameterError, match="not an encoderscope activation store"):
         clear_store(tmp_path)
     assert (tmp_path / "notes.txt").exists()
+
+
+def test_cache_settings_of_configurations(tmp_path):
+    from encoderscope.capture.store import cache_setting, store_root
+    from encoderscope.nave.config import NaveConfig
+
+    assert [cache_setting(value) for value in (None, False, "")] == [None, None, None]
+    assert cache_setting(True) == str(store_root(True)) and cache_setting(tmp_path) == str(tmp_path)
+    assert NaveConfig(cache=False).cache is None  # never a folder named "False"

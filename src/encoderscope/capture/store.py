@@ -242,6 +242,19 @@ def store_root(cache: bool | str | os.PathLike[str]) -> Path:
     return cache_dir("activation-store") if cache is True else Path(cache)  # type: ignore[arg-type]
 
 
+def cache_setting(cache: Any) -> str | None:
+    """``cache=`` as a configuration records it: ``None`` for no store (``False``, ``None``, ``""``), else the folder
+    (``True``: the default one).
+
+    Example:
+        >>> cache_setting(False), cache_setting("acts")
+        (None, 'acts')
+    """
+    if cache is None or cache is False or cache == "":
+        return None
+    return str(store_root(cache))
+
+
 def _mark(root: Path) -> None:
     marker = root / MARKER
     if marker.exists():

@@ -17,6 +17,7 @@ from typing import Any
 
 from encoderscope.capture.inputs import check_workers
 from encoderscope.capture.pooling import POOL_MODES
+from encoderscope.capture.store import cache_setting
 from encoderscope.configs import (
     HELP_ARCH,
     HELP_AUTOCAST,
@@ -79,8 +80,7 @@ class DissectConfig(Config):
             self._set("probe", (self.probe,))
         if self.workers is not None:
             check_workers(self.workers)
-        if self.cache is not None:
-            self._set("cache", str(self.cache))
+        self._set("cache", cache_setting(self.cache))
         self._set("similarity_params", dict(self.similarity_params or {}))
         valid = similarity_options(self.similarity)
         unknown = sorted(set(self.similarity_params) - set(valid))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from encoderscope.capture.inputs import check_workers
+from encoderscope.capture.store import cache_setting
 from encoderscope.cluster import BACKENDS, DEFAULT_N_INIT, parse_k
 from encoderscope.configs import (
     HELP_ARCH,
@@ -128,8 +129,7 @@ class NaveConfig(Config):
         self._set("k", parse_k(self.k))
         if self.workers is not None:
             check_workers(self.workers)
-        if self.cache is not None:
-            self._set("cache", str(self.cache))
+        self._set("cache", cache_setting(self.cache))
         self._set("layers", _layers(self.layers))
         if isinstance(self.images, str):
             self._set("images", (self.images,))
