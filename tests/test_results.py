@@ -43,6 +43,11 @@ def _compare(tmp: Path, make_image: Callable[..., Any], tiny_resnet: Any) -> Any
     return es.compare([tiny_resnet, "baseline:slic"], images, layers="layer3", k=2, size=48, progress=False)
 
 
+def _flow(tmp: Path, make_image: Callable[..., Any], tiny_resnet: Any) -> Any:
+    images = [make_image(48, 64, seed=0), make_image(40, 40, seed=1)]
+    return es.flow(tiny_resnet, images, "layer2,layer3", k=2, size=48, progress=False)
+
+
 def _scenes_maps(tmp: Path) -> tuple[Any, Any]:
     from encoderscope.data.scenes import SceneConfig
     from encoderscope.nave.result import NaveRecord, NaveResult
@@ -151,6 +156,7 @@ CASES: dict[str, tuple[Callable[..., Any], str, str]] = {
     "nave": (_nave, "nave", "NaveResult"),
     "nave-dataset": (_nave_dataset, "nave", "NaveResult"),
     "compare": (_compare, "compare", "Comparison"),
+    "flow": (_flow, "flow", "FlowResult"),
     "corloc": (_corloc, "corloc", "LocalisationScores"),
     "corloc-metric": (_corloc_metric, "corloc", "CorLocResult"),
     "dissect": (_dissect, "dissect", "Dissection"),

@@ -82,6 +82,9 @@ _API: dict[str, str] = {
     "RunRecord": "encoderscope.runs",
     "load_result": "encoderscope.results",
     "compare": "encoderscope.nave.compare",
+    "flow": "encoderscope.nave.flow",  # concept flow across depths: encoderscope.flow(encoder, images, layers, ...)
+    "FlowResult": "encoderscope.nave.flow",
+    "FlowConfig": "encoderscope.nave.config",
     "evaluate_corloc": "encoderscope.nave.evaluate",
 }
 

@@ -28,6 +28,7 @@ from encoderscope.runs import RUN_FILE, RunRecord
 LOADERS: dict[str, str] = {
     "nave": "encoderscope.nave.result:NaveResult",
     "compare": "encoderscope.nave.compare:Comparison",
+    "flow": "encoderscope.nave.flow:FlowResult",
     "dissect": "encoderscope.dissect.describe:Dissection",
     "link-pairs": "encoderscope.linking.pairs:PairedData",
     "link-fit": "encoderscope.linking.network:LinkFit",
@@ -90,7 +91,7 @@ def _loader(spec: str) -> Any:
 def load_result(folder: str | os.PathLike[str]) -> Any:
     """The result saved in ``folder`` (a run folder, or a pairs ``.npz`` file), of the type its run.json names.
 
-    NaveResult, Comparison, LocalisationScores / CorLocResult, Dissection, PairedData, LinkFit, SweepResult,
+    NaveResult, Comparison, FlowResult, LocalisationScores / CorLocResult, Dissection, PairedData, LinkFit, SweepResult,
     QuantifyResult, CounterfactualResult, TrainResult (LWTA), ScenesSummary, StudyResult. A folder without run.json,
     with a record of another tool or of a newer encoderscope gives one line saying so.
     """

@@ -46,6 +46,7 @@ KINDS = (
     "nave",
     "compare",
     "corloc",
+    "flow",
     "dissect",
     "link-pairs",
     "link-fit",

@@ -6,14 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from encoderscope._io import file_sha256
 from encoderscope.errors import ParameterError, SourceError
 from encoderscope.linking.generators import (
     Generator,
+    generator_record,
+    generator_spec,
     linear_generator,
     load_generator,
     load_stylegan_pickle,
     wrap_generator,
 )
+from tests.linking.fake_stylegan import write_pickle
 
 
 def test_sampling_is_seeded_and_distinct_per_seed() -> None:
@@ -67,6 +71,26 @@ def test_stylegan_pickle_needs_trust(tmp_path) -> None:
         load_stylegan_pickle(path)
     with pytest.raises(SourceError, match="unknown generator"):
         load_generator("zoo:nope")
+
+
+def test_a_stylegan_pickle_is_recorded_by_resolved_path_and_sha256(tmp_path, monkeypatch) -> None:
+    path = write_pickle(tmp_path / "net.pkl")
+    monkeypatch.chdir(tmp_path)
+    gen = load_generator("stylegan:net.pkl", trust_pickle=True)
+    assert gen.name == f"stylegan:{path.resolve()}" == generator_spec("stylegan:net.pkl")
+    assert generator_record(gen) == {"generator": gen.name, "generator_sha256": file_sha256(path)}
+    assert generator_record(linear_generator()) == {"generator": "synthetic:linear"}
+    assert gen.synthesize(gen.sample(2, seed=0, truncation=0.7)).shape == (2, 3, 16, 16)
+    again = load_generator(gen.name, trust_pickle=True, sha256=file_sha256(path))
+    assert np.allclose(again.sample(2, seed=0), gen.sample(2, seed=0))
+
+
+def test_a_changed_pickle_is_refused_before_it_is_unpickled(tmp_path) -> None:
+    path = write_pickle(tmp_path / "net.pkl")
+    recorded = file_sha256(path)
+    path.write_bytes(b"not a pickle any more")  # unpickling it would fail differently
+    with pytest.raises(SourceError, match="changed since it was recorded"):
+        load_stylegan_pickle(path, trust_pickle=True, sha256=recorded)
 
 
 @pytest.mark.zoo

@@ -59,6 +59,18 @@ def test_ridge_cv_generalises_where_ols_interpolates() -> None:
     assert cv.config["alpha"] in RIDGE_ALPHAS
 
 
+def test_ols_with_fewer_training_pairs_than_features_warns_once(capsys) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 50)), rng.normal(size=(60, 2))
+    fit_link(x, y, method="ols", seed=0)  # 48 training pairs for 50 features
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and len(err.strip().splitlines()) == 1
+    assert "48 training pairs for 50 features" in err and "ridge-cv" in err
+    fit_link(x, y, method="ridge-cv", seed=0)
+    fit_link(x[:, :10], y, method="ols", seed=0)  # 48 pairs for 10 features: well determined
+    assert capsys.readouterr().err == ""
+
+
 def test_bad_inputs() -> None:
     with pytest.raises(ParameterError, match="unknown method"):
         fit_link(np.zeros((5, 2)), np.zeros((5, 1)), method="svm")

@@ -121,3 +121,33 @@ def test_u_must_divide_the_width() -> None:
         LWTA(3, mode="conv")(torch.zeros(1, 8, 2, 2))
     with pytest.raises(ParameterError, match="N, C, H, W"):
         LWTA(2, mode="conv")(torch.zeros(2, 8))
+
+
+def test_explicit_axis_competes_over_that_axis_with_the_modes_defaults() -> None:
+    x = torch.randn(2, 8, 3, 4, generator=_gen(13))
+    layer = LWTA(4, mode="dense", axis=1, width=8, generator=_gen(14))
+    out = layer(x)
+    assert layer.temp_test == 0.01 and layer.eps == 1e-8
+    assert ((out.reshape(2, 2, 4, 3, 4) != 0).sum(2) == 1).all()
+    assert torch.allclose(out[out != 0], x[out != 0])
+    head = LWTA(2, mode="conv", axis=-1, width=6, generator=_gen(15))
+    assert ((head(torch.randn(5, 6, generator=_gen(16))).reshape(5, 3, 2) != 0).sum(-1) == 1).all()
+    tokens = torch.randn(2, 5, 8, generator=_gen(17))
+    assert torch.equal(LWTA(4, axis=-1, generator=_gen(18))(tokens), LWTA(4, generator=_gen(18))(tokens))
+
+
+def test_width_is_checked_at_every_call() -> None:
+    layer = LWTA(2, mode="conv", axis=1, width=(8, 16))
+    assert layer(torch.randn(1, 16, 2, 2)).shape == (1, 16, 2, 2)
+    with pytest.raises(ParameterError, match=r"expected 8 or 16 features on axis 1, got input shape \(1, 4, 8, 8\)"):
+        layer(torch.zeros(1, 4, 8, 8))
+    with pytest.raises(ParameterError, match="expected 6 features on axis -1"):
+        LWTA(1, width=6)(torch.zeros(2, 8))
+    with pytest.raises(ParameterError, match="axis 2 does not exist"):
+        LWTA(2, axis=2)(torch.zeros(2, 8))
+
+
+@pytest.mark.parametrize("kwargs", [{"axis": 1.0}, {"width": 0}, {"width": ()}, {"width": (8, True)}])
+def test_bad_axis_or_width_raise(kwargs: dict) -> None:
+    with pytest.raises(ParameterError):
+        LWTA(2, **kwargs)

@@ -25,9 +25,10 @@ def _frozen(module: torch.nn.Module) -> bool:
     return not module.training and not any(p.requires_grad for p in module.parameters())
 
 
-def test_zoo_lists_the_four_entries() -> None:
+def test_zoo_lists_the_five_entries() -> None:
     infos = {info.name: info for info in zoo_models()}
-    assert list(infos) == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "dinov2-vits14"]
+    assert list(infos) == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "dinov2-vits14",
+                           "eyes-colour-cnn"]
     for info in infos.values():
         assert info.description
         assert info.available == (info.reason == "")

@@ -34,14 +34,17 @@ NO_PROGRESS = typer.Option(False, "--quiet", help="No progress bars.")
 
 def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, autocast: bool,
                trust_pickle: bool = False):
+    """The generator given, else the one recorded; a recorded pickle must still have its recorded sha256."""
     from encoderscope.devices import resolve_device
-    from encoderscope.linking.generators import load_generator
+    from encoderscope.linking.generators import generator_spec, load_generator
 
     target = resolve_device(device)
     name = spec or recorded.get("generator")
     if not name:
         raise ParameterError("no generator recorded; pass --generator")
-    return load_generator(name, trust_pickle=trust_pickle, device=target, autocast=autocast)
+    same = generator_spec(name) == recorded.get("generator")
+    return load_generator(name, trust_pickle=trust_pickle, device=target, autocast=autocast,
+                          sha256=recorded.get("generator_sha256") if same else None)
 
 
 def _classifier(spec: str | None, layer: str | None, head: str | None, recorded: dict[str, Any], random_init: bool,
@@ -106,6 +109,7 @@ def tune_cmd(
     device: str = DEVICE,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
+    from encoderscope.linking.generators import generator_record
     from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.tune import sweep_units, tuning_features
 
@@ -116,7 +120,7 @@ def tune_cmd(
                       config.autocast)
     feats, labels = tuning_features(gen, clf, config.samples, config.samples_seed, progress=not quiet)
     sweep = sweep_units(network, gen, clf, feats, sample_classes=labels, progress=not quiet, config=config)
-    sweep.config.update({"link": str(config.link), "samples_seed": config.samples_seed, "generator": gen.name,
+    sweep.config.update({"link": str(config.link), "samples_seed": config.samples_seed, **generator_record(gen),
                          "classifier": clf.describe()})
     sweep.save(out)
     top = sweep.ranking()[:5]
@@ -128,6 +132,7 @@ def tune_cmd(
 def quantify_cmd(
     config: LinkQuantifyConfig,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:
@@ -143,7 +148,7 @@ def quantify_cmd(
     kind, _, layer = config.source.partition(":")
     kwargs: dict[str, Any] = {"kind": kind, "size": config.feature_size}
     if kind == "generator":
-        kwargs["generator"] = _generator(config.generator, recorded, device, config.autocast)
+        kwargs["generator"] = _generator(config.generator, recorded, device, config.autocast, trust_pickle)
     if kind == "classifier":
         clf = _classifier(config.classifier, None, None, recorded, config.random_init, device, config.autocast)
         kwargs["classifier"], kwargs["layer"] = clf, layer
@@ -165,18 +170,31 @@ def quantify_cmd(
     typer.echo(f"{len(quant.rows)} (unit, sample, part) rows; selective units -> {out / 'selective_units.csv'}")
 
 
-def _class_index(value: str, names: list[str] | None) -> int:
+#: a classifier that knows a generator's classes, for the error of a classifier that does not
+CLASSIFIER_FOR = {"zoo:eyes-cdcgan": "zoo:eyes-colour-cnn"}
+
+
+def _class_index(value: str, names: list[str] | None, gen: Any) -> int:
     if value.isdigit():
         return int(value)
     if names and value in names:
         return names.index(value)
-    raise ParameterError(f"unknown class {value!r}" + (f"; classes: {', '.join(names[:20])}" if names else ""))
+    known = f"; classes: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}" if names else ""
+    if gen.class_names and value in gen.class_names:
+        suggestion = CLASSIFIER_FOR.get(gen.name)
+        raise ParameterError(
+            f"the classifier has no class {value!r}{known}: {value!r} is a class of the generator {gen.name}, so "
+            "link it to a classifier of the generator's classes"
+            + (f" (make the pairs with -c {suggestion})" if suggestion else "")
+        )
+    raise ParameterError(f"unknown class {value!r}{known}")
 
 
 @config_command(link_app, "counterfactual", LinkCounterfactualConfig, kind="link-counterfactual")
 def counterfactual_cmd(
     config: LinkCounterfactualConfig,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:
@@ -187,11 +205,11 @@ def counterfactual_cmd(
 
     require_inputs(config, "link", "origin", "target")
     network = LinkingNetwork.load(config.link)
-    gen = _generator(config.generator, network.meta, device, config.autocast)
+    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
     clf = _classifier(config.classifier, config.feature_layer, config.head, network.meta, config.random_init, device,
                       config.autocast)
     names = list(clf.class_names) if clf.class_names else None
-    o, t = _class_index(str(config.origin), names), _class_index(str(config.target), names)
+    o, t = _class_index(str(config.origin), names, gen), _class_index(str(config.target), names, gen)
     if config.pairs is not None:
         data = PairedData.load(config.pairs)
         feats = data.features[data.predictions == o][: config.n]

@@ -11,6 +11,12 @@ The **head** maps the feature layer to the logits (ResNet's ``fc`` in the paper)
 number of logits, and it is verified numerically: applying it to the captured features must reproduce the
 network's logits. Pass ``head=`` (a module name or a callable) when that check fails.
 
+The resize uses the encoder's ``Preprocess.interpolation`` (bicubic for most weights), antialiased as PIL resizes,
+so a generated image is prepared as :meth:`~encoderscope.zoo.Preprocess.classify` prepares a photo, to uint8
+rounding (bicubic overshoot is clipped to [0, 1] as PIL clips it to 0..255). torch has no Lanczos filter:
+``lanczos`` weights get an antialiased bicubic resize (a named departure). A plain ``nn.Module`` carries no
+transform: it gets ``interpolation="bilinear"`` unless told otherwise.
+
 The classifier runs where its module is (``device=`` moves it; ``autocast=True`` runs the forward in mixed
 precision); images may come from any device and the features and logits come back to the CPU as numpy arrays.
 
@@ -41,6 +47,9 @@ from encoderscope.capture.outputs import interpret_output
 from encoderscope.capture.pooling import unit_activations
 from encoderscope.errors import LayerError, ParameterError, SourceError
 
+#: torch's resize mode for each ``Preprocess.interpolation`` name (no Lanczos in torch: antialiased bicubic).
+TORCH_MODES = {"bicubic": "bicubic", "bilinear": "bilinear", "nearest": "nearest-exact", "lanczos": "bicubic"}
+
 
 @dataclass
 class LinkClassifier:
@@ -50,7 +59,7 @@ class LinkClassifier:
         module: the network (eval mode); its forward returns logits for classifiers.
         feature_layer: dotted module name whose output are the features ``r``.
         mean, std: normalisation; size: square input side (``None`` keeps the generator's size); crop_pct: the
-            evaluation crop fraction.
+            evaluation crop fraction; interpolation: the resize filter (a ``Preprocess.interpolation`` name).
         class_names: names of the logits, when known.
         head: callable features -> logits (found or given; see the module docstring), or ``None``.
         pool: how a spatial feature output becomes one value per unit (``mean`` by default; ``cls`` for tokens).
@@ -65,6 +74,7 @@ class LinkClassifier:
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     size: int | None = 224
     crop_pct: float = 1.0
+    interpolation: str = "bilinear"
     class_names: tuple[str, ...] | None = None
     head: Callable[[torch.Tensor], torch.Tensor] | None = None
     head_name: str | None = None
@@ -74,6 +84,12 @@ class LinkClassifier:
     has_logits: bool = True
     batch_size: int = 32
     autocast: bool = False
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in TORCH_MODES:
+            raise ParameterError(
+                f"unknown interpolation {self.interpolation!r}; choose one of {', '.join(TORCH_MODES)}"
+            )
 
     @property
     def device(self) -> torch.device:
@@ -98,6 +114,7 @@ class LinkClassifier:
         class_names: Sequence[str] | None = None,
         size: int | None = 224,
         crop_pct: float = 1.0,
+        interpolation: str = "bilinear",
         mean: Sequence[float] = (0.485, 0.456, 0.406),
         std: Sequence[float] = (0.229, 0.224, 0.225),
         pool: str = "auto",
@@ -114,8 +131,8 @@ class LinkClassifier:
         module.eval()
         clf = cls(
             module=module, feature_layer=feature_layer, mean=tuple(mean), std=tuple(std), size=size,
-            crop_pct=crop_pct, class_names=tuple(class_names) if class_names else None, pool=pool, spec=spec,
-            has_logits=has_logits,
+            crop_pct=crop_pct, interpolation=interpolation, class_names=tuple(class_names) if class_names else None,
+            pool=pool, spec=spec, has_logits=has_logits,
         )
         if isinstance(head, str):
             if head not in modules:
@@ -140,8 +157,8 @@ class LinkClassifier:
         pre = encoder.preprocess
         clf = cls.from_module(
             encoder.module, layer, head=head, class_names=encoder.class_names, size=pre.size,
-            crop_pct=pre.crop_pct, mean=pre.mean, std=pre.std, pool=pool, spec=encoder.spec,
-            has_logits=encoder.classifier is not None,
+            crop_pct=pre.crop_pct, interpolation=pre.interpolation, mean=pre.mean, std=pre.std, pool=pool,
+            spec=encoder.spec, has_logits=encoder.classifier is not None,
         )
         clf.layout = encoder.layout
         return clf
@@ -149,7 +166,8 @@ class LinkClassifier:
     # -- running ----------------------------------------------------------------------------------------------
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Resize (shorter side to ``size / crop_pct``), centre-crop ``size`` and normalise ``(B, 3, H, W)`` [0, 1]."""
+        """Resize (shorter side to ``size / crop_pct``, with ``interpolation``), centre-crop ``size`` and normalise
+        ``(B, 3, H, W)`` images in [0, 1]."""
         x = devices.to_device(images, self.device).float()
         if self.size is not None:
             short = round(self.size / self.crop_pct)
@@ -157,7 +175,11 @@ class LinkClassifier:
             scale = short / min(h, w)
             new_hw = (max(self.size, round(h * scale)), max(self.size, round(w * scale)))
             if new_hw != (h, w):
-                x = F.interpolate(x, size=new_hw, mode="bilinear", align_corners=False, antialias=True)
+                mode = TORCH_MODES[self.interpolation]
+                smooth = {} if mode == "nearest-exact" else {"align_corners": False, "antialias": True}
+                x = F.interpolate(x, size=new_hw, mode=mode, **smooth)
+                if mode == "bicubic":  # its overshoot is clipped, as PIL clips to 0..255
+                    x = x.clamp(0.0, 1.0)
             top, left = (new_hw[0] - self.size) // 2, (new_hw[1] - self.size) // 2
             x = x[..., top : top + self.size, left : left + self.size]
         mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)[:, None, None]
@@ -230,8 +252,8 @@ class LinkClassifier:
         """Configuration recorded in run.json."""
         return {
             "spec": self.spec, "feature_layer": self.feature_layer, "size": self.size, "crop_pct": self.crop_pct,
-            "mean": list(self.mean), "std": list(self.std), "pool": self.pool, "head": self.head_name,
-            "classes": list(self.class_names) if self.class_names else None,
+            "interpolation": self.interpolation, "mean": list(self.mean), "std": list(self.std), "pool": self.pool,
+            "head": self.head_name, "classes": list(self.class_names) if self.class_names else None,
         }
 
 

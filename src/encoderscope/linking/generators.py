@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from encoderscope import devices
+from encoderscope._io import file_sha256
 from encoderscope.errors import ParameterError, SourceError, WeightsUnavailableError
 from encoderscope.zoo.locate import package_file
 
@@ -86,6 +87,16 @@ def class_indices(cls: ClassArg, n: int, class_names: Sequence[str] | None) -> n
     if array.size != n:
         raise ParameterError(f"got {array.size} classes for {n} latents")
     return array
+
+
+def batch_seed(seed: int, cls: int, batch: int) -> int:
+    """The seed of one sampling batch: distinct for every (seed, class, batch), so the RNG stream advances.
+
+    Example:
+        >>> batch_seed(0, 1, 0) != batch_seed(0, 1, 1)
+        True
+    """
+    return int(np.random.SeedSequence([seed, cls + 1, batch]).generate_state(1)[0])
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
@@ -240,13 +251,19 @@ def load_dcgan_faces(batch_size: int = 64) -> LatentGenerator:
     )
 
 
+def eyes_cdcgan_files() -> tuple[Path, Path]:
+    """``(generator.py, generator_model_state.pth)`` of ``omniart-eye-generator`` (``WeightsUnavailableError`` when
+    the package is missing), found without importing it."""
+    return (package_file("omniart_eye_generator", "generator.py", no_deps=True),
+            package_file("omniart_eye_generator", "generator_model_state.pth", no_deps=True))
+
+
 def load_eyes_cdcgan(batch_size: int = 64) -> LatentGenerator:
     """``zoo:eyes-cdcgan``: the conditional DCGAN of ``omniart-eye-generator``; latent ``z (100) ⊕ one_hot (8)``.
 
     The package is never imported (its ``__init__`` loads CUDA tensors); ``generator.py`` is loaded by file path.
     """
-    code_path = package_file("omniart_eye_generator", "generator.py", no_deps=True)
-    weights = package_file("omniart_eye_generator", "generator_model_state.pth", no_deps=True)
+    code_path, weights = eyes_cdcgan_files()
     spec = importlib.util.spec_from_file_location("_encoderscope_eye_generator", code_path)
     if spec is None or spec.loader is None:
         raise WeightsUnavailableError(f"cannot load {code_path}")
@@ -323,21 +340,33 @@ def wrap_generator(
     )
 
 
-def load_stylegan_pickle(path: str | Path, trust_pickle: bool = False, batch_size: int = 8) -> LatentGenerator:
+def load_stylegan_pickle(
+    path: str | Path, trust_pickle: bool = False, batch_size: int = 8, sha256: str | None = None
+) -> LatentGenerator:
     """A StyleGAN2/3/XL network pickle (``G_ema``); needs ``trust_pickle=True`` and the user's StyleGAN code on
     ``sys.path`` (``dnnlib``, ``torch_utils``; nothing is vendored here).
 
     The latent is one w (``w_dim``); it is tiled ``num_ws`` times for synthesis (``noise_mode='none'``) as the
     reference code does. Truncation is centred on ``G.mapping.w_avg`` (per class when it has one row per class).
+
+    The generator is named ``stylegan:<resolved path>`` and its ``info`` holds the path and the file's SHA-256, so
+    results record where it is and what it was (:func:`generator_record`). ``sha256``: the hash a previous step
+    recorded; a file that no longer has it is refused before it is unpickled.
     """
-    path = Path(path)
+    path = Path(path).expanduser().resolve()
     if not trust_pickle:
         raise SourceError(
             f"{path} is a pickle, which can run arbitrary code; pass trust_pickle=True (--trust-pickle) only for "
             "files you trust"
         )
-    if not path.exists():
+    if not path.is_file():
         raise WeightsUnavailableError(f"StyleGAN pickle not found: {path}")
+    digest = file_sha256(path)  # every time (not remembered by mtime): the check guards the unpickling
+    if sha256 is not None and digest != sha256:
+        raise SourceError(
+            f"{path} changed since it was recorded (sha256 {sha256[:12]}..., now {digest[:12]}...); restore it, or "
+            "make the pairs again with the file as it is now"
+        )
     import pickle
 
     try:
@@ -349,7 +378,9 @@ def load_stylegan_pickle(path: str | Path, trust_pickle: bool = False, batch_siz
         ) from err
     network = data["G_ema"] if isinstance(data, dict) else data
     _freeze(network)
-    return stylegan_generator(network, name=f"stylegan:{path.name}", batch_size=batch_size)
+    gen = stylegan_generator(network, name=f"stylegan:{path}", batch_size=batch_size)
+    gen.info.update({"path": str(path), "sha256": digest})
+    return gen
 
 
 def stylegan_generator(network: Any, name: str = "stylegan", batch_size: int = 8) -> LatentGenerator:
@@ -396,19 +427,51 @@ _ZOO: dict[str, Callable[[], LatentGenerator]] = {
 }
 
 
+def generator_spec(spec: str) -> str:
+    """A spec as results record it: a StyleGAN pickle's path resolved (``stylegan:/abs/net.pkl``), others as given.
+
+    Example:
+        >>> generator_spec("zoo:eyes-cdcgan")
+        'zoo:eyes-cdcgan'
+    """
+    if spec.startswith("stylegan:"):
+        return f"stylegan:{Path(spec.removeprefix('stylegan:')).expanduser().resolve()}"
+    return spec
+
+
+def generator_record(generator: Generator) -> dict[str, str]:
+    """What a result records so that a later step loads the same generator again: ``generator`` (its spec) and,
+    for a file, ``generator_sha256``.
+
+    Example:
+        >>> generator_record(load_generator("synthetic:linear"))
+        {'generator': 'synthetic:linear'}
+    """
+    record = {"generator": generator.name}
+    digest = getattr(generator, "info", {}).get("sha256")
+    if digest:
+        record["generator_sha256"] = str(digest)
+    return record
+
+
 def generator_specs() -> list[str]:
     """The generator specs :func:`load_generator` accepts by name."""
     return [*_ZOO, "stylegan:PATH.pkl (with trust_pickle=True)"]
 
 
 def load_generator(
-    spec: str | Generator, trust_pickle: bool = False, device: devices.DeviceSpec = None, autocast: bool = False
+    spec: str | Generator,
+    trust_pickle: bool = False,
+    device: devices.DeviceSpec = None,
+    autocast: bool = False,
+    sha256: str | None = None,
 ) -> Generator:
     """Resolve a generator spec (``zoo:dcgan-faces``, ``zoo:eyes-cdcgan``, ``synthetic:linear``,
     ``stylegan:PATH.pkl``) or pass a :class:`Generator` through.
 
     ``device``: where its network runs (default: a spec goes to :func:`~encoderscope.devices.resolve_device`'s
-    default, a given generator stays where it is). ``autocast``: synthesise in mixed precision.
+    default, a given generator stays where it is). ``autocast``: synthesise in mixed precision. ``sha256``: the hash
+    a StyleGAN pickle must still have (see :func:`load_stylegan_pickle`).
 
     Example:
         >>> load_generator("synthetic:linear").latent_dim
@@ -423,7 +486,8 @@ def load_generator(
     elif spec in _ZOO:
         gen = _ZOO[spec]().to(device)
     elif spec.startswith("stylegan:"):
-        gen = load_stylegan_pickle(spec.removeprefix("stylegan:"), trust_pickle=trust_pickle).to(device)
+        gen = load_stylegan_pickle(spec.removeprefix("stylegan:"), trust_pickle=trust_pickle, sha256=sha256)
+        gen.to(device)
     else:
         raise SourceError(f"unknown generator {spec!r}; known: {', '.join(generator_specs())}")
     if isinstance(gen, LatentGenerator):

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from encoderscope._io import read_json, read_npz, write_json, write_npz
+from encoderscope._progress import warn
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.config import FIT_METHODS, LinkFitConfig
@@ -211,6 +212,9 @@ def fit_link(
 ) -> LinkFit:
     """Fit features -> latents with ``method`` on a seeded split and score it on the held-out part.
 
+    ``ols`` with no more training pairs than features + 1 (the intercept) fits them exactly and cannot generalise:
+    a one-line warning then points to ``ridge-cv``.
+
     Args:
         method: ``ols`` (the paper's), ``ridge``, ``ridge-cv``, ``elasticnet`` or ``mlp`` (default: the config's).
         config: a :class:`~encoderscope.linking.config.LinkFitConfig`; ``options`` (its fields) override it:
@@ -236,6 +240,9 @@ def fit_link(
     if len(x) - n_test < 2:
         raise ParameterError(f"too few pairs ({len(x)}) to fit and test")
     test, train = order[:n_test], order[n_test:]
+    if method == "ols" and len(train) <= x.shape[1] + 1:
+        warn(f"ols: {len(train)} training pairs for {x.shape[1]} features (+ intercept) interpolate: the link fits "
+             "them exactly and will not generalise; use method 'ridge-cv' (--method ridge-cv) or more pairs")
     if method == "mlp":
         network = LinkingNetwork("mlp", mlp=_fit_mlp(x[train], y[train], hidden, epochs, seed, lr))
     else:

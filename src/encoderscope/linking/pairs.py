@@ -29,13 +29,8 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkPairsConfig
-from encoderscope.linking.generators import Generator
+from encoderscope.linking.generators import Generator, batch_seed, generator_record
 from encoderscope.runs import RUN_FILE, RunRecord, Stopwatch, python_call
-
-
-def batch_seed(seed: int, cls: int, batch: int) -> int:
-    """The seed of one sampling batch: distinct for every (seed, class, batch), so the RNG stream advances."""
-    return int(np.random.SeedSequence([seed, cls + 1, batch]).generate_state(1)[0])
 
 
 @dataclass
@@ -47,7 +42,7 @@ class PairedData:
         features: ``(N, D)`` classifier features of the generated images.
         labels: ``(N,)`` generator class per pair (``-1`` for unconditional generators).
         predictions: ``(N,)`` classifier argmax per pair (``-1`` without logits).
-        meta: generator, classifier, seed, truncation, acceptance counts.
+        meta: generator (and a pickle's sha256), classifier, seed, truncation, acceptance counts.
         run: the run's record (typed configuration, command, timings).
     """
 
@@ -203,7 +198,7 @@ def make_pairs(
     if sum(accepted.values()) == 0:
         raise ParameterError("no sample was classified as its generator class; check the class mapping")
     meta = {
-        "generator": generator.name, "classifier": classifier.describe(), "seed": seed, "truncation": truncation,
+        **generator_record(generator), "classifier": classifier.describe(), "seed": seed, "truncation": truncation,
         "n_per_class": n_per_class, "filter_correct": use_filter, "class_map": mapping, "accepted": accepted,
         "tried": tried, "batch_size": batch_size, "sampling": "seed per (seed, class, batch): SeedSequence",
         "class_names": list(names) if names else None,

@@ -1,4 +1,4 @@
-"""DISCOVER's stochastic LWTA layers: the layer, model conversion, sparsity, training and evaluation.
+"""DISCOVER's stochastic LWTA layers: the layer, model conversion (and its plan), sparsity, training, evaluation.
 
 Example:
     >>> import timm
@@ -7,10 +7,23 @@ Example:
     >>> sparse = lwta.convert(vit, U=4)
     >>> sorted(lwta.lwta_layers(sparse))
     ['blocks.0.mlp.act', 'blocks.1.mlp.act']
+    >>> lwta.plan(vit)[0]
+    Site(name='blocks.0.mlp.act', mode='dense', axis=-1, widths=(128,))
 """
 
 from encoderscope.lwta.convert import convert, lwta_layers, set_deterministic, set_generator
 from encoderscope.lwta.layer import LWTA, kl_loss
+from encoderscope.lwta.placement import Site, plan
 from encoderscope.lwta.sparsity import SparsityMeter
 
-__all__ = ["LWTA", "SparsityMeter", "convert", "kl_loss", "lwta_layers", "set_deterministic", "set_generator"]
+__all__ = [
+    "LWTA",
+    "Site",
+    "SparsityMeter",
+    "convert",
+    "kl_loss",
+    "lwta_layers",
+    "plan",
+    "set_deterministic",
+    "set_generator",
+]

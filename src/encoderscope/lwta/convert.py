@@ -1,12 +1,19 @@
-"""Turning a timm ViT or a timm/torchvision ResNet into a DISCOVER network (docs/methods/lwta.md#placement).
+"""Turning a model into a DISCOVER network: its activations become LWTA layers that compete over features
+(docs/methods/lwta.md#placement).
 
-* ViTs (any module with ``fc1`` and ``act``, such as timm's ``Mlp``): every MLP activation becomes
-  ``LWTA(U, mode="dense")``; attention is unchanged.
-* ResNets: every ``nn.ReLU`` becomes ``LWTA(U, mode="conv")``: the stem's, the one after ``bn1`` of
-  each block and the one after the residual addition (torchvision blocks call one ``relu`` module for
-  both, so one replacement covers both uses).
+:func:`~encoderscope.lwta.placement.plan` decides which activations are replaced and along which axis each LWTA
+competes (one probe forward pass; see that module). In short:
 
-The copy keeps every other weight; the input model is not modified.
+* ViT-like models (timm ``Mlp``/``ConvMlp``/``GluMlp``, torchvision and Hugging Face MLP blocks): every MLP
+  activation becomes ``LWTA(U, mode="dense")``; attention is unchanged. Token MLPs and channels-last grids compete
+  over the last axis, conv MLPs (``fc1`` a 1x1 convolution) over the channels at each position.
+* CNNs: every activation module becomes ``LWTA(U, mode="conv")`` over the channels at each position: for a ResNet
+  every ReLU (the stem's, the one after ``bn1`` of each block and the one after the residual addition; torchvision
+  blocks call one ``relu`` module for both, so one replacement covers both uses), for other CNNs their SiLU,
+  Hardswish, GELU, LeakyReLU... the same way (the paper converts ReLU networks only).
+
+The copy keeps every other weight; the input model is not modified. Each LWTA layer knows its feature axis and
+width and raises a one-line error for an input that does not have them.
 
 Example:
     >>> import timm
@@ -25,6 +32,7 @@ from torch import nn
 
 from encoderscope.errors import ParameterError
 from encoderscope.lwta.layer import LWTA
+from encoderscope.lwta.placement import Site, plan
 
 
 def _set_child(root: nn.Module, dotted: str, new: nn.Module) -> None:
@@ -33,19 +41,22 @@ def _set_child(root: nn.Module, dotted: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def _relu_like(module: nn.Module) -> bool:
-    return isinstance(module, nn.ReLU | nn.ReLU6) or (isinstance(module, LWTA) and module.mode == "conv")
+def _check_divisible(sites: list[Site], U: int) -> None:
+    """One line naming the layers whose feature width U does not divide."""
+    bad = [site for site in sites if any(width % U for width in site.widths)]
+    if not bad:
+        return
 
+    def width(site: Site) -> str:
+        widths = "/".join(str(w) for w in site.widths if w % U)
+        return f"{widths} {'channels' if site.axis == 1 else 'features'}"
 
-def _mlp_targets(model: nn.Module) -> list[tuple[str, int]]:
-    """``(activation name, width)`` of every transformer MLP (a module with ``fc1`` and ``act``)."""
-    found = []
-    for name, module in model.named_modules():
-        fc1 = getattr(module, "fc1", None)
-        if isinstance(getattr(module, "act", None), nn.Module) and isinstance(fc1, nn.Linear | nn.Conv2d):
-            width = fc1.out_features if isinstance(fc1, nn.Linear) else fc1.out_channels
-            found.append((f"{name}.act" if name else "act", int(width)))
-    return found
+    if len(bad) == 1:
+        raise ParameterError(f"convert: U={U} does not divide the {width(bad[0])} of {bad[0].name}")
+    listed = ", ".join(f"{site.name} ({width(site)})" for site in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    raise ParameterError(f"convert: U={U} does not divide the width of {len(bad)} of the {len(sites)} layers to "
+                         f"replace: {listed}{more}")
 
 
 def convert(
@@ -56,46 +67,35 @@ def convert(
     deterministic: bool = False,
     kl_weight: float = 0.0,
     seed: int | None = 0,
+    example: torch.Tensor | None = None,
 ) -> nn.Module:
     """A copy of ``model`` with LWTA activations (see the module docstring).
 
     Args:
-        model: a timm ``VisionTransformer`` (or any model with ``fc1``/``act`` MLPs) or a ResNet.
-        U: competitors per block; must divide every MLP width (ViT) or every channel count (ResNet).
+        model: a timm, torchvision or Hugging Face vision model, or any module taking one image batch.
+        U: competitors per block; must divide the feature width of every replaced activation.
         temp, temp_test, deterministic, kl_weight: passed to every :class:`LWTA`.
         seed: seeds one ``torch.Generator`` shared by all layers (``None``: the global RNG).
+        example: the input of the probe pass (default: a seeded image batch of one at the model's own size).
 
     Returns:
         the converted copy (same training/eval mode as ``model``).
+
+    Raises:
+        ParameterError: in one line, which layers cannot be converted and why.
     """
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    LWTA(U, temp=temp, temp_test=temp_test)  # validates the parameters before the probe pass
     copied = copy.deepcopy(model)
-    targets = _mlp_targets(copied)
-    mode = "dense"
-    if not targets:
-        mode = "conv"
-        targets = [(name, -1) for name, module in copied.named_modules() if _relu_like(module)]
-    if not targets:
-        raise ParameterError("convert: found neither transformer MLPs (fc1/act) nor ReLUs to replace")
-    for name, width in targets:
-        if width > 0 and width % U:
-            raise ParameterError(f"convert: U={U} does not divide the MLP width {width} of {name}")
+    sites = plan(copied, example)
+    _check_divisible(sites, U)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    for site in sites:
         layer = LWTA(
             U, temp=temp, temp_test=temp_test, deterministic=deterministic, kl_weight=kl_weight,
-            mode=mode, generator=generator,  # type: ignore[arg-type]
+            mode=site.mode, generator=generator, axis=site.axis, width=site.widths,
         )
-        _set_child(copied, name, layer)
-    if mode == "conv" and U > 1:
-        _check_channels(copied, U)
+        _set_child(copied, site.name, layer.train(copied.get_submodule(site.name).training))
     return copied
-
-
-def _check_channels(model: nn.Module, U: int) -> None:
-    """Every BatchNorm/conv width feeding an LWTA must be divisible by U (checked on the declared widths)."""
-    for name, module in model.named_modules():
-        width = module.num_features if isinstance(module, nn.BatchNorm2d) else None
-        if width is not None and width % U:
-            raise ParameterError(f"convert: U={U} does not divide the {width} channels of {name}")
 
 
 def lwta_layers(model: nn.Module) -> dict[str, LWTA]:

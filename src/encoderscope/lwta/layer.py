@@ -1,14 +1,21 @@
 """The stochastic local-winner-takes-all (LWTA) activation of DISCOVER (docs/methods/lwta.md, code-exact).
 
-Units are split into blocks of ``U`` consecutive units. In each block one unit, drawn from
-``Categorical(softmax(h_block))`` with the Gumbel-max trick, passes its *linear* value (possibly
-negative); the others output zero. Gradients flow through the relaxed Gumbel-softmax at temperature
-``temp`` (straight-through estimator).
+Units are split into blocks of ``U`` consecutive units of the feature axis. In each block one unit, drawn from
+``Categorical(softmax(h_block))`` with the Gumbel-max trick, passes its *linear* value (possibly negative); the
+others output zero. Gradients flow through the relaxed Gumbel-softmax at temperature ``temp`` (straight-through
+estimator).
 
-* ``mode="dense"`` (transformer MLPs, token inputs ``(..., K)``): competition within each block of the
-  last axis; defaults ``temp_test=0.01``, ``eps=1e-8`` and, for ``U=1``, GELU.
-* ``mode="conv"`` (CNNs, inputs ``(N, C, H, W)``): competition among ``U`` consecutive channels at each
-  position; defaults ``temp_test=1.67``, ``eps=1e-5`` and, for ``U=1``, ReLU.
+The ``mode`` picks the released layer whose defaults apply:
+
+* ``mode="dense"`` (transformer MLPs, the DeiT code): features on the last axis (tokens ``(..., K)``, or
+  channels-last grids ``(N, H, W, K)``); defaults ``temp_test=0.01``, ``eps=1e-8`` and, for ``U=1``, GELU.
+* ``mode="conv"`` (CNN activations, the ResNet code): channels on axis 1 (``(N, C, H, W)``), competition among
+  ``U`` consecutive channels at each position; defaults ``temp_test=1.67``, ``eps=1e-5`` and, for ``U=1``, ReLU.
+
+``axis`` overrides the mode's feature axis (a conv-MLP activation is ``mode="dense", axis=1``; a CNN head on
+``(N, C)`` vectors is ``mode="conv", axis=-1``). With ``width`` set, every input must have that many features on
+the axis (or one of several, for a module called at several widths), so the layer can never compete over a
+spatial axis by mistake.
 
 The layer stays stochastic at test time, as in the released code; ``deterministic=True`` (or a
 temperature of 0) takes the argmax instead. The KL term to the uniform prior is available through
@@ -20,10 +27,14 @@ Example:
     >>> out = layer(torch.randn(2, 8))
     >>> (out.reshape(2, 2, 4) != 0).sum(-1).tolist()
     [[1, 1], [1, 1]]
+    >>> conv = LWTA(2, mode="dense", axis=1, width=4, generator=torch.Generator().manual_seed(0))
+    >>> (conv(torch.randn(1, 4, 3, 5)).reshape(1, 2, 2, 3, 5) != 0).sum(2).unique().tolist()
+    [1]
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -37,6 +48,8 @@ Mode = Literal["dense", "conv"]
 #: Defaults per mode, from the released code: DeiT (dense) and ResNet (conv) activations.
 TEMP_TEST: dict[str, float] = {"dense": 0.01, "conv": 1.67}
 EPS: dict[str, float] = {"dense": 1e-8, "conv": 1e-5}
+#: The feature axis of each mode unless ``axis`` is given: last (tokens, channels-last) or 1 (channels-first).
+AXIS: dict[str, int] = {"dense": -1, "conv": 1}
 
 
 def gumbel_noise(
@@ -64,7 +77,11 @@ class LWTA(nn.Module):
         temp_test: temperature in ``eval()`` mode; ``None`` gives 0.01 (dense) or 1.67 (conv).
         deterministic: take the argmax of the pre-activations instead of a sample.
         kl_weight: weight of the KL term for training loops (0, as the released code); see :meth:`kl`.
-        mode: ``"dense"`` (last axis) or ``"conv"`` (channel axis of ``(N, C, H, W)``).
+        mode: ``"dense"`` (DeiT defaults, features on the last axis) or ``"conv"`` (ResNet defaults, channels on
+            axis 1 of ``(N, C, H, W)``).
+        axis: the feature axis the blocks are taken along; ``None`` gives the mode's (-1 dense, 1 conv).
+        width: the number of features expected on ``axis`` (checked at every call), or a tuple of the allowed
+            numbers; ``None``: any multiple of U.
         eps: numerical epsilon of the Gumbel noise; ``None`` gives 1e-8 (dense) or 1e-5 (conv).
         generator: a ``torch.Generator`` for repeatable noise (shared generators are fine).
     """
@@ -79,6 +96,8 @@ class LWTA(nn.Module):
         mode: Mode = "dense",
         eps: float | None = None,
         generator: torch.Generator | None = None,
+        axis: int | None = None,
+        width: int | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(U, int) or isinstance(U, bool) or U < 1:
@@ -87,6 +106,13 @@ class LWTA(nn.Module):
             raise ParameterError(f"LWTA mode must be 'dense' or 'conv', got {mode!r}")
         if temp < 0 or (temp_test is not None and temp_test < 0):
             raise ParameterError("LWTA temperatures must be >= 0")
+        if axis is not None and (not isinstance(axis, int) or isinstance(axis, bool)):
+            raise ParameterError(f"LWTA axis must be an integer, got {axis!r}")
+        widths = (width,) if isinstance(width, int) else width
+        if widths is not None and not (
+            widths and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths)
+        ):
+            raise ParameterError(f"LWTA width must be a positive integer or a tuple of them, got {width!r}")
         self.U = U
         self.mode: Mode = mode
         self.temp = float(temp)
@@ -95,32 +121,49 @@ class LWTA(nn.Module):
         self.kl_weight = float(kl_weight)
         self.eps = float(EPS[mode] if eps is None else eps)
         self.generator = generator
+        self.axis = AXIS[mode] if axis is None else axis
+        self._needs_grid = mode == "conv" and axis is None  # the historical (N, C, H, W) contract of conv mode
+        self.widths: tuple[int, ...] | None = None if widths is None else tuple(widths)
         self._kl_terms: list[torch.Tensor] = []
 
     def extra_repr(self) -> str:
         return (
             f"U={self.U}, mode={self.mode!r}, temp={self.temp}, temp_test={self.temp_test}, "
-            f"deterministic={self.deterministic}, kl_weight={self.kl_weight}"
+            f"deterministic={self.deterministic}, kl_weight={self.kl_weight}, axis={self.axis}, widths={self.widths}"
         )
 
-    def _blocks(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Reshape to blocks; returns the blocked tensor and the competition axis."""
-        if self.mode == "conv":
-            if x.dim() != 4:
-                raise ParameterError(f"LWTA conv mode needs (N, C, H, W) inputs, got shape {tuple(x.shape)}")
-            n, c, h, w = x.shape
-            if c % self.U:
-                raise ParameterError(f"LWTA: U={self.U} does not divide the {c} channels")
-            return x.reshape(n, c // self.U, self.U, h, w), 2
-        k = x.shape[-1]
+    def _feature_axis(self, x: torch.Tensor) -> int:
+        """The non-negative feature axis of ``x``, after checking it exists and has the expected width."""
+        shape = tuple(x.shape)
+        if self._needs_grid and x.dim() < 3:
+            raise ParameterError(f"LWTA conv mode needs (N, C, H, W) inputs (channels on axis 1), got shape {shape}")
+        if not -x.dim() <= self.axis < x.dim():
+            raise ParameterError(f"LWTA: feature axis {self.axis} does not exist in an input of shape {shape}")
+        axis = self.axis % x.dim()
+        if self.widths is not None and shape[axis] not in self.widths:
+            expected = " or ".join(str(w) for w in self.widths)
+            raise ParameterError(f"LWTA: expected {expected} features on axis {self.axis}, got input shape {shape}")
+        return axis
+
+    def _blocks(self, x: torch.Tensor, axis: int) -> torch.Tensor:
+        """``x`` reshaped to ``(before, K/U, U[, after])`` around the feature axis (competition along dim 2).
+
+        A last feature axis gives 3-D blocks, as the released dense layer (a softmax over the last dim).
+        """
+        shape = tuple(x.shape)
+        k = shape[axis]
         if k % self.U:
-            raise ParameterError(f"LWTA: U={self.U} does not divide the width {k}")
-        return x.reshape(-1, k // self.U, self.U), 2
+            what = f"{k} channels" if self.mode == "conv" and axis == 1 else f"width {k}"
+            raise ParameterError(f"LWTA: U={self.U} does not divide the {what}")
+        blocked = (math.prod(shape[:axis]), k // self.U, self.U)
+        return x.reshape(*blocked, math.prod(shape[axis + 1 :])) if axis < x.dim() - 1 else x.reshape(blocked)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feature_axis = self._feature_axis(x)
         if self.U == 1:
             return F.gelu(x) if self.mode == "dense" else F.relu(x)
-        blocks, axis = self._blocks(x)
+        blocks = self._blocks(x, feature_axis)
+        axis = 2
         temp = self.temp if self.training else self.temp_test
         if self.deterministic or temp == 0:
             index = blocks.argmax(dim=axis, keepdim=True)

@@ -94,7 +94,7 @@ def build_model(config: ModelConfig) -> nn.Module:
         raise ParameterError(f"unknown architecture {config.arch!r}; use vit or resnet")
     return convert(
         base, config.U, temp=config.temp, temp_test=config.temp_test, kl_weight=config.kl_weight,
-        seed=config.seed,
+        seed=config.seed, example=torch.zeros(1, 3, config.img_size, config.img_size),
     )
 
 

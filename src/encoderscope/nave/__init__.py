@@ -24,6 +24,7 @@ from typing import Any
 
 from encoderscope.nave.cluster import cluster_positions
 from encoderscope.nave.combine import combine_depths, layer_weights
+from encoderscope.nave.flow import FlowResult, flow, flow_from_results
 from encoderscope.nave.pipeline import nave, nave_layer_sets, prepare_encoder
 from encoderscope.nave.result import NaveRecord, NaveResult, grid_to_image
 
@@ -40,10 +41,13 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
+    "FlowResult",
     "NaveRecord",
     "NaveResult",
     "cluster_positions",
     "combine_depths",
+    "flow",
+    "flow_from_results",
     "grid_to_image",
     "layer_weights",
     "nave",

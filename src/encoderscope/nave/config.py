@@ -1,5 +1,6 @@
-"""Configurations of the NAVE runs: :class:`NaveConfig` (``nave``), :class:`CompareConfig` (``compare``) and
-:class:`CorLocConfig` (``corloc``). Their ``check()`` is the one place that checks NAVE's arguments.
+"""Configurations of the NAVE runs: :class:`NaveConfig` (``nave``), :class:`CompareConfig` (``compare``),
+:class:`CorLocConfig` (``corloc``) and :class:`FlowConfig` (``flow``). Their ``check()`` is the one place that checks
+NAVE's arguments.
 
 Example:
     >>> NaveConfig(k="auto", layers="blocks.5, blocks.11", size="native").layers
@@ -219,13 +220,58 @@ class CorLocConfig(Config):
         return {"no_hard": self.no_hard, "classes": list(self.classes) if self.classes else None}
 
 
+FLOW_GRIDS = ("finer", "coarser")
+
+
+def _dataset_scope() -> NaveConfig:
+    return NaveConfig(scope="dataset")
+
+
+@dataclass(frozen=True)
+class FlowConfig(Config):
+    """A concept flow across depths (``encoderscope flow``, docs/flow.md): one dataset-scope NAVE clustering per
+    layer of ``nave.layers`` (one forward pass for all of them), then the transitions between consecutive depths.
+
+    The NAVE scope is always ``"dataset"`` (concept ids must mean the same in every image); ``check()`` sets it.
+    """
+
+    nave: NaveConfig = option(
+        factory=_dataset_scope, help="The NAVE options of every depth; 'layers' lists the depths, shallow to deep."
+    )
+    persist_share: float = option(
+        0.5, help="A concept persists when more than this share of it goes to one concept that takes more than this "
+        "share of its positions from it (0.5 <= value < 1).",
+    )
+    branch_share: float = option(
+        0.25, help="A concept splits when two or more concepts each take at least this share of it; a concept is a "
+        "merge when two or more concepts each give at least this share of it (0 < value <= 0.5).",
+    )
+    grid: str = option(
+        "finer", help="Common grid of two depths: finer (the coarser map is repeated, nearest; every position "
+        "counts) | coarser (the finer map is sampled, nearest).",
+    )
+
+    def check(self) -> None:
+        if self.nave.scope != "dataset":
+            self._set("nave", self.nave.replace(scope="dataset"))
+        if self.nave.method == "attention":
+            raise ParameterError("concept flow needs a clustering at each depth; method 'attention' labels heads")
+        if not 0.5 <= self.persist_share < 1:
+            raise ParameterError(f"persist_share must be in [0.5, 1), got {self.persist_share}")
+        if not 0 < self.branch_share <= 0.5:
+            raise ParameterError(f"branch_share must be in (0, 0.5], got {self.branch_share}")
+        _choice("grid", self.grid, FLOW_GRIDS, "flow grid")
+
+
 __all__ = [
     "BASELINES",
     "FIT_POSITIONS",
+    "FLOW_GRIDS",
     "GALLERY_SIZE",
     "METHODS",
     "SCOPES",
     "CompareConfig",
     "CorLocConfig",
+    "FlowConfig",
     "NaveConfig",
 ]

