@@ -22,3 +22,9 @@ def write_section(section: str, markdown: str, path: Path = ROOT / "BENCHMARKS.m
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     write_text(path, text.rstrip("\n") + "\n")
     return path
+
+
+def all_rounds(times: dict[str, list[float]]) -> str:
+    """One line listing every round's seconds per run (beside a table of the fastest rounds)."""
+    return "All rounds (s): " + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values)
+                                         for name, values in times.items()) + "."

@@ -45,6 +45,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+import _sections  # the benchmarks folder is on sys.path when a script runs
 import numpy as np
 import torch
 
@@ -177,8 +178,7 @@ def overhead(args: argparse.Namespace, folder: Path) -> str:
         f"| c. reference style: batch 1, sklearn `KMeans(5)` defaults per image | {best['reference']:.2f} | "
         f"{ms['reference']:.0f} | c/b = {best['reference'] / best['nave']:.2f} |",
         "",
-        "All rounds (s): " + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values)
-                                       for name, values in times.items()) + ".",
+        _sections.all_rounds(times),
     ])
 
 
@@ -384,14 +384,11 @@ def main() -> None:
                 sections["Clustering"] = [clustering(args, folder)]
             else:
                 sections["NAVE dataset-scope memory"] = [rss(args)]
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _sections import write_section
-
     for section, blocks in sections.items():
         markdown = "\n\n".join([_machine(None if section.endswith("memory") else args.rounds), *blocks])
         print(f"## {section}\n\n{markdown}\n", flush=True)
         if not args.no_write:
-            print(f"wrote {write_section(section, markdown)}")
+            print(f"wrote {_sections.write_section(section, markdown)}")
 
 
 if __name__ == "__main__":

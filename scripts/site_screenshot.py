@@ -11,9 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 from encoderscope.report.browser import check_page
+from PIL import Image
 
 
 def main(page: str, out: str, width: int = 1280, height: int = 860) -> None:

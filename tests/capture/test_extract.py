@@ -86,3 +86,35 @@ def test_outputs_stay_on_the_encoders_device_on_request(vit, small_images, monke
         assert not gpu.on_gpu(moved[0].outputs["blocks.1"].grid)  # the default brings outputs to the host
         vit.to("cpu")
     assert torch.equal(kept[0].outputs["blocks.1"].grid.cpu(), moved[0].outputs["blocks.1"].grid)
+
+
+def _tiny_conv():
+    torch.manual_seed(0)
+    return load_model(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.ReLU()))
+
+
+def test_a_store_hit_reads_without_the_model_or_the_image(make_image, tmp_path, monkeypatch):
+    enc = _tiny_conv()
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        make_image(40, 48, seed=i).save(folder / f"{i}.png")
+    first = extract(enc, folder, layers="1", progress=False, cache=tmp_path / "store", workers=0)["1"].grid
+    assert len(list((tmp_path / "store").rglob("*.safetensors"))) == 1  # one chunk, one shard
+    enc.module[0].weight.data.fill_(float("nan"))  # a hit must not call the model ...
+    from encoderscope.data.images import ImageItem
+
+    def no_decoding(self):  # ... nor decode the images (their keys hash the files' bytes)
+        raise AssertionError(f"{self.key} was decoded")
+
+    monkeypatch.setattr(ImageItem, "load", no_decoding)
+    second = extract(enc, folder, layers="1", progress=False, cache=tmp_path / "store", workers=0)["1"].grid
+    assert torch.equal(first, second)
+
+
+def test_workers_do_not_change_activations(make_image, tmp_path):
+    enc = _tiny_conv()
+    images = [make_image(40 + 8 * (i % 2), 48, seed=i) for i in range(5)]
+    runs = [list(iter_batches(enc, images, "1", batch_size=2, progress=False, workers=n)) for n in (0, 2)]
+    assert [b.indices for b in runs[0]] == [b.indices for b in runs[1]]
+    assert all(torch.equal(a.outputs["1"].grid, b.outputs["1"].grid) for a, b in zip(*runs, strict=True))

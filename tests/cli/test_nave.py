@@ -38,6 +38,20 @@ def test_nave_command_autocast_flag(capsys, folder, tmp_path):
     assert read_npz(tmp_path / "out" / "labels.npz")["a.png"].shape == (64, 96)
 
 
+def test_nave_command_cache_and_workers(capsys, folder, tmp_path):
+    args = ["nave", "timm:resnet18", str(folder), "--random-init", "--layers", "layer3", "--k", "3", "--size", "64",
+            "--no-report", "--cache", str(tmp_path / "store")]
+    assert run(capsys, *args, "--workers", "0", "--out", str(tmp_path / "cold"))[0] == 0
+    code, _, err = run(capsys, *args, "--workers", "2", "--out", str(tmp_path / "warm"))
+    assert code == 0, err
+    assert (tmp_path / "cold" / "labels.npz").read_bytes() == (tmp_path / "warm" / "labels.npz").read_bytes()
+    assert read_json(tmp_path / "warm" / "run.json")["config"]["workers"] == 2
+    code, out, _ = run(capsys, "cache", "info", str(tmp_path / "store"))
+    assert code == 0 and "1 model(s), 2 images" in out
+    code, _, err = run(capsys, *args, "--workers", "-1", "--out", str(tmp_path / "bad"))
+    assert code == 2 and err.strip().startswith("error: workers must be a number >= 0")
+
+
 def test_compare_command_with_random_init_and_a_baseline(capsys, folder, tmp_path):
     code, out, err = run(capsys, "compare", "random-init:timm:resnet18", "random-init:timm:resnet18",
                          "--images", str(folder), "--baseline", "slic", "--k", "3", "--size", "64",

@@ -199,3 +199,36 @@ def test_a_grid_transform_replaces_the_captured_grid(images, tiny_vit):
     assert any("constant" in note for note in result.notes)
     plain = nave(tiny_vit, images[:1], layers="blocks.2", k=2, progress=False)
     assert not np.array_equal(result.records[0].labels, plain.records[0].labels)
+
+
+def _folder_of_images(make_image, folder):
+    folder.mkdir()
+    for i in range(5):
+        make_image(56 + 8 * (i % 2), 64, seed=i).save(folder / f"{i}.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    return folder
+
+
+@pytest.mark.parametrize("scope", ["image", "dataset"])
+def test_workers_do_not_change_the_maps(make_image, tiny_vit, tmp_path, scope):
+    folder = _folder_of_images(make_image, tmp_path / "images")
+    runs = [nave(tiny_vit, folder, k=3, scope=scope, batch_size=2, workers=n, progress=False) for n in (0, 1, 2)]
+    for result in runs[1:]:
+        assert result.keys == runs[0].keys and result.skipped == runs[0].skipped
+        assert all(np.array_equal(a.labels, b.labels) for a, b in zip(result.records, runs[0].records, strict=True))
+    (skipped,) = runs[0].skipped
+    assert skipped["key"].endswith("broken.png") and len(runs[0].records) == 5
+
+
+def test_a_warm_store_gives_the_same_maps_without_the_model(make_image, tiny_vit, tmp_path):
+    folder = _folder_of_images(make_image, tmp_path / "images")
+    first = nave(tiny_vit, folder, k=3, scope="dataset", batch_size=2, cache=tmp_path / "store", progress=False)
+    calls = []
+    hook = tiny_vit.module.blocks[0].register_forward_hook(lambda *_: calls.append(1))
+    try:
+        again = nave(tiny_vit, folder, k=3, scope="dataset", batch_size=2, cache=tmp_path / "store", progress=False)
+    finally:
+        hook.remove()
+    assert calls == [] and again.keys == first.keys
+    assert all(np.array_equal(a.labels, b.labels) for a, b in zip(again.records, first.records, strict=True))
+    assert again.run.config["cache"] == str(tmp_path / "store")

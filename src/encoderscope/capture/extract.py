@@ -1,8 +1,12 @@
-"""Capturing activations: all requested layers in ONE forward pass per batch.
+"""Capturing activations: all requested layers in ONE forward pass per batch, fed by the one input pipeline.
 
-Images of different sizes are grouped by their padded size (bounded buffering), batched, run under
-``torch.inference_mode`` with hooks that are removed afterwards, and returned as :class:`Batch` objects whose outputs
-are split into grids and prefix tokens by the encoder's :class:`~encoderscope.capture.layout.TokenLayout`.
+Images come from :mod:`encoderscope.capture.inputs` (decoded and preprocessed in ``workers`` processes, in order,
+unreadable ones skipped and recorded once), are cut into fixed chunks and grouped by padded size into batches
+(:mod:`encoderscope.capture.chunks`), run under ``torch.inference_mode`` with hooks that are removed afterwards, and
+returned as :class:`~encoderscope.capture.chunks.Batch` objects whose outputs are split into grids and prefix tokens
+by the encoder's :class:`~encoderscope.capture.layout.TokenLayout`. With ``cache=`` the outputs also go to (and come
+back from) the activation store (:mod:`encoderscope.capture.store`), one shard per chunk, written in a background
+thread while the next batch runs.
 
 Example:
     >>> import timm, torch
@@ -17,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,37 +29,19 @@ import torch
 
 from encoderscope import devices
 from encoderscope._progress import progress_bar
-from encoderscope.capture.cache import ActivationCache, model_key
+from encoderscope.capture.chunks import Batch, iter_chunk_batches
 from encoderscope.capture.hooks import run_captured
+from encoderscope.capture.inputs import ImageGeometry, InputSkip, as_image_set, resolve_transform
 from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.capture.outputs import LayerOutput, interpret_output
+from encoderscope.capture.store import open_store
 from encoderscope.errors import ActivationError, ParameterError
-from encoderscope.zoo.preprocess import PreparedImage
 
 if TYPE_CHECKING:
     from encoderscope.zoo.encoder import Encoder
 
-
-@dataclass
-class Batch:
-    """One forward pass worth of images (all of one padded size).
-
-    Attributes:
-        indices: positions of these images in the input image set.
-        items: the image items (``key``, ``label``, ``path``).
-        prepared: preprocessing geometry per image (original, content and padded sizes).
-        outputs: layer name -> :class:`LayerOutput` for this batch.
-    """
-
-    indices: list[int]
-    items: list[Any]
-    prepared: list[PreparedImage]
-    outputs: dict[str, LayerOutput]
-
-    @property
-    def input_hw(self) -> tuple[int, int]:
-        """Padded input size of the batch."""
-        return self.prepared[0].padded_hw
+CacheSpec = bool | str | os.PathLike[str] | None
+"""``cache=``: ``False``/``None`` (no store), ``True`` (the default store folder) or a store folder."""
 
 
 @dataclass
@@ -65,14 +51,14 @@ class Activations:
     Attributes:
         layers: resolved layer names.
         items: image items in input order (unreadable ones excluded; see ``skipped``).
-        prepared: preprocessing geometry in input order.
+        prepared: geometry in input order (original, content and padded sizes).
         batches: the batches as computed.
         skipped: inputs that could not be read, as ``(key, reason)`` records.
     """
 
     layers: list[str]
     items: list[Any]
-    prepared: list[PreparedImage]
+    prepared: list[ImageGeometry]
     batches: list[Batch]
     skipped: list[Any] = field(default_factory=list)
 
@@ -103,43 +89,6 @@ class Activations:
     def keys(self) -> list[str]:
         """The layer names."""
         return list(self.layers)
-
-
-def _as_image_set(images: Any) -> Any:
-    from encoderscope.data.images import ImageSet, open_images
-
-    return images if isinstance(images, ImageSet) else open_images(images)
-
-
-def _prepared_batches(
-    encoder: Encoder, image_set: Any, batch_size: int, max_buffered: int, with_keys: bool
-) -> Iterator[list[_Entry]]:
-    """Group prepared images by padded size; flush full buckets, and the largest one when too many are held."""
-    buckets: dict[tuple[int, int], list[_Entry]] = {}
-    held = 0
-    for index, item, image in image_set.iter_loaded():
-        prepared = encoder.preprocess.dense(image)
-        key = ActivationCache.image_key(image) if with_keys else None
-        bucket = buckets.setdefault(prepared.padded_hw, [])
-        bucket.append(_Entry(index, item, prepared, key))
-        held += 1
-        if len(bucket) >= batch_size:
-            held -= len(bucket)
-            yield buckets.pop(prepared.padded_hw)
-        elif held >= max_buffered:
-            largest = max(buckets, key=lambda size: len(buckets[size]))
-            held -= len(buckets[largest])
-            yield buckets.pop(largest)
-    for size in list(buckets):
-        yield buckets.pop(size)
-
-
-@dataclass
-class _Entry:
-    index: int
-    item: Any
-    prepared: PreparedImage
-    cache_key: str | None
 
 
 def _check_finite(name: str, output: LayerOutput) -> None:
@@ -176,6 +125,46 @@ def forward_batch(
     return outputs
 
 
+def _on_device(outputs: dict[str, LayerOutput], device: torch.device) -> dict[str, LayerOutput]:
+    """Outputs read from the store (on the CPU) moved to ``device``."""
+    if device.type == "cpu":
+        return outputs
+    return {name: output.to(device) for name, output in outputs.items()}
+
+
+def iter_model_batches(
+    encoder: Encoder,
+    image_set: Any,
+    forward: Callable[[torch.Tensor], dict[str, LayerOutput]],
+    batch_size: int,
+    *,
+    store: Any = None,
+    workers: int | None = None,
+    mode: str = "dense",
+    progress: bool = True,
+    label: str = "capturing activations",
+    before_chunk: Callable[[int], None] | None = None,
+) -> Iterator[Batch]:
+    """The batches of ``forward`` over an image set: the input pipeline, chunks, store, progress and skips.
+
+    The one loop every model-running entry point shares (:func:`iter_batches`, dissection's activation pass):
+    unreadable images are recorded in ``image_set.skipped`` (warned about once).
+    """
+    transform = resolve_transform(encoder.preprocess, mode)
+    with progress_bar(label, total=len(image_set), enabled=progress) as advance:
+        results = iter_chunk_batches(
+            image_set.items, transform, forward, batch_size, store=store, workers=workers, device=encoder.device,
+            before_chunk=before_chunk,
+        )
+        for result in results:
+            if isinstance(result, InputSkip):
+                image_set.skip(result.key, result.reason)
+                advance(1)
+                continue
+            advance(len(result.indices))
+            yield result
+
+
 def iter_batches(
     encoder: Encoder,
     images: Any,
@@ -184,10 +173,10 @@ def iter_batches(
     progress: bool = True,
     stop_early: bool = True,
     autocast: bool = False,
-    max_buffered: int | None = None,
-    cache: bool | str | os.PathLike[str] = False,
+    cache: CacheSpec = False,
     device: str | torch.device | None = None,
     to_host: bool = True,
+    workers: int | None = None,
 ) -> Iterator[Batch]:
     """Stream batches of activations (see the module docstring).
 
@@ -195,17 +184,18 @@ def iter_batches(
         encoder: the encoder.
         images: an :class:`~encoderscope.data.ImageSet` or anything :func:`~encoderscope.data.open_images` takes.
         layers: names, globs or depth indices; ``None`` = the last block or stage.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass (chunks of ``4 * batch_size`` images are grouped by padded size).
         progress: show a progress bar.
         stop_early: stop the forward pass after the deepest requested layer.
         autocast: run under autocast (bfloat16 on the CPU and recent GPUs, float16 on older GPUs and Apple's mps;
             about 2x faster on CPU; activations are returned as float32).
-        max_buffered: images held while grouping sizes (default ``4 * batch_size``).
-        cache: reuse activations from the content-hashed cache (``True`` = the default cache folder, or a folder);
-            see :mod:`encoderscope.capture.cache`.
+        cache: the activation store (``True`` = the default folder, or a folder); a chunk found there is read
+            without decoding its images, a computed chunk is written as one shard; see
+            :mod:`encoderscope.capture.store`.
         device: move the encoder there first (default: where it is; see :func:`~encoderscope.devices.resolve_device`).
-        to_host: move computed outputs to the CPU (``False``: keep them on the encoder's device; outputs read from
-            the cache are on the CPU).
+        to_host: move outputs to the CPU (``False``: keep them on the encoder's device, stored ones moved there).
+        workers: decoding processes (``None``: :func:`~encoderscope.capture.inputs.default_workers`; ``0``: this
+            process); the results do not depend on it.
     """
     if device is not None:
         encoder.to(device)
@@ -214,41 +204,17 @@ def iter_batches(
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
     names = resolve_layers(encoder, layers)
-    image_set = _as_image_set(images)
-    limit = max_buffered or 4 * batch_size
-    store = None
-    if cache:
-        root = None if cache is True else cache
-        store = ActivationCache(root, model_key(encoder, names, autocast))  # type: ignore[arg-type]
-    with progress_bar("capturing activations", total=len(image_set), enabled=progress) as advance:
-        for entries in _prepared_batches(encoder, image_set, batch_size, limit, with_keys=store is not None):
-            outputs = _cached_outputs(store, entries, names) if store is not None else None
-            if outputs is None:
-                pixels = devices.stack_batch([entry.prepared.tensor for entry in entries], encoder.device)
-                outputs = forward_batch(
-                    encoder, pixels, names, stop_early=stop_early, autocast=autocast, to_host=to_host
-                )
-                if store is not None:
-                    for j, entry in enumerate(entries):
-                        store.put(entry.cache_key, {n: o.select([j]) for n, o in outputs.items()})  # type: ignore[arg-type]
-            advance(len(entries))
-            yield Batch(
-                indices=[e.index for e in entries],
-                items=[e.item for e in entries],
-                prepared=[e.prepared for e in entries],
-                outputs=outputs,
-            )
+    image_set = as_image_set(images)
+    store = open_store(cache, encoder, names, autocast) if cache else None
 
+    def forward(pixels: torch.Tensor) -> dict[str, LayerOutput]:
+        return forward_batch(encoder, pixels, names, stop_early=stop_early, autocast=autocast, to_host=to_host)
 
-def _cached_outputs(store: ActivationCache, entries: list[_Entry], names: list[str]) -> dict[str, LayerOutput] | None:
-    """The batch's outputs from the cache when every image is there, else ``None`` (the batch is recomputed)."""
-    found = []
-    for entry in entries:
-        outputs = store.get(entry.cache_key, names)  # type: ignore[arg-type]
-        if outputs is None:
-            return None
-        found.append(outputs)
-    return {name: LayerOutput.concat([f[name] for f in found]) for name in names}
+    for batch in iter_model_batches(encoder, image_set, forward, batch_size, store=store, workers=workers,
+                                    progress=progress):
+        if not to_host:
+            batch.outputs = _on_device(batch.outputs, encoder.device)
+        yield batch
 
 
 def extract(
@@ -259,27 +225,21 @@ def extract(
     progress: bool = True,
     stop_early: bool = True,
     autocast: bool = False,
-    cache: bool | str | os.PathLike[str] = False,
+    cache: CacheSpec = False,
     device: str | torch.device | None = None,
+    workers: int | None = None,
 ) -> Activations:
     """All requested layers for all images, in input order (see :func:`iter_batches` for the arguments).
 
     ``acts[layer]`` stacks the images when they share one padded size; unreadable images are skipped and listed in
     ``acts.skipped``.
     """
-    image_set = _as_image_set(images)
+    image_set = as_image_set(images)
     names = resolve_layers(encoder, layers)
     batches = list(
         iter_batches(
-            encoder,
-            image_set,
-            names,
-            batch_size,
-            progress,
-            stop_early=stop_early,
-            autocast=autocast,
-            cache=cache,
-            device=device,
+            encoder, image_set, names, batch_size, progress, stop_early=stop_early, autocast=autocast, cache=cache,
+            device=device, workers=workers,
         )
     )
     order = sorted((index, b, j) for b, batch in enumerate(batches) for j, index in enumerate(batch.indices))

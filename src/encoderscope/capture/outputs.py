@@ -76,6 +76,16 @@ class LayerOutput:
             pick(self.grid), pick(self.prefix), self.prefix_kinds, pick(self.vector), pick(self.raw), self.kind
         )
 
+    def to(self, device: torch.device | str) -> LayerOutput:
+        """The same output with every tensor on ``device``."""
+
+        def move(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.to(device)
+
+        return LayerOutput(
+            move(self.grid), move(self.prefix), self.prefix_kinds, move(self.vector), move(self.raw), self.kind
+        )
+
     @staticmethod
     def concat(parts: list[LayerOutput]) -> LayerOutput:
         """Concatenate outputs of several batches along the batch axis (shapes must agree)."""

@@ -42,7 +42,9 @@ def _register_commands() -> None:
 
 
 # One module per concern. Add a name here when a command module lands.
-COMMAND_MODULES: list[str] = ["layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc", "flow"]
+COMMAND_MODULES: list[str] = [
+    "layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc", "flow", "cache",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

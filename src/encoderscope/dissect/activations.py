@@ -6,8 +6,9 @@ grids, and vectors as they are. Other modes: ``mean``/``max`` (conv channels; fo
 tokens), ``cls``, ``patch_mean``, ``patch_max``, ``registers`` (see :func:`encoderscope.capture.unit_activations`).
 Registers are never mixed into the other modes.
 
-LWTA layers stay stochastic in ``eval()`` mode (as the released code); their noise is reseeded from ``seed`` before
-the pass (a generator on the encoder's device), so the same seed gives the same activations on the same device.
+LWTA layers stay stochastic in ``eval()`` mode (as the released code); their noise is reseeded from ``(seed, chunk)``
+before each chunk of the input pipeline (a generator on the encoder's device), so the same seed gives the same
+activations on the same device, and a chunk read from the activation store equals one computed again.
 The forward passes run where the encoder is; the pooled ``(N, U)`` values are returned on the CPU.
 
 Example:
@@ -25,8 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import numpy as np
 import torch
 
 from encoderscope import devices
@@ -75,6 +78,8 @@ def neuron_activations(
     seed: int = 0,
     progress: bool = True,
     autocast: bool = False,
+    workers: int | None = None,
+    cache: Any = False,
 ) -> NeuronActivations:
     """Unit activations of ``layer`` for every readable probe image (see the module docstring).
 
@@ -87,21 +92,37 @@ def neuron_activations(
         seed: seed of the LWTA noise.
         progress: show a progress bar.
         autocast: run the forward passes in mixed precision (:func:`~encoderscope.devices.autocast_dtype`).
+        workers: processes decoding the probe images (the input pipeline, :mod:`encoderscope.capture.inputs`).
+        cache: an activation store folder (``True``: the default one); the layer's outputs are stored per chunk
+            and read back by the next run (:mod:`encoderscope.capture.store`).
     """
-    from encoderscope.capture import iter_batches, resolve_layers, unit_activations
-    from encoderscope.data.images import ImageSet, open_images
-    from encoderscope.lwta.convert import set_generator
+    from encoderscope.capture import forward_batch, resolve_layers, unit_activations
+    from encoderscope.capture.extract import iter_model_batches
+    from encoderscope.capture.inputs import as_image_set
+    from encoderscope.capture.store import open_store
+    from encoderscope.lwta.convert import lwta_layers
     from encoderscope.zoo import load_model
 
     encoder = load_model(encoder)
     names = resolve_layers(encoder, [layer])
     if len(names) != 1:
         raise ParameterError(f"dissection takes one layer at a time; {layer!r} matches {len(names)}")
-    image_set = images if isinstance(images, ImageSet) else open_images(images)
-    set_generator(encoder.module, devices.seeded_generator(seed, encoder.device))
+    image_set = as_image_set(images)
+    stochastic = bool(lwta_layers(encoder.module))
+    # stochastic layers: the noise of a chunk depends only on (seed, chunk), so a stored chunk equals a computed one
+    store = open_store(cache, encoder, names, autocast, extra={"lwta_seed": seed} if stochastic else None) if cache \
+        else None
+
+    def forward(pixels: torch.Tensor) -> dict[str, Any]:
+        return forward_batch(encoder, pixels, names, autocast=autocast)
+
     rows: list[tuple[int, torch.Tensor, Any]] = []
     used = pool
-    for batch in iter_batches(encoder, image_set, names, batch_size=batch_size, progress=progress, autocast=autocast):
+    batches = iter_model_batches(
+        encoder, image_set, forward, batch_size, store=store, workers=workers, progress=progress,
+        before_chunk=partial(reseed_chunk, encoder, seed) if stochastic else None,
+    )
+    for batch in batches:
         output = batch.outputs[names[0]]
         used = resolve_pool(output, pool)
         values = unit_activations(output, used).float()
@@ -117,6 +138,14 @@ def neuron_activations(
         pool=used,
         skipped=skipped,
     )
+
+
+def reseed_chunk(encoder: Any, seed: int, chunk: int) -> None:
+    """Seed the LWTA noise of chunk ``chunk`` from ``(seed, chunk)`` (on the encoder's device)."""
+    from encoderscope.lwta.convert import set_generator
+
+    state = int(np.random.SeedSequence([seed, chunk]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    set_generator(encoder.module, devices.seeded_generator(state, encoder.device))
 
 
 def activations_from_tensor(

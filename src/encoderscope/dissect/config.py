@@ -15,8 +15,19 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from encoderscope.capture.inputs import check_workers
 from encoderscope.capture.pooling import POOL_MODES
-from encoderscope.configs import HELP_ARCH, HELP_AUTOCAST, HELP_RANDOM_INIT, HELP_SEED, Config, option
+from encoderscope.capture.store import cache_setting
+from encoderscope.configs import (
+    HELP_ARCH,
+    HELP_AUTOCAST,
+    HELP_CACHE,
+    HELP_RANDOM_INIT,
+    HELP_SEED,
+    HELP_WORKERS,
+    Config,
+    option,
+)
 from encoderscope.dissect.similarity import get_similarity
 from encoderscope.errors import ParameterError
 
@@ -61,10 +72,15 @@ class DissectConfig(Config):
     arch: str | None = option(None, help=HELP_ARCH)
     seed: int = option(0, help=HELP_SEED)
     autocast: bool = option(False, help=HELP_AUTOCAST)
+    workers: int | None = option(None, help=HELP_WORKERS)
+    cache: str | None = option(None, help=HELP_CACHE)
 
     def check(self) -> None:
         if isinstance(self.probe, str):
             self._set("probe", (self.probe,))
+        if self.workers is not None:
+            check_workers(self.workers)
+        self._set("cache", cache_setting(self.cache))
         self._set("similarity_params", dict(self.similarity_params or {}))
         valid = similarity_options(self.similarity)
         unknown = sorted(set(self.similarity_params) - set(valid))

@@ -334,8 +334,8 @@ def dissect(
         device: where the model runs (default: an Encoder or module stays where it is, a spec goes to ``cuda``
             when available, else ``cpu``).
         **options: :class:`~encoderscope.dissect.config.DissectConfig` fields (``similarity``, ``pool``,
-            ``batch_size``, ``seed``, ``autocast``, ``explain``...) and the similarity function's own options
-            (``top_k``...), overriding ``config``.
+            ``batch_size``, ``seed``, ``autocast``, ``workers``, ``cache``, ``explain``...) and the similarity
+            function's own options (``top_k``...), overriding ``config``.
     """
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.dissect.activations import neuron_activations
@@ -360,7 +360,7 @@ def dissect(
     watch = Stopwatch()
     encoder = load_dissect_model(model, cfg.random_init, cfg.arch, cfg.seed, device)
     if isinstance(scorer, str):
-        scorer = make_scorer(scorer, device=encoder.device)
+        scorer = make_scorer(scorer, device=encoder.device, workers=cfg.workers)
     if concepts is None:
         concepts = cfg.concepts if cfg.concepts is not None else getattr(scorer, "concepts", None)
         if not concepts:
@@ -370,7 +370,7 @@ def dissect(
     image_set = probe if isinstance(probe, ImageSet) else open_images(probe, limit=cfg.limit)
     acts = neuron_activations(
         encoder, image_set, layer, pool=cfg.pool, batch_size=cfg.batch_size, seed=cfg.seed, progress=progress,
-        autocast=cfg.autocast,
+        autocast=cfg.autocast, workers=cfg.workers, cache=cfg.cache or False,
     )
     watch.lap("activations")
     P = scorer.scores(acts.items, list(concepts))

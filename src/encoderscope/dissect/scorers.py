@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from encoderscope import devices
 from encoderscope._progress import progress_bar
+from encoderscope.capture.inputs import iter_fixed_batches
 from encoderscope.errors import ParameterError
 
 
@@ -59,6 +60,8 @@ class ClipScorer:
         preprocess: PIL image -> tensor transform of that model.
         tokenizer: open_clip tokenizer of that model.
         name: description for run.json.
+        batch_size: images per forward pass.
+        workers: processes decoding the probe images (``None``: the input pipeline's default).
     """
 
     def __init__(
@@ -68,12 +71,14 @@ class ClipScorer:
         tokenizer: Any,
         name: str = "clip",
         batch_size: int = 32,
+        workers: int | None = None,
     ) -> None:
         self.model = model.eval()
         self.preprocess = preprocess
         self.tokenizer = tokenizer
         self.name = name
         self.batch_size = batch_size
+        self.workers = workers
 
     @property
     def device(self) -> torch.device:
@@ -110,10 +115,9 @@ class ClipScorer:
         device = self.device
         feats = []
         with progress_bar("CLIP image features", total=len(items), enabled=progress) as advance:
-            for chunk in _batches(items, self.batch_size):
-                pixels = devices.stack_batch([self.preprocess(item.load()) for item in chunk], device)
+            for pixels in iter_fixed_batches(items, self.preprocess, self.batch_size, self.workers, device):
                 feats.append(self.model.encode_image(devices.to_device(pixels, device)).float())
-                advance(len(chunk))
+                advance(len(pixels))
         return F.normalize(torch.cat(feats), dim=-1)
 
     def scores(self, items: Sequence[Any], concepts: Sequence[str]) -> torch.Tensor:
@@ -131,6 +135,7 @@ class LabelspaceScorer:
             :func:`encoderscope.dissect.text.embed_texts`).
         device: where the classifier runs (default: an Encoder stays where it is, a spec goes to
             :func:`~encoderscope.devices.resolve_device`'s default).
+        workers: processes decoding the probe images (``None``: the input pipeline's default).
     """
 
     def __init__(
@@ -139,6 +144,7 @@ class LabelspaceScorer:
         embed: Callable[[Sequence[str]], torch.Tensor] | None = None,
         batch_size: int = 16,
         device: devices.DeviceSpec = None,
+        workers: int | None = None,
     ) -> None:
         if isinstance(encoder, str):
             from encoderscope.zoo import load_model
@@ -155,6 +161,7 @@ class LabelspaceScorer:
             embed = functools.partial(embed_texts, device=encoder.device)
         self.embed = embed
         self.batch_size = batch_size
+        self.workers = workers
         self.name = f"labelspace:{encoder.spec}"
 
     @torch.inference_mode()
@@ -163,11 +170,11 @@ class LabelspaceScorer:
         device = self.encoder.device
         probs = []
         with progress_bar("classifying probe images", total=len(items), enabled=progress) as advance:
-            for chunk in _batches(items, self.batch_size):
-                pixels = devices.stack_batch([self.encoder.preprocess.classify(item.load()) for item in chunk], device)
+            classify = self.encoder.preprocess.classify
+            for pixels in iter_fixed_batches(items, classify, self.batch_size, self.workers, device):
                 logits = self.encoder.classifier(devices.to_device(pixels, device))
                 probs.append(torch.softmax(logits.float(), dim=-1))
-                advance(len(chunk))
+                advance(len(pixels))
         return torch.cat(probs)
 
     def scores(self, items: Sequence[Any], concepts: Sequence[str]) -> torch.Tensor:
@@ -254,17 +261,20 @@ class AnnotationScorer:
         return matrix
 
 
-def make_scorer(spec: str, device: devices.DeviceSpec = None) -> ConceptScorer:
-    """``clip:MODEL[:PRETRAINED]``, ``labelspace[:MODEL_SPEC]`` or ``annotations:FILE``; models go to ``device``."""
+def make_scorer(spec: str, device: devices.DeviceSpec = None, workers: int | None = None) -> ConceptScorer:
+    """``clip:MODEL[:PRETRAINED]``, ``labelspace[:MODEL_SPEC]`` or ``annotations:FILE``; models go to ``device``,
+    probe images are decoded by ``workers`` processes (the input pipeline, :mod:`encoderscope.capture.inputs`)."""
     kind, _, rest = spec.partition(":")
     if kind == "clip":
         if not rest:
             raise ParameterError(
                 "clip scorer needs a model: clip:ViT-B-16:openai or clip:ViT-B-16:/path/ckpt.pt"
             )
-        return ClipScorer.from_spec(rest, device=device)
+        scorer = ClipScorer.from_spec(rest, device=device)
+        scorer.workers = workers
+        return scorer
     if kind == "labelspace":
-        return LabelspaceScorer(rest or "zoo:efficientnet-lite0", device=device)
+        return LabelspaceScorer(rest or "zoo:efficientnet-lite0", device=device, workers=workers)
     if kind == "annotations":
         if not rest:
             raise ParameterError("annotations scorer needs a file: annotations:labels.csv")

@@ -19,13 +19,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from encoderscope.capture.inputs import check_workers
+from encoderscope.capture.store import cache_setting
 from encoderscope.cluster import BACKENDS, DEFAULT_N_INIT, parse_k
 from encoderscope.configs import (
     HELP_ARCH,
     HELP_AUTOCAST,
+    HELP_CACHE,
     HELP_MODEL,
     HELP_RANDOM_INIT,
     HELP_SEED,
+    HELP_WORKERS,
     Config,
     option,
 )
@@ -119,9 +123,14 @@ class NaveConfig(Config):
     )
     gallery_size: int = option(GALLERY_SIZE, help="Dataset scope: images per concept in the gallery.")
     autocast: bool = option(False, help=HELP_AUTOCAST)
+    workers: int | None = option(None, help=HELP_WORKERS)
+    cache: str | None = option(None, help=HELP_CACHE)
 
     def check(self) -> None:
         self._set("k", parse_k(self.k))
+        if self.workers is not None:
+            check_workers(self.workers)
+        self._set("cache", cache_setting(self.cache))
         self._set("layers", _layers(self.layers))
         if isinstance(self.images, str):
             self._set("images", (self.images,))

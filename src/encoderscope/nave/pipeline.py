@@ -46,7 +46,6 @@ from encoderscope.errors import EncoderscopeError, LayerError, ParameterError
 from encoderscope.nave.attention import attention_labels, attention_module
 from encoderscope.nave.combine import combine_depths
 from encoderscope.nave.config import NaveConfig
-from encoderscope.nave.prefetch import PrefetchedImages
 from encoderscope.nave.result import NaveRecord, NaveResult
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 from encoderscope.zoo import load_model
@@ -277,10 +276,12 @@ def _nave_layer_sets(
         warn(f"{enc.spec}: {enc.preprocess.input_policy}")
     sets = _layer_sets(enc, layer_sets or [None], method)
     capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
-    image_set = PrefetchedImages.wrap(images if isinstance(images, ImageSet) else open_images(images))
+    image_set = images if isinstance(images, ImageSet) else open_images(images)
     used = _backend_used(backend, method, scope)
     on_device = backend == "auto" and method != "attention"  # features stay on the encoder's device
-    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device)
+    # with a store, the dataset scope's second pass reads the first pass's shards instead of running the model
+    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device,
+                  workers=cfg.workers, cache=cfg.cache or False)
     errors: list[tuple[int, dict[str, str]]] = []  # (run index, skipped entry)
     # one list of records (and one dataset-scope fit) per layer set and K: run index s * len(ks) + i
     records: list[list[NaveRecord]] = [[] for _ in sets for _ in ks]
@@ -449,7 +450,10 @@ def nave(
             ``"bilinear-input"``), ``batch_size`` (8), ``n_init`` (4), ``fit_positions`` (20000), ``random_init``,
             ``size`` (shorter side in px; ``None`` = native resolution as the reference), ``max_side``,
             ``autocast`` (mixed-precision forward, see :func:`~encoderscope.devices.autocast_dtype`),
-            ``gallery_size`` (8). An unknown name is a one-line error listing the valid ones.
+            ``gallery_size`` (8), ``workers`` (decoding processes, default ``min(4, cores - 1)``; the results do not
+            depend on it), ``cache`` (an activation store folder: activations are stored per chunk of images and
+            read back by the next run, which resumes a killed run bit-identically; docs/scale.md). An unknown name
+            is a one-line error listing the valid ones.
     """
     if layers is not None:
         options["layers"] = layers

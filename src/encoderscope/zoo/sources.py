@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from encoderscope._io import file_sha256
+from encoderscope._optional import require
 from encoderscope.capture.layout import TokenLayout
 from encoderscope.errors import SourceError, WeightsUnavailableError
 from encoderscope.zoo.building import freeze, seeded
@@ -226,7 +227,7 @@ def _accepts(model: nn.Module, argument: str) -> bool:
 def _hf_sizes(name: str, config: Any) -> tuple[tuple[float, ...], tuple[float, ...], int, int]:
     """``(mean, std, size, native)``: the image processor's values (ImageNet ones when it has none), the shorter
     side it resizes to, and the size the model was built for (``config.image_size``, else that side, else 224)."""
-    import transformers
+    transformers = require("transformers", "hf")
 
     mean, std, size = IMAGENET_MEAN, IMAGENET_STD, None
     with contextlib.suppress(OSError, ValueError):
@@ -243,10 +244,7 @@ def _hf_sizes(name: str, config: Any) -> tuple[tuple[float, ...], tuple[float, .
 
 def load_huggingface(name: str, random_init: bool, seed: int = 0) -> Encoder:
     """``hf:ORG/NAME`` or ``hf:/local/dir``: a transformers vision model (extra ``hf``)."""
-    try:
-        import transformers
-    except ImportError as err:
-        raise SourceError("hf: models need the 'hf' extra: pip install 'encoderscope[hf]'") from err
+    transformers = require("transformers", "hf")
     try:
         config = transformers.AutoConfig.from_pretrained(name)
         with seeded(seed):
