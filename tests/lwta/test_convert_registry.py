@@ -5,7 +5,8 @@ consecutive features along the feature axis of every LWTA call, or ``convert`` r
 line. Models that also run on a smaller input are run on it too: each LWTA layer checks its widths, so competing
 over a spatial or token axis (whose size changes with the image) would fail there. U is the largest of 4 and 2 that
 divides every width (if none does, the error for 2 is the outcome). The default session runs the fixed sample of
-:func:`tests.lwta.registry_models.sample_specs`; the rest is marked ``slow``.
+:func:`tests.lwta.registry_models.sample_specs`; the rest is marked ``slow`` and skipped unless ``-m slow`` or
+``ENCODERSCOPE_FULL_SWEEP=1`` asks for the whole sweep.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from encoderscope.errors import EncoderscopeError, ParameterError
 from encoderscope.lwta import LWTA, convert, lwta_layers
 from encoderscope.lwta.placement import example_input
 from tests.lwta.registry_models import all_specs, build, sample_specs
+from tests.zoo.registry import full_sweep_asked
 
 CANDIDATE_U = (4, 2)
 SAMPLE = set(sample_specs())
@@ -110,7 +112,9 @@ def _convert_with_the_largest_u(model: nn.Module) -> nn.Module:
 
 
 @pytest.mark.parametrize("spec", _params())
-def test_registry_model_converts_with_one_winner_per_block_or_says_why(spec: str, record_property) -> None:
+def test_registry_model_converts_with_one_winner_per_block_or_says_why(spec: str, record_property, request) -> None:
+    if request.node.get_closest_marker("slow") and not full_sweep_asked(request.config):
+        pytest.skip("full registry sweep: run with -m slow or ENCODERSCOPE_FULL_SWEEP=1")
     model = build(spec)
     try:
         sparse = _convert_with_the_largest_u(model)

@@ -22,6 +22,7 @@ import dataclasses
 import gc
 import importlib.util
 import json
+import os
 import time
 import zlib
 from collections.abc import Callable
@@ -337,3 +338,9 @@ def run_case(case: Case, folder: Path) -> Outcome:
     return Outcome(
         outcome.case, outcome.status, outcome.message, time.perf_counter() - start, time.process_time() - cpu
     )
+
+
+def full_sweep_asked(config: Any) -> bool:
+    """Whether the whole registry sweep was asked for (``-m slow`` or ``ENCODERSCOPE_FULL_SWEEP=1``); without it
+    the registry tests run their fixed default sample only and skip the other cases."""
+    return os.environ.get("ENCODERSCOPE_FULL_SWEEP") == "1" or "slow" in (config.getoption("markexpr") or "")

@@ -13,7 +13,6 @@ model and the tally without pytest.
 from __future__ import annotations
 
 import gc
-import os
 
 import pytest
 
@@ -54,10 +53,6 @@ def test_default_sample_is_fixed_and_holds_every_hard_family():
     assert 0 < len(sample) < len(cases)
 
 
-def _full_sweep_asked(config: pytest.Config) -> bool:
-    return os.environ.get("ENCODERSCOPE_FULL_SWEEP") == "1" or "slow" in (config.getoption("markexpr") or "")
-
-
 @pytest.fixture
 def freed():
     """Collect the case's model (and its reference cycles) before the next case loads one: memory stays bounded."""
@@ -67,7 +62,7 @@ def freed():
 
 @pytest.mark.parametrize("case", _params())
 def test_model_gives_maps_or_one_clear_line(case, tmp_path, request, record_property, freed):
-    if request.node.get_closest_marker("slow") and not _full_sweep_asked(request.config):
+    if request.node.get_closest_marker("slow") and not registry.full_sweep_asked(request.config):
         pytest.skip("full registry sweep: run with -m slow or ENCODERSCOPE_FULL_SWEEP=1")
     try:
         registry.check_case(case, tmp_path)
