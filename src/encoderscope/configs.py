@@ -58,6 +58,15 @@ HELP_CACHE = (
     "Activation store folder: activations are written there (one shard per chunk of images) and read back by "
     "the next run, which also resumes a killed run (see docs/scale.md)."
 )
+HELP_ENGINE = (
+    "Where the model passes run: local (this process) | ray (an actor pool of encoders on a Ray cluster, the "
+    "'ray' extra; same results; see docs/scale.md)."
+)
+HELP_RAY_ADDRESS = (
+    "Ray cluster to use with --engine ray, e.g. 10.0.0.5:6379 (default: $RAY_ADDRESS, else a local cluster started "
+    "and stopped by the command)."
+)
+HELP_RAY_ACTORS = "Encoder actors with --engine ray (default: one per GPU, else half the cluster's CPUs)."
 HELP_MODEL = "Model spec: zoo:NAME, timm:NAME, tv:NAME, hf:ORG/NAME or file:PATH."
 
 

@@ -46,3 +46,7 @@ class MissingExtraError(EncoderscopeError):
 
 class UnsupportedModelError(SourceError):
     """A model that cannot give what was asked (no spatial output, an input it cannot take, a failing forward)."""
+
+
+class EngineError(EncoderscopeError):
+    """A distributed run that cannot go on: an unreachable Ray cluster, a worker that failed or died."""

@@ -164,8 +164,8 @@ def test_several_k_share_one_forward_pass_and_equal_single_runs(images, tiny_vit
     from encoderscope.nave import pipeline
 
     passes = []
-    real = pipeline.iter_batches
-    monkeypatch.setattr(pipeline, "iter_batches", lambda *a, **kw: passes.append(1) or real(*a, **kw))
+    real = pipeline.map_batches
+    monkeypatch.setattr(pipeline, "map_batches", lambda *a, **kw: passes.append(1) or real(*a, **kw))
     results = pipeline.nave_layer_sets(tiny_vit, images, [["blocks.0"], ["blocks.2"]], ks=[2, 4], progress=False)
     assert len(passes) == 1
     assert [(r.config["layers"], r.k, r.run.config["k"]) for r in results] == [

@@ -413,14 +413,18 @@ def process_chunk(
     store: ActivationStore | None = None,
     before_chunk: Callable[[int], None] | None = None,
     device: torch.device | str | None = None,
+    view: StoreView | None = None,
 ) -> tuple[list[Batch], list[InputSkip]]:
     """One chunk in the calling process: plan, read or decode and compute, write its shard (synchronously).
 
     ``items`` is indexed by input position (``indices`` are positions of chunk ``number`` as
     :func:`~encoderscope.capture.inputs.chunk_ranges` cuts them). Returns the chunk's batches and skip records,
-    exactly what :func:`iter_chunk_batches` yields for that chunk.
+    exactly what :func:`iter_chunk_batches` yields for that chunk. ``view``: the store as the run found it when it
+    started (:meth:`StoreView.of`, taken once by the engine, so that every worker plans against the same store, as
+    the local engine does); default the store as it is now.
     """
-    view = StoreView.of(store) if store is not None else None
+    if view is None and store is not None:
+        view = StoreView.of(store)
     plan = plan_chunk(number, indices, items, batch_size, store, view)
     runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device)
     batches: list[Batch] = []

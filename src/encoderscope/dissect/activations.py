@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -80,6 +79,9 @@ def neuron_activations(
     autocast: bool = False,
     workers: int | None = None,
     cache: Any = False,
+    engine: str = "local",
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
 ) -> NeuronActivations:
     """Unit activations of ``layer`` for every readable probe image (see the module docstring).
 
@@ -95,14 +97,18 @@ def neuron_activations(
         workers: processes decoding the probe images (the input pipeline, :mod:`encoderscope.capture.inputs`).
         cache: an activation store folder (``True``: the default one); the layer's outputs are stored per chunk
             and read back by the next run (:mod:`encoderscope.capture.store`).
+        engine: ``"local"`` or ``"ray"`` (the forward passes and the pooling on a Ray cluster's actors; only the
+            pooled ``(B, U)`` rows come back; :mod:`encoderscope.capture.engine`); the values do not depend on it.
+        ray_address: the Ray cluster of ``engine="ray"`` (default ``RAY_ADDRESS``, else a local one).
+        ray_actors: encoder actors of ``engine="ray"`` (default one per GPU, else half the cluster's CPUs).
     """
-    from encoderscope.capture import forward_batch, resolve_layers, unit_activations
-    from encoderscope.capture.extract import iter_model_batches
+    from encoderscope.capture import resolve_layers
+    from encoderscope.capture.engine import ModelPass, check_engine_options, map_batches
     from encoderscope.capture.inputs import as_image_set
-    from encoderscope.capture.store import open_store
     from encoderscope.lwta.convert import lwta_layers
     from encoderscope.zoo import load_model
 
+    ray_address = check_engine_options(engine, ray_address, ray_actors)
     encoder = load_model(encoder)
     names = resolve_layers(encoder, [layer])
     if len(names) != 1:
@@ -110,23 +116,16 @@ def neuron_activations(
     image_set = as_image_set(images)
     stochastic = bool(lwta_layers(encoder.module))
     # stochastic layers: the noise of a chunk depends only on (seed, chunk), so a stored chunk equals a computed one
-    store = open_store(cache, encoder, names, autocast, extra={"lwta_seed": seed} if stochastic else None) if cache \
-        else None
-
-    def forward(pixels: torch.Tensor) -> dict[str, Any]:
-        return forward_batch(encoder, pixels, names, autocast=autocast)
-
+    model_pass = ModelPass(
+        layers=tuple(names), batch_size=batch_size, autocast=autocast, cache=cache or None,
+        cache_extra={"lwta_seed": seed} if stochastic else None, before_chunk=_Reseed(seed) if stochastic else None,
+        workers=workers, engine=engine, ray_address=ray_address, ray_actors=ray_actors,
+    )
     rows: list[tuple[int, torch.Tensor, Any]] = []
     used = pool
-    batches = iter_model_batches(
-        encoder, image_set, forward, batch_size, store=store, workers=workers, progress=progress,
-        before_chunk=partial(reseed_chunk, encoder, seed) if stochastic else None,
-    )
-    for batch in batches:
-        output = batch.outputs[names[0]]
-        used = resolve_pool(output, pool)
-        values = unit_activations(output, used).float()
-        rows.extend(zip(batch.indices, values, batch.items, strict=True))
+    for indices, values, mode in map_batches(encoder, image_set, _PoolJob(names[0], pool), model_pass, progress):
+        used = mode
+        rows.extend((index, row, image_set.items[index]) for index, row in zip(indices, values, strict=True))
     if not rows:
         raise ParameterError("no probe image could be read")
     rows.sort(key=lambda row: row[0])
@@ -138,6 +137,31 @@ def neuron_activations(
         pool=used,
         skipped=skipped,
     )
+
+
+@dataclass(frozen=True)
+class _PoolJob:
+    """Per-unit values of one batch (a batch job of :func:`~encoderscope.capture.engine.map_batches`)."""
+
+    layer: str
+    pool: str
+
+    def __call__(self, encoder: Any, batch: Any) -> tuple[list[int], torch.Tensor, str]:
+        from encoderscope.capture import unit_activations
+
+        output = batch.outputs[self.layer]
+        used = resolve_pool(output, self.pool)
+        return list(batch.indices), unit_activations(output, used).float(), used
+
+
+@dataclass(frozen=True)
+class _Reseed:
+    """``before_chunk`` of stochastic layers: :func:`reseed_chunk` with this seed, on whichever process runs."""
+
+    seed: int
+
+    def __call__(self, encoder: Any, chunk: int) -> None:
+        reseed_chunk(encoder, self.seed, chunk)
 
 
 def reseed_chunk(encoder: Any, seed: int, chunk: int) -> None:

@@ -15,6 +15,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from encoderscope.capture.engine import check_engine_options
 from encoderscope.capture.inputs import check_workers
 from encoderscope.capture.pooling import POOL_MODES
 from encoderscope.capture.store import cache_setting
@@ -22,7 +23,10 @@ from encoderscope.configs import (
     HELP_ARCH,
     HELP_AUTOCAST,
     HELP_CACHE,
+    HELP_ENGINE,
     HELP_RANDOM_INIT,
+    HELP_RAY_ACTORS,
+    HELP_RAY_ADDRESS,
     HELP_SEED,
     HELP_WORKERS,
     Config,
@@ -74,6 +78,9 @@ class DissectConfig(Config):
     autocast: bool = option(False, help=HELP_AUTOCAST)
     workers: int | None = option(None, help=HELP_WORKERS)
     cache: str | None = option(None, help=HELP_CACHE)
+    engine: str = option("local", help=HELP_ENGINE)
+    ray_address: str | None = option(None, help=HELP_RAY_ADDRESS)
+    ray_actors: int | None = option(None, help=HELP_RAY_ACTORS)
 
     def check(self) -> None:
         if isinstance(self.probe, str):
@@ -81,6 +88,7 @@ class DissectConfig(Config):
         if self.workers is not None:
             check_workers(self.workers)
         self._set("cache", cache_setting(self.cache))
+        self._set("ray_address", check_engine_options(self.engine, self.ray_address, self.ray_actors))
         self._set("similarity_params", dict(self.similarity_params or {}))
         valid = similarity_options(self.similarity)
         unknown = sorted(set(self.similarity_params) - set(valid))

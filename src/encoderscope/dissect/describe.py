@@ -370,7 +370,8 @@ def dissect(
     image_set = probe if isinstance(probe, ImageSet) else open_images(probe, limit=cfg.limit)
     acts = neuron_activations(
         encoder, image_set, layer, pool=cfg.pool, batch_size=cfg.batch_size, seed=cfg.seed, progress=progress,
-        autocast=cfg.autocast, workers=cfg.workers, cache=cfg.cache or False,
+        autocast=cfg.autocast, workers=cfg.workers, cache=cfg.cache or False, engine=cfg.engine,
+        ray_address=cfg.ray_address, ray_actors=cfg.ray_actors,
     )
     watch.lap("activations")
     P = scorer.scores(acts.items, list(concepts))

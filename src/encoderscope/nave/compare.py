@@ -214,6 +214,7 @@ def compare(
             :class:`~encoderscope.nave.config.NaveConfig` field (``k``: concepts per map, which the baselines use as
             their region count, ``"auto"`` giving them 5; ``seed``, ``method``, ``backend``, ``autocast``...).
     """
+    from encoderscope.capture.engine import engine_session
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.nave.baselines import baseline_maps
     from encoderscope.nave.pipeline import nave
@@ -235,15 +236,16 @@ def compare(
     nave_cfg, seed = cfg.nave, cfg.nave.seed
     region_count = nave_cfg.k if isinstance(nave_cfg.k, int) else 5
     results = []
-    for model in [*chosen, *(f"baseline:{name}" for name in cfg.baselines)]:
-        if isinstance(model, str) and model.startswith("baseline:"):
-            results.append(baseline_maps(image_set, model.split(":", 1)[1], region_count, seed, progress=progress))
-        elif isinstance(model, str) and model.startswith("random-init:"):
-            encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed, device=device)
-            results.append(nave(encoder, image_set, config=nave_cfg, progress=progress, device=device))
-        else:
-            results.append(nave(model, image_set, config=nave_cfg, progress=progress, device=device))
-        watch.lap(results[-1].name)
+    with engine_session(nave_cfg.engine, nave_cfg.ray_address):  # one Ray cluster for every model
+        for model in [*chosen, *(f"baseline:{name}" for name in cfg.baselines)]:
+            if isinstance(model, str) and model.startswith("baseline:"):
+                results.append(baseline_maps(image_set, model.split(":", 1)[1], region_count, seed, progress=progress))
+            elif isinstance(model, str) and model.startswith("random-init:"):
+                encoder = load_model(model.split(":", 1)[1], random_init=True, seed=seed, device=device)
+                results.append(nave(encoder, image_set, config=nave_cfg, progress=progress, device=device))
+            else:
+                results.append(nave(model, image_set, config=nave_cfg, progress=progress, device=device))
+            watch.lap(results[-1].name)
     comparison = compare_results(results)
     comparison.run = RunRecord.create("compare", cfg, command=python_call("encoderscope.compare", cfg),
                                       seed=seed, seconds=watch.seconds(), stages=watch.stages)

@@ -35,7 +35,8 @@ from torch import nn
 
 from encoderscope import devices
 from encoderscope._progress import warn
-from encoderscope.capture.extract import Batch, iter_batches
+from encoderscope.capture.chunks import Batch
+from encoderscope.capture.engine import ModelPass, engine_session, map_batches
 from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.cluster import Clustering, assign_labels, fit_clusters, fit_clusters_batch, parse_k
@@ -121,6 +122,7 @@ def _features(batch: Batch, layer_set: _LayerSet, resample: str, transform: Grid
 
 
 def _record(batch: Batch, j: int, labels: np.ndarray, k: int, k_choice: Any = None) -> NaveRecord:
+    """Image ``j``'s record (without its item: the driver attaches its own, so no pixels travel back)."""
     item, prepared = batch.items[j], batch.prepared[j]
     return NaveRecord(
         key=item.key,
@@ -132,7 +134,6 @@ def _record(batch: Batch, j: int, labels: np.ndarray, k: int, k_choice: Any = No
         padded_hw=prepared.padded_hw,
         path=None if item.path is None else str(item.path),
         k_choice=None if k_choice is None else dataclasses.asdict(k_choice),
-        item=item,
     )
 
 
@@ -252,6 +253,120 @@ def nave_layer_sets(
     return results
 
 
+@dataclasses.dataclass
+class _Grids:
+    """How a batch's captured outputs become each layer set's ``(B, h, w, C)`` features."""
+
+    sets: list[_LayerSet]
+    resample: str
+    transform: GridTransform | None
+
+    def features(self, batch: Batch, s: int) -> torch.Tensor:
+        return _features(batch, self.sets[s], self.resample, self.transform)
+
+
+Found = list[tuple[int, NaveRecord]]
+"""``(run index, record)`` pairs: run ``s * len(ks) + i`` is layer set ``s`` with K number ``i``."""
+Failed = list[tuple[int, str, str]]
+"""``(run index, image key, reason)`` of maps that could not be computed."""
+
+
+@dataclasses.dataclass
+class _ImageScopeJob:
+    """The image scope on one batch (a batch job of :func:`~encoderscope.capture.engine.map_batches`, run where the
+    encoder is): one clustering per image and K, or the attention heads' labels."""
+
+    grids: _Grids
+    ks: list[int | str]
+    used: str
+    clustering: dict[str, Any]
+    heads: Sequence[int] | None
+
+    def __call__(self, encoder: Encoder, batch: Batch) -> tuple[Found, Failed]:
+        found: Found = []
+        failed: Failed = []
+        n_ks = len(self.ks)
+        for s, layer_set in enumerate(self.grids.sets):
+            if layer_set.attn is not None:
+                labels, n_heads = attention_labels(batch.outputs[layer_set.capture[0]], layer_set.attn, encoder,
+                                                   self.heads)
+                for i, j in ((i, j) for i in range(n_ks) for j in range(len(batch.indices))):
+                    found.append((s * n_ks + i, _record(batch, j, labels[j].numpy(), n_heads)))
+                continue
+            feats = self.grids.features(batch, s)
+            for i in range(n_ks):
+                if self.used == BACKEND_NAME:
+                    self._batch(batch, s * n_ks + i, self.ks[i], feats, found, failed)
+                else:
+                    self._each(batch, s * n_ks + i, self.ks[i], feats, found, failed)
+        return found, failed
+
+    def _batch(self, batch: Batch, run: int, k: int | str, feats: torch.Tensor, found: Found, failed: Failed) -> None:
+        b, h, w, dim = feats.shape
+        c = self.clustering
+        out = fit_clusters_batch(feats.reshape(b, h * w, dim), k, method=c["method"], seed=c["seed"],
+                                 indices=batch.indices, n_init=c["n_init"])
+        for j, (fit, err) in enumerate(zip(out.fits, out.errors, strict=True)):
+            if fit is None:
+                assert err is not None
+                failed.append((run, batch.items[j].key, str(err)))
+            else:
+                found.append((run, _record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice)))
+
+    def _each(self, batch: Batch, run: int, k: int | str, feats: torch.Tensor, found: Found, failed: Failed) -> None:
+        h, w, dim = feats.shape[1:]
+        for j in range(len(batch.indices)):
+            try:
+                fit = fit_clusters(feats[j].reshape(-1, dim), k, **self.clustering)
+            except EncoderscopeError as err:
+                failed.append((run, batch.items[j].key, str(err)))
+                continue
+            found.append((run, _record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice)))
+
+
+@dataclasses.dataclass
+class _SampleJob:
+    """The dataset scope's first pass on one batch: each layer set's seeded sample of positions (see
+    :func:`_sample_rows`); only these rows leave the process that holds the encoder."""
+
+    grids: _Grids
+    quota: int
+    seed: int
+
+    def __call__(self, encoder: Encoder, batch: Batch) -> list[np.ndarray]:
+        samples = []
+        for s in range(len(self.grids.sets)):
+            feats = self.grids.features(batch, s)
+            samples.append(_sample_rows(feats.reshape(feats.shape[0], -1, feats.shape[-1]), batch.indices,
+                                        self.quota, self.seed))
+        return samples
+
+
+@dataclasses.dataclass
+class _AssignJob:
+    """The dataset scope's second pass on one batch: every position to its nearest concept of each fit."""
+
+    grids: _Grids
+    fits: list[Clustering | None]
+    n_ks: int
+    on_device: bool
+
+    def __call__(self, encoder: Encoder, batch: Batch) -> tuple[Found, Failed]:
+        found: Found = []
+        for s in range(len(self.grids.sets)):
+            feats = self.grids.features(batch, s)
+            b, h, w, dim = feats.shape
+            for i, fit in enumerate(self.fits[s * self.n_ks : (s + 1) * self.n_ks]):
+                if fit is None:
+                    continue
+                if self.on_device:
+                    labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
+                else:
+                    labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
+                found.extend((s * self.n_ks + i, _record(batch, j, labels[j], fit.k)) for j in range(b))
+        return found, []
+
+
 def _nave_layer_sets(
     encoder: str | nn.Module | Encoder,
     images: Any,
@@ -275,100 +390,62 @@ def _nave_layer_sets(
     if enc.preprocess.fixed_size and enc.preprocess.input_policy:  # said once per run, recorded in run.json notes
         warn(f"{enc.spec}: {enc.preprocess.input_policy}")
     sets = _layer_sets(enc, layer_sets or [None], method)
-    capture = list(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
+    capture = tuple(dict.fromkeys(name for layer_set in sets for name in layer_set.capture))
     image_set = images if isinstance(images, ImageSet) else open_images(images)
     used = _backend_used(backend, method, scope)
     on_device = backend == "auto" and method != "attention"  # features stay on the encoder's device
     # with a store, the dataset scope's second pass reads the first pass's shards instead of running the model
-    passes = dict(batch_size=batch_size, progress=progress, autocast=autocast, to_host=not on_device,
-                  workers=cfg.workers, cache=cfg.cache or False)
+    model_pass = ModelPass(
+        layers=capture, batch_size=batch_size, autocast=autocast, to_host=not on_device, cache=cfg.cache,
+        workers=cfg.workers, engine=cfg.engine, ray_address=cfg.ray_address, ray_actors=cfg.ray_actors,
+    )
     errors: list[tuple[int, dict[str, str]]] = []  # (run index, skipped entry)
     # one list of records (and one dataset-scope fit) per layer set and K: run index s * len(ks) + i
     records: list[list[NaveRecord]] = [[] for _ in sets for _ in ks]
     fits: list[Clustering | None] = [None for _ in sets for _ in ks]
     clustering = dict(method=method, seed=seed, backend="torch" if backend == "auto" else backend, n_init=n_init)
+    grids = _Grids(sets, resample, transform)
 
-    def skip(batch: Batch, j: int, s: int, i: int, err: EncoderscopeError) -> None:
-        key = batch.items[j].key
-        warn(f"skipped {key}: {err}")
-        errors.append((s * len(ks) + i, {"key": key, "reason": str(err), "layers": ",".join(sets[s].names)}))
+    def collect(found: Found, failed: Failed) -> None:
+        for run, record in found:
+            record.item = image_set.items[record.index]
+            records[run].append(record)
+        for run, key, reason in failed:
+            warn(f"skipped {key}: {reason}")
+            errors.append((run, {"key": key, "reason": reason, "layers": ",".join(sets[run // len(ks)].names)}))
 
-    def cluster_one(batch: Batch, j: int, s: int, i: int, feats: torch.Tensor) -> None:
-        h, w, dim = feats.shape[1:]
-        try:
-            fit = fit_clusters(feats[j].reshape(-1, dim), ks[i], **clustering)
-        except EncoderscopeError as err:
-            skip(batch, j, s, i, err)
-            return
-        records[s * len(ks) + i].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
-
-    def cluster_batch(batch: Batch, s: int, i: int, feats: torch.Tensor) -> None:
-        b, h, w, dim = feats.shape
-        out = fit_clusters_batch(
-            feats.reshape(b, h * w, dim), ks[i], method=method, seed=seed, indices=batch.indices, n_init=n_init
-        )
-        for j, (fit, err) in enumerate(zip(out.fits, out.errors, strict=True)):
-            if fit is None:
-                assert err is not None
-                skip(batch, j, s, i, err)
-            else:
-                records[s * len(ks) + i].append(_record(batch, j, fit.labels.reshape(h, w), fit.k, fit.k_choice))
-
-    if method == "attention" or scope == "image":
-        for batch in iter_batches(enc, image_set, capture, **passes):
-            for s, layer_set in enumerate(sets):
-                if layer_set.attn is not None:
-                    labels, n_heads = attention_labels(batch.outputs[layer_set.capture[0]], layer_set.attn, enc, heads)
-                    for i, j in ((i, j) for i in range(len(ks)) for j in range(len(batch.indices))):
-                        records[s * len(ks) + i].append(_record(batch, j, labels[j].numpy(), n_heads))
-                    continue
-                feats = _features(batch, layer_set, resample, transform)
-                for i in range(len(ks)):
-                    if used == BACKEND_NAME:
-                        cluster_batch(batch, s, i, feats)
-                        continue
-                    for j in range(len(batch.indices)):
-                        cluster_one(batch, j, s, i, feats)
-        watch.lap("forward and clustering")
-    else:
-        quota = max(1, math.ceil(fit_positions / max(1, len(image_set))))
-        # one buffer per layer set, rows filled in place (untouched rows of np.empty are never resident)
-        buffers: list[np.ndarray | None] = [None for _ in sets]
-        filled = [0 for _ in sets]
-        for batch in iter_batches(enc, image_set, capture, **passes):
-            for s, layer_set in enumerate(sets):
-                feats = _features(batch, layer_set, resample, transform)
-                flat = feats.reshape(feats.shape[0], -1, feats.shape[-1])
-                if buffers[s] is None:
-                    buffers[s] = np.empty((quota * len(image_set), flat.shape[-1]), dtype=np.float32)
+    with engine_session(cfg.engine, cfg.ray_address):
+        if method == "attention" or scope == "image":
+            for found, failed in map_batches(enc, image_set, _ImageScopeJob(grids, ks, used, clustering, heads),
+                                             model_pass, progress):
+                collect(found, failed)
+            watch.lap("forward and clustering")
+        else:
+            quota = max(1, math.ceil(fit_positions / max(1, len(image_set))))
+            # one buffer per layer set, rows filled in place (untouched rows of np.empty are never resident)
+            buffers: list[np.ndarray | None] = [None for _ in sets]
+            filled = [0 for _ in sets]
+            for samples in map_batches(enc, image_set, _SampleJob(grids, quota, seed), model_pass, progress):
+                for s, sample in enumerate(samples):
+                    if buffers[s] is None:
+                        buffers[s] = np.empty((quota * len(image_set), sample.shape[-1]), dtype=np.float32)
+                    buffer = buffers[s]
+                    assert buffer is not None
+                    buffer[filled[s] : filled[s] + len(sample)] = sample
+                    filled[s] += len(sample)
+            watch.lap("sample pass")
+            for s in range(len(sets)):
                 buffer = buffers[s]
-                assert buffer is not None
-                sample = _sample_rows(flat, batch.indices, quota, seed)
-                buffer[filled[s] : filled[s] + len(sample)] = sample
-                filled[s] += len(sample)
-        watch.lap("sample pass")
-        for s in range(len(sets)):
-            buffer = buffers[s]
-            if buffer is not None and filled[s]:
-                device = enc.device if on_device else None
-                for i, k in enumerate(ks):
-                    fits[s * len(ks) + i] = fit_clusters(buffer[: filled[s]], k, **clustering, device=device)
-            buffers[s] = None
-        watch.lap("fit")
-        for batch in iter_batches(enc, image_set, capture, **passes):
-            for s, layer_set in enumerate(sets):
-                feats = _features(batch, layer_set, resample, transform)
-                b, h, w, dim = feats.shape
-                for i, fit in enumerate(fits[s * len(ks) : (s + 1) * len(ks)]):
-                    if fit is None:
-                        continue
-                    if on_device:
-                        labels = assign_labels(fit, feats.reshape(-1, dim)).reshape(b, h, w).cpu().numpy()
-                    else:
-                        labels = fit.predict(feats.reshape(-1, dim)).reshape(b, h, w)
-                    for j in range(b):
-                        records[s * len(ks) + i].append(_record(batch, j, labels[j], fit.k))
-        watch.lap("assignment pass")
+                if buffer is not None and filled[s]:
+                    fit_device = enc.device if on_device else None
+                    for i, k in enumerate(ks):
+                        fits[s * len(ks) + i] = fit_clusters(buffer[: filled[s]], k, **clustering, device=fit_device)
+                buffers[s] = None
+            watch.lap("fit")
+            for found, failed in map_batches(enc, image_set, _AssignJob(grids, fits, len(ks), on_device), model_pass,
+                                             progress):
+                collect(found, failed)
+            watch.lap("assignment pass")
 
     unreadable = list({item.key: {"key": item.key, "reason": item.reason} for item in image_set.skipped}.values())
     results = []
