@@ -21,11 +21,12 @@ setup: $(STAMP) $(SYSTEM_STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Python side: the package, the offline zoo, the dev and docs tools, with torch and torchvision pinned to this machine's
-# exact pair by constraints.txt (pyproject.toml only gives ranges). Re-runs only when the dependency files change.
+# Python side: the package, the offline zoo, the dev and docs tools, Ray (for the ray engine's tests), with torch and
+# torchvision pinned to this machine's exact pair by constraints.txt (pyproject.toml only gives ranges). Re-runs only
+# when the dependency files change.
 $(STAMP): pyproject.toml constraints.txt Makefile | $(VENV)/bin/python
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[zoo,text,hf,clip,dev,docs]"
+	$(PIP) install -q -c constraints.txt -e ".[zoo,text,hf,clip,dev,docs,ray]"
 	$(PIP) install -q --no-deps $(NO_DEPS_ZOO)
 	@touch $@
 

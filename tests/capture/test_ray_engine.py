@@ -6,11 +6,11 @@ the cluster is gone. The command-line path, which starts and stops its own clust
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 import torch
 
@@ -19,6 +19,7 @@ from encoderscope.data.images import open_images
 from encoderscope.errors import DeviceError, EngineError, MissingExtraError, ParameterError
 from encoderscope.zoo import load_model
 from tests.images import make_image
+from tests.ray_cluster import MARK, left_behind, marked_processes, new_mark
 
 pytest.importorskip("ray.data", reason="the Ray engine needs the 'ray' extra")
 
@@ -28,30 +29,22 @@ RAY = {"engine": "ray", "ray_actors": 2}
 N_IMAGES = 12
 
 
-def _ray_processes() -> list[psutil.Process]:
-    """Ray's own processes started by this test process (raylet, GCS server, workers)."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any(name in " ".join(child.cmdline()) for name in ("raylet", "gcs_server", "default_worker")):
-                found.append(child)
-        except psutil.Error:
-            continue
-    return found
-
-
 @pytest.fixture(scope="module")
 def cluster():
     import ray
 
     assert not ray.is_initialized()
-    with ray_session():
-        assert ray.is_initialized() and ray.cluster_resources()["CPU"] >= 1
-        yield ray
+    mark = new_mark()
+    os.environ[MARK] = mark  # inherited by every process of the cluster
+    try:
+        with ray_session():
+            assert ray.is_initialized() and ray.cluster_resources()["CPU"] >= 1
+            assert [p for p in marked_processes(mark) if "raylet" in p.name()]
+            yield ray
+    finally:
+        del os.environ[MARK]
     assert not ray.is_initialized()
-    alive = [p for p in _ray_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    psutil.wait_procs(alive, timeout=10)
-    assert not [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left_behind(mark) == []
 
 
 @pytest.fixture(scope="module")

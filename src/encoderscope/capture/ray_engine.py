@@ -42,7 +42,9 @@ import math
 import os
 import pickle
 import re
+import signal
 import socket
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,27 +129,45 @@ def ray_session(address: str | None = None) -> Iterator[ModuleType]:
         yield ray
         return
     address = (address or os.environ.get("RAY_ADDRESS") or "").strip() or None
-    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        try:
-            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
-        except Exception as err:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            raise EngineError(f"cannot start a local Ray cluster: {_one_line(err)}") from None
+        failure = "cannot start a local Ray cluster"
+        options = {"address": "local", "num_cpus": os.cpu_count() or 1, "include_dashboard": False, **quiet}
     else:
         check_reachable(address)
-        try:
-            ray.init(address=address, **quiet)
-        except Exception as err:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            raise EngineError(f"cannot connect to the Ray cluster at {address}: {_one_line(err)}") from None
+        failure = f"cannot connect to the Ray cluster at {address}"
+        options = {"address": address, **quiet}
+    try:
+        with _interrupt_after():  # Ctrl-C half-way through ray.init would leave the processes it started running
+            ray.init(**options)
+    except BaseException as err:
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        if isinstance(err, Exception) and not isinstance(err, EncoderscopeError):
+            raise EngineError(f"{failure}: {_one_line(err)}") from None
+        raise
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) during the block and raise it as ``KeyboardInterrupt`` at its end (main thread
+    only; elsewhere the block runs as it is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -195,13 +215,13 @@ class ChunkActor:
     and the job), returns the pickled payloads and skip records of each chunk."""
 
     def __init__(self, refs: Sequence[Any], threads: int) -> None:
-        import ray
         import torch
 
         from encoderscope import devices
         from encoderscope.capture.inputs import resolve_transform
         from encoderscope.capture.store import ActivationStore
 
+        ray = _ray()
         task, items = ray.get(list(refs))
         torch.set_num_threads(threads)
         if ray.get_gpu_ids():
