@@ -13,18 +13,30 @@ temporary folder:
    uncompressed ``.npz`` per image (the layout of the cache this store replaced), and the time to read all of them
    back.
 
-Each timing is repeated ``--rounds`` times, interleaved, and the fastest round is kept (the machine may be shared).
-The rows are written to the "Scale" section of BENCHMARKS.md (other sections kept).
+4. **Ray engine** (``--parts ray``): NAVE as in 2 (no store) on ``--ray-images`` of the JPEGs with ``engine="local"``
+   and ``engine="ray"`` (a local cluster started and stopped by the run, as a command does: default actors, and 2
+   actors), the cluster's start and stop timed alone; and the **driver's peak memory** (peak RSS of the process
+   that calls ``nave``: ``VmHWM`` after a reset, each run in a fresh process) of a dataset-scope run with
+   ``engine="ray"`` on 200 and 2000 small generated images (64 x 64 PNGs) under a tiny random-init ViT (near-free
+   forward passes, so the 2000 run takes minutes), beside the local engine's.
 
-Usage: ``python benchmarks/bench_scale.py [--rounds 2] [--pipeline-images 200] [--nave-images 300] [--no-write]``
+Each timing is repeated ``--rounds`` times, interleaved, and the fastest round is kept (the machine may be shared).
+The rows are written to the "Scale" section of BENCHMARKS.md (other sections kept); part 4 is its "Ray engine"
+subsection, so ``--parts ray`` rewrites only that.
+
+Usage: ``python benchmarks/bench_scale.py [--parts store,ray] [--rounds 2] [--pipeline-images 200]
+[--nave-images 300] [--ray-images 240] [--ray-rounds 1] [--memory-sizes 200,2000] [--no-write]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +51,7 @@ LAYER = "blocks.11"
 K = 5
 BATCH = 8
 SECTION = "Scale"
+RAY_TITLE = "Ray engine"
 VOC_SIZE = (500, 375)  # width, height
 
 
@@ -64,6 +77,19 @@ def make_jpegs(folder: Path, n: int, seed: int = 0) -> list[Path]:
         picture.save(path, quality=90)
         paths.append(path)
     return paths
+
+
+def make_small_pngs(folder: Path, n: int, seed: int = 0) -> None:
+    """``n`` seeded 64 x 64 PNGs (a gradient with a bright square at a random place)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:64, 0:64]
+    for i in range(n):
+        pixels = np.stack([xx * 4, yy * 4, np.full_like(xx, 128)], axis=-1).astype(np.uint8)
+        top, left = rng.integers(0, 40, size=2)
+        pixels[top : top + 24, left : left + 24] = rng.integers(0, 256, size=3)
+        Image.fromarray(pixels).save(folder / f"{i:05d}.png")
 
 
 def pipeline_rate(items, preprocess, workers: int) -> float:
@@ -134,14 +160,8 @@ def _drop_page_cache_hint(*folders: Path) -> None:
                     os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--pipeline-images", type=int, default=200)
-    parser.add_argument("--nave-images", type=int, default=300)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
-
+def store_part(args: argparse.Namespace) -> str:
+    """Parts 1 to 3: the markdown of the section (without the Ray subsection)."""
     from encoderscope.capture.inputs import default_workers
     from encoderscope.data.images import open_images
     from encoderscope.zoo import load_model
@@ -226,10 +246,176 @@ def main() -> None:
         f"Size ratio store / npz: {npz['store_bytes'] / npz['npz_bytes']:.3f}; read time ratio npz / store: "
         f"{npz['npz_read'] / npz['store_read']:.2f} (store reads include the checksum of every shard).",
     ]
-    markdown = "\n".join(lines)
-    print(markdown)
-    if not args.no_write:
-        print(f"wrote {_sections.write_section(SECTION, markdown)}")
+    return "\n".join(lines)
+
+
+def _header(rounds: int) -> str:
+    load = os.getloadavg()
+    return (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `benchmarks/bench_scale.py --parts ray` on "
+        f"{os.cpu_count()} CPU cores, torch {torch.__version__}, ray {_ray_version()}; load average {load[0]:.1f} / "
+        f"{load[1]:.1f} (1 / 5 min) at the end (shared machine); fastest of {rounds} round(s)."
+    )
+
+
+def _ray_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("ray")
+
+
+def ray_nave_run(encoder, folder: Path, engine: str, actors: int | None) -> float:
+    """4. NAVE image scope with one engine, the Ray cluster started and stopped inside; seconds."""
+    from encoderscope.nave import nave
+
+    start = time.perf_counter()
+    result = nave(encoder, folder, [LAYER], k=K, batch_size=BATCH, progress=False, engine=engine, ray_actors=actors)
+    assert len(result.records) > 0
+    return time.perf_counter() - start
+
+
+def cluster_start_stop() -> float:
+    """Seconds to start a local Ray cluster and shut it down again (what every --engine ray command pays)."""
+    from encoderscope.capture.ray_engine import ray_session
+
+    start = time.perf_counter()
+    with ray_session() as ray:
+        ray.cluster_resources()
+    return time.perf_counter() - start
+
+
+def memory_child(folder: Path, n_images: int, engine: str) -> None:
+    """(In a fresh process) a dataset-scope NAVE run on the first ``n_images`` of ``folder``; prints the peak RSS."""
+    from encoderscope.data.images import open_images
+    from encoderscope.nave import nave
+    from encoderscope.zoo import load_model
+
+    encoder = load_model("timm:vit_small_patch14_reg4_dinov2", random_init=True, seed=0, img_size=56, depth=2,
+                         embed_dim=32, num_heads=2)
+    images = open_images(folder, limit=n_images)
+    # the peak RSS a process inherits over fork/exec (ru_maxrss) is its parent's: reset it (Linux), then read VmHWM
+    Path("/proc/self/clear_refs").write_text("5")
+    start = time.perf_counter()
+    result = nave(encoder, images, k=4, scope="dataset", batch_size=32, progress=False, engine=engine,
+                  **({"ray_actors": 2} if engine == "ray" else {}))
+    assert len(result.records) == n_images
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+    print(json.dumps({"peak_mb": peak_kb / 1024, "seconds": time.perf_counter() - start}))
+
+
+def peak_memory(folder: Path, n_images: int, engine: str) -> dict[str, float]:
+    """The driver's peak RSS (MB) and seconds of one dataset-scope run, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("RAY_ADDRESS", None)
+    run = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(folder), str(n_images), engine], env=env, check=True,
+        capture_output=True, text=True,
+    )
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def ray_part(args: argparse.Namespace) -> str:
+    """Part 4: the markdown of the Ray subsection."""
+    from encoderscope.zoo import load_model
+
+    work = Path(tempfile.mkdtemp(prefix="encoderscope-bench-ray-"))
+    try:
+        photos = work / "photos"
+        photos.mkdir()
+        make_jpegs(photos, args.ray_images)
+        encoder = load_model(MODEL)
+        speed: dict[str, list[float]] = {"local": [], "ray, default actors": [], "ray, 2 actors": [],
+                                         "cluster start + stop": []}
+        for round_index in range(args.ray_rounds):
+            for name, engine, actors in (("local", "local", None), ("ray, default actors", "ray", None),
+                                         ("ray, 2 actors", "ray", 2)):
+                speed[name].append(ray_nave_run(encoder, photos, engine, actors))
+                print(f"round {round_index + 1} {name}: {speed[name][-1]:.2f} s", flush=True)
+            speed["cluster start + stop"].append(cluster_start_stop())
+        small = work / "small"
+        small.mkdir()
+        sizes = [int(n) for n in args.memory_sizes.split(",")]
+        make_small_pngs(small, max(sizes))
+        memory = {}
+        for engine in ("ray", "local"):
+            for n in sizes:
+                memory[engine, n] = peak_memory(small, n, engine)
+                print(f"memory {engine} {n}: {memory[engine, n]}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    best = {name: min(values) for name, values in speed.items()}
+    from encoderscope.capture.ray_engine import actor_plan
+
+    plan = actor_plan({"CPU": float(os.cpu_count() or 1)})
+    small_n, large_n = sizes
+    ratio = {e: memory[e, large_n]["peak_mb"] / memory[e, small_n]["peak_mb"] for e in ("ray", "local")}
+    lines = [
+        _header(args.ray_rounds),
+        "",
+        f"NAVE, `{MODEL}`, `{LAYER}`, K = {K}, image scope, batch {BATCH}, {args.ray_images} JPEGs of 500 x 375; "
+        f"the Ray runs start a local cluster and stop it, as `--engine ray` does (default here: {plan.size} actor(s) "
+        f"of {plan.num_cpus} CPU, {plan.threads} torch thread(s) each; 2 actors: "
+        f"{actor_plan({'CPU': float(os.cpu_count() or 1)}, 2).num_cpus} CPU and "
+        f"{actor_plan({'CPU': float(os.cpu_count() or 1)}, 2).threads} thread each):",
+        "",
+        "| run | seconds | ms / image | vs local |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {name} | {best[name]:.2f} | {1000 * best[name] / args.ray_images:.0f} | "
+            f"{best[name] / best['local']:.2f} |"
+            for name in ("local", "ray, default actors", "ray, 2 actors")
+        ],
+        f"| (cluster start + stop alone) | {best['cluster start + stop']:.2f} | | |",
+        "",
+        _sections.all_rounds(speed),
+        "",
+        "Driver memory, dataset scope (K = 4, batch 32, fit sample 20000 positions), tiny random-init ViT (2 blocks, "
+        "width 32, 56 px: a 4 x 4 grid), 64 x 64 PNGs; peak RSS of the process that calls `nave` (`VmHWM`, a "
+        "fresh process per run; Ray: 2 actors):",
+        "",
+        f"| engine | {small_n} images: peak MB | {large_n} images: peak MB | ratio {large_n} / {small_n} | "
+        f"seconds ({small_n} / {large_n}) |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {engine} | {memory[engine, small_n]['peak_mb']:.0f} | {memory[engine, large_n]['peak_mb']:.0f} | "
+            f"{ratio[engine]:.3f} | {memory[engine, small_n]['seconds']:.1f} / "
+            f"{memory[engine, large_n]['seconds']:.1f} |"
+            for engine in ("ray", "local")
+        ],
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="store,ray", help="comma-separated: store (parts 1-3), ray (part 4)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--pipeline-images", type=int, default=200)
+    parser.add_argument("--nave-images", type=int, default=300)
+    parser.add_argument("--ray-images", type=int, default=240)
+    parser.add_argument("--ray-rounds", type=int, default=1)
+    parser.add_argument("--memory-sizes", default="200,2000", help="two image counts for the driver memory runs")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--memory-child", nargs=3, metavar=("FOLDER", "N", "ENGINE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        folder, n_images, engine = args.memory_child
+        memory_child(Path(folder), int(n_images), engine)
+        return
+    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    if "store" in parts:
+        markdown = store_part(args)
+        kept = None if "ray" in parts else _sections.read_subsection(SECTION, RAY_TITLE)
+        markdown += f"\n\n{kept}" if kept else ""
+        print(markdown)
+        if not args.no_write:
+            print(f"wrote {_sections.write_section(SECTION, markdown)}")
+    if "ray" in parts:
+        markdown = ray_part(args)
+        print(markdown)
+        if not args.no_write:
+            print(f"wrote {_sections.write_subsection(SECTION, RAY_TITLE, markdown)}")
 
 
 if __name__ == "__main__":

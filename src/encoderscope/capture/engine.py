@@ -22,7 +22,7 @@ Example:
     >>> job = lambda encoder, batch: (batch.indices, tuple(batch.outputs["blocks.0"].grid.shape))
     >>> model_pass = ModelPass(layers=("blocks.0",), batch_size=2, workers=0)
     >>> list(map_batches(enc, [Image.new("RGB", (32, 32))] * 3, job, model_pass, progress=False))
-    [([0, 1], (2, 192, 2, 2)), ([2], (1, 192, 2, 2))]
+    [([0, 1], (2, 192, 14, 14)), ([2], (1, 192, 14, 14))]
 """
 
 from __future__ import annotations

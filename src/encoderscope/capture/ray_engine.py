@@ -138,19 +138,47 @@ def ray_session(address: str | None = None) -> Iterator[ModuleType]:
         check_reachable(address)
         failure = f"cannot connect to the Ray cluster at {address}"
         options = {"address": address, **quiet}
+    before = _ray_descendants() if address is None else set()
     try:
         with _interrupt_after():  # Ctrl-C half-way through ray.init would leave the processes it started running
             ray.init(**options)
     except BaseException as err:
-        with contextlib.suppress(Exception):
-            ray.shutdown()
+        _shutdown(ray, before if address is None else None)
         if isinstance(err, Exception) and not isinstance(err, EncoderscopeError):
             raise EngineError(f"{failure}: {_one_line(err)}") from None
         raise
     try:
         yield ray
     finally:
+        _shutdown(ray, before if address is None else None)
+
+
+def _ray_descendants() -> set[Any]:
+    """Ray's processes among this process's descendants (raylet, GCS server, agents, workers)."""
+    psutil = require("psutil", "ray")
+    found = set()
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "ray" in " ".join([process.name(), *process.cmdline()[:3]]).lower():
+                found.add(process)
+    return found
+
+
+def _shutdown(ray: ModuleType, before: set[Any] | None, timeout: float = 5.0) -> None:
+    """``ray.shutdown()``; for a cluster started here (``before``: Ray's processes that existed before it started),
+    also wait for the processes it started to exit and kill (by pid) those still running after ``timeout`` s: a
+    worker busy importing when its raylet stops can outlive it for many seconds."""
+    started = _ray_descendants() - before if before is not None else set()
+    with contextlib.suppress(Exception):
         ray.shutdown()
+    if not started:
+        return
+    psutil = require("psutil", "ray")
+    _, alive = psutil.wait_procs(list(started), timeout=timeout)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=timeout)
 
 
 @contextlib.contextmanager
