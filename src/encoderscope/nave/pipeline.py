@@ -529,8 +529,10 @@ def nave(
             ``autocast`` (mixed-precision forward, see :func:`~encoderscope.devices.autocast_dtype`),
             ``gallery_size`` (8), ``workers`` (decoding processes, default ``min(4, cores - 1)``; the results do not
             depend on it), ``cache`` (an activation store folder: activations are stored per chunk of images and
-            read back by the next run, which resumes a killed run bit-identically; docs/scale.md). An unknown name
-            is a one-line error listing the valid ones.
+            read back by the next run, which resumes a killed run bit-identically; docs/scale.md), ``engine``
+            (``"local"``, or ``"ray"``: the forward passes and the clustering on an actor pool of encoders on a Ray
+            cluster, the same results; docs/scale.md), ``ray_address`` and ``ray_actors`` (the Ray cluster and its
+            number of encoder actors). An unknown name is a one-line error listing the valid ones.
     """
     if layers is not None:
         options["layers"] = layers
