@@ -37,6 +37,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.nave.baselines import BASELINES
 from encoderscope.nave.combine import RESAMPLE_MODES
 from encoderscope.nave.metrics import CorLocThresholds
+from encoderscope.nave.names import NAME_IMAGES, NAME_TOP, SCORER_KINDS, NamingConfig
 
 METHODS = ("kmeans", "pca", "agglomerative", "attention")
 SCOPES = ("image", "dataset")
@@ -125,6 +126,7 @@ class NaveConfig(Config):
     autocast: bool = option(False, help=HELP_AUTOCAST)
     workers: int | None = option(None, help=HELP_WORKERS)
     cache: str | None = option(None, help=HELP_CACHE)
+    naming: NamingConfig = option(factory=NamingConfig, help="Concept names (--name-concepts).")
 
     def check(self) -> None:
         self._set("k", parse_k(self.k))
@@ -150,6 +152,15 @@ class NaveConfig(Config):
         self._set("max_side", _pixels("max_side", self.max_side, {"default": "default", "none": None}))
 
 
+NAMING_FIELDS = tuple(f.name for f in dataclasses.fields(NamingConfig))
+"""The naming options, left off the commands that do not name concepts (``compare``, ``corloc``)."""
+
+
+def _no_naming(nave: NaveConfig, what: str) -> None:
+    if nave.naming.name_concepts:
+        raise ParameterError(f"{what} does not name concepts; name a NAVE result with result.name_concepts(...)")
+
+
 @dataclass(frozen=True)
 class CompareConfig(Config):
     """A comparison: several models (and superpixel baselines) on the same images, one NAVE configuration."""
@@ -166,6 +177,7 @@ class CompareConfig(Config):
     def check(self) -> None:
         for name in self.baselines:
             _choice("baseline", name, BASELINES)
+        _no_naming(self.nave, "a comparison")
         if self.nave.model is not None:
             raise ParameterError("a comparison takes its models from 'models', not from the NAVE option 'model'")
 
@@ -196,6 +208,7 @@ class CorLocConfig(Config):
     nave: NaveConfig = option(factory=NaveConfig, help="The NAVE options.")
 
     def check(self) -> None:
+        _no_naming(self.nave, "a localisation run")
         if self.limit is not None and self.limit < 1:
             raise ParameterError(f"limit must be at least 1, got {self.limit}")
         for name in ("min_area", "border"):
@@ -269,9 +282,14 @@ __all__ = [
     "FLOW_GRIDS",
     "GALLERY_SIZE",
     "METHODS",
+    "NAME_IMAGES",
+    "NAME_TOP",
+    "NAMING_FIELDS",
     "SCOPES",
+    "SCORER_KINDS",
     "CompareConfig",
     "CorLocConfig",
     "FlowConfig",
+    "NamingConfig",
     "NaveConfig",
 ]
