@@ -461,6 +461,12 @@ def make_scorer(spec: str, device: devices.DeviceSpec = None, workers: int | Non
         if Path(rest).is_dir():
             return MaskAnnotationScorer.from_voc(rest)
         return AnnotationScorer.from_file(rest)
-    raise ParameterError(
-        f"unknown scorer {spec!r}; use clip:MODEL[:PRETRAINED], labelspace or annotations:FILE"
-    )
+    raise ParameterError(unknown_scorer(spec))
+
+
+SCORER_KINDS = ("clip", "labelspace", "annotations")
+
+
+def unknown_scorer(spec: str) -> str:
+    """The one-line message for a scorer spec of no known kind."""
+    return f"unknown scorer {spec!r}; use clip:MODEL[:PRETRAINED], labelspace or annotations:FILE"

@@ -37,7 +37,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.nave.baselines import BASELINES
 from encoderscope.nave.combine import RESAMPLE_MODES
 from encoderscope.nave.metrics import CorLocThresholds
-from encoderscope.nave.names import NAME_IMAGES, NAME_TOP, SCORER_KINDS, NamingConfig
+from encoderscope.nave.names import NAME_IMAGES, NAME_TOP, NamingConfig
 
 METHODS = ("kmeans", "pca", "agglomerative", "attention")
 SCOPES = ("image", "dataset")
@@ -286,7 +286,6 @@ __all__ = [
     "NAME_TOP",
     "NAMING_FIELDS",
     "SCOPES",
-    "SCORER_KINDS",
     "CompareConfig",
     "CorLocConfig",
     "FlowConfig",

@@ -37,6 +37,7 @@ from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.configs import Config, option
 from encoderscope.dissect.regions import Region
+from encoderscope.dissect.scorers import SCORER_KINDS, make_scorer, score_regions, unknown_scorer
 from encoderscope.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ SCORE_DIGITS = 6
 
 Key = tuple[str | None, int]
 
-SCORER_KINDS = ("clip", "labelspace", "annotations")
 NAME_IMAGES = 8
 NAME_TOP = 5
 
@@ -77,11 +77,8 @@ class NamingConfig(Config):
     name_top: int = option(NAME_TOP, help="Words kept per concept.")
 
     def check(self) -> None:
-        kind = self.scorer.partition(":")[0]
-        if kind not in SCORER_KINDS:
-            raise ParameterError(
-                f"unknown scorer {self.scorer!r}; use clip:MODEL[:PRETRAINED], labelspace or annotations:FILE"
-            )
+        if self.scorer.partition(":")[0] not in SCORER_KINDS:
+            raise ParameterError(unknown_scorer(self.scorer))
         for name in ("name_images", "name_top"):
             if isinstance(getattr(self, name), bool) or getattr(self, name) < 1:
                 raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -274,7 +271,6 @@ def name_concepts(
             images a dataset-scope concept covers most, 8).
     """
     from encoderscope.configs import resolve_config
-    from encoderscope.dissect.scorers import make_scorer, score_regions
     from encoderscope.runs import Stopwatch
 
     watch = Stopwatch()
@@ -322,5 +318,5 @@ def name_concepts(
     return dataclasses.replace(result, concept_names=names, run=run)
 
 
-__all__ = ["DEFAULT_WORDS", "NAMES_COLUMNS", "NAME_IMAGES", "NAME_TOP", "SCORER_KINDS", "ConceptMask", "ConceptNames",
+__all__ = ["DEFAULT_WORDS", "NAMES_COLUMNS", "NAME_IMAGES", "NAME_TOP", "ConceptMask", "ConceptNames",
            "NamingConfig", "aggregate", "best_words", "name_concepts"]
