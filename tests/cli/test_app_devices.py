@@ -27,7 +27,7 @@ from tests.fake_cuda import fake_cuda
 
 
 def _factories() -> set[Any]:
-    from encoderscope.linking.generators import load_generator
+    from encoderscope.zoo.generators import load_generator
     from encoderscope.lwta.models import build_model, load_checkpoint
     from encoderscope.zoo import load_model
 

@@ -8,7 +8,7 @@ import torch
 
 from encoderscope.linking.classifier import synthetic_classifier
 from encoderscope.linking.counterfactual import counterfactual_loss, counterfactuals
-from encoderscope.linking.generators import linear_generator
+from encoderscope.zoo.generators import linear_generator
 from encoderscope.linking.network import LinkingNetwork, fit_link
 from encoderscope.linking.pairs import make_pairs
 

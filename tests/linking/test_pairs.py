@@ -7,7 +7,7 @@ import pytest
 
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import synthetic_classifier
-from encoderscope.linking.generators import linear_generator
+from encoderscope.zoo.generators import linear_generator
 from encoderscope.linking.pairs import PairedData, batch_seed, make_pairs
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from encoderscope.errors import DeviceError
-from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator
+from encoderscope.zoo.generators import EYE_COLOURS, LatentGenerator
 from encoderscope.studies import STUDIES, get_study
 from encoderscope.studies._common import with_device
 from encoderscope.studies.baselines import BaselinesConfig, NaveEntry

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from encoderscope.linking.classifier import as_classifier
-from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, load_generator
+from encoderscope.zoo.generators import EYE_COLOURS, LatentGenerator, load_generator
 from encoderscope.zoo import eyes_classifier, load_model
 from encoderscope.zoo.eyes_classifier import EyeRecipe, cached_eye_net, load_eye_classifier
 

@@ -13,7 +13,7 @@ Example:
 
 from encoderscope.linking.classifier import LinkClassifier, as_classifier
 from encoderscope.linking.counterfactual import CounterfactualResult, counterfactual_loss, counterfactuals
-from encoderscope.linking.generators import (
+from encoderscope.zoo.generators import (
     Generator,
     LatentGenerator,
     load_generator,

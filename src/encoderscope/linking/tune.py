@@ -38,7 +38,7 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkTuneConfig
-from encoderscope.linking.generators import Generator, images_to_uint8
+from encoderscope.zoo.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 

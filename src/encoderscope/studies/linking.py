@@ -23,7 +23,7 @@ import torch
 
 from encoderscope.linking.classifier import LinkClassifier, as_classifier
 from encoderscope.linking.counterfactual import counterfactuals
-from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, images_to_uint8, load_generator
+from encoderscope.zoo.generators import EYE_COLOURS, LatentGenerator, images_to_uint8, load_generator
 from encoderscope.linking.network import fit_link, r2_score
 from encoderscope.linking.pairs import batch_seed, make_pairs
 from encoderscope.linking.parts import FeatureSource, fit_part_model

@@ -41,7 +41,7 @@ from encoderscope import devices
 from encoderscope._io import cache_dir
 from encoderscope._progress import console
 from encoderscope.capture.layout import TokenLayout
-from encoderscope.linking.generators import (
+from encoderscope.zoo.generators import (
     EYE_COLOURS,
     LatentGenerator,
     batch_seed,
