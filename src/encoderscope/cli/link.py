@@ -109,9 +109,9 @@ def tune_cmd(
     device: str = DEVICE,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
-    from encoderscope.zoo.generators import generator_record
     from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.tune import sweep_units, tuning_features
+    from encoderscope.zoo.generators import generator_record
 
     require_inputs(config, "link")
     network = LinkingNetwork.load(config.link)

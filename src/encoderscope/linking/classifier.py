@@ -312,8 +312,8 @@ def synthetic_classifier(spec: str = "synthetic:linear", n_features: int = 12, s
         >>> feats.shape, int(logits.argmax(1)[0])
         ((5, 12), 2)
     """
-    from encoderscope.zoo.generators import linear_generator
     from encoderscope.linking.synthetic import synthetic_network
+    from encoderscope.zoo.generators import linear_generator
 
     return LinkClassifier.from_module(
         synthetic_network(n_features, seed), "features", head="fc", class_names=linear_generator().class_names,

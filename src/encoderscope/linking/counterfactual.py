@@ -43,9 +43,9 @@ from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LAMBDA_COS, LAMBDA_ORIGIN, LR, MAX_STEPS
-from encoderscope.zoo.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
 from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.zoo.generators import Generator, images_to_uint8
 
 ARRAYS = ("origins", "targets", "success", "steps", "final_prediction", "latent_before", "latent_after", "features",
           "shift", "features_cycled", "image_before", "image_after")

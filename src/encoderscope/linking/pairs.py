@@ -29,8 +29,8 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkPairsConfig
-from encoderscope.zoo.generators import Generator, batch_seed, generator_record
 from encoderscope.runs import RUN_FILE, RunRecord, Stopwatch, python_call
+from encoderscope.zoo.generators import Generator, batch_seed, generator_record
 
 
 @dataclass
