@@ -35,10 +35,11 @@ import numpy as np
 
 from encoderscope import devices
 from encoderscope._progress import warn
-from encoderscope.configs import Config, option
+from encoderscope.configs import Config, option, resolve_config
 from encoderscope.dissect.regions import Region
 from encoderscope.dissect.scorers import SCORER_KINDS, make_scorer, score_regions, unknown_scorer
 from encoderscope.errors import ParameterError
+from encoderscope.runs import Stopwatch
 
 if TYPE_CHECKING:
     from encoderscope.nave.result import NaveRecord, NaveResult
@@ -242,6 +243,29 @@ def _concept_words(concepts: Any, scorer: Any) -> tuple[list[str], str]:
     return words, "given"
 
 
+def _entries(
+    found: list[tuple[Key, Region, float]], scores: Any, words: list[str], top: int
+) -> tuple[dict[Key, list[tuple[str, float]]], list[str]]:
+    """Each concept's best words from its regions' scores (:func:`aggregate`, :func:`best_words`), and the concepts
+    left unnamed because every word scores 0."""
+    entries: dict[Key, list[tuple[str, float]]] = {}
+    unscored: list[str] = []
+    if not found:
+        return entries, unscored
+    matrix = scores.detach().float().cpu().numpy()
+    weights = np.array([weight for _, _, weight in found])
+    groups: dict[Key, list[int]] = {}
+    for i, (key, _, _) in enumerate(found):
+        groups.setdefault(key, []).append(i)
+    for key, rows in groups.items():
+        best = best_words(aggregate(matrix[rows], weights[rows]), words, top)
+        if best:
+            entries[key] = best
+        else:
+            unscored.append(f"concept {key[1]}" if key[0] is None else f"{key[0]} concept {key[1]}")
+    return entries, unscored
+
+
 def name_concepts(
     result: NaveResult,
     scorer: Any = None,
@@ -270,9 +294,6 @@ def name_concepts(
         **options: other :class:`NamingConfig` fields (``name_images``: regions from the N
             images a dataset-scope concept covers most, 8).
     """
-    from encoderscope.configs import resolve_config
-    from encoderscope.runs import Stopwatch
-
     watch = Stopwatch()
     given = {"scorer": scorer if isinstance(scorer, str) else None, "concepts": concepts if isinstance(concepts, str)
              else None, "name_top": top}
@@ -290,21 +311,9 @@ def name_concepts(
         )
     words, set_name = _concept_words(concepts if concepts is not None else cfg.concepts, scorer)
     found, notes = _regions(result, cfg.name_images)
-    entries: dict[Key, list[tuple[str, float]]] = {}
-    if found:
-        scores = score_regions(scorer, [region for _, region, _ in found], words).detach().float().cpu().numpy()
-        weights = np.array([weight for _, _, weight in found])
-        groups: dict[Key, list[int]] = {}
-        for i, (key, _, _) in enumerate(found):
-            groups.setdefault(key, []).append(i)
-        unscored = []
-        for key, rows in groups.items():
-            best = best_words(aggregate(scores[rows], weights[rows]), words, cfg.name_top)
-            if best:
-                entries[key] = best
-            else:
-                unscored.append(f"concept {key[1]}" if key[0] is None else f"{key[0]} concept {key[1]}")
-        notes += _listed("not named (every word scores 0)", unscored)
+    scores = score_regions(scorer, [region for _, region, _ in found], words) if found else None
+    entries, unscored = _entries(found, scores, words, cfg.name_top)
+    notes += _listed("not named (every word scores 0)", unscored)
     for note in notes:
         warn(note)
     names = ConceptNames(scorer.name, set_name, cfg.name_top, entries,
