@@ -322,7 +322,9 @@
     root.appendChild(el("p", { className: "es-hint", text: view.images.length + " images · click a concept to " +
       "highlight it in every map and list the images it covers most; hover a map for its concept" }));
     root.appendChild(state.gallery);
-    (view.tables || []).forEach(function (spec) { root.appendChild(table(spec)); });
+    (view.tables || []).forEach(function (spec) {
+      root.appendChild(el("details", { className: "es-details" }, [el("summary", { text: spec.caption }), table(spec)]));
+    });
     root.appendChild(state.grid);
     rebuild(view, state);
   }
