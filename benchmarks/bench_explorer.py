@@ -43,6 +43,7 @@ def _labels(rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
 def make_results(folder: Path, n: int, seed: int = 0) -> list:
     """Two dataset-scope NaveResults of ``n`` images written into ``folder``."""
     from bench_nave import write_crops
+
     from encoderscope.data.images import ImageItem
     from encoderscope.nave.result import NaveRecord, NaveResult
 
