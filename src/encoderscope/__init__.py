@@ -61,7 +61,7 @@ _API: dict[str, str] = {
     "neuron_activations": "encoderscope.dissect.activations",
     "load_concepts": "encoderscope.dissect.concepts",
     "linking": "encoderscope.linking",  # Linking in Style: generators, pairs, link, sweeps, parts, counterfactuals
-    "load_generator": "encoderscope.linking.generators",
+    "load_generator": "encoderscope.zoo.generators",
     "make_pairs": "encoderscope.linking.pairs",
     "fit_link": "encoderscope.linking.network",
     "sweep_units": "encoderscope.linking.tune",

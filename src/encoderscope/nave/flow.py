@@ -53,7 +53,7 @@ from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.nave.config import FlowConfig
-from encoderscope.nave.result import NaveRecord, NaveResult
+from encoderscope.nave.result import NaveRecord, NaveResult, load_nested
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 from encoderscope.zoo.encoder import Encoder
 
@@ -390,10 +390,8 @@ class FlowResult:
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> FlowResult:
         """A flow written by :meth:`save`: its depths are loaded and the transitions computed again (the same)."""
-        path = Path(folder)
-        run = RunRecord.read(path, "flow", "a concept flow")
-        results = [NaveResult.load(path / entry["folder"]) for entry in run.details["depths"]]
-        config = FlowConfig.from_json(run.config, source=str(path))
+        run, results = load_nested(folder, "flow", "a concept flow", "depths")
+        config = FlowConfig.from_json(run.config, source=str(folder))
         loaded = flow_from_results(results, config)
         loaded.skipped, loaded.run = list(run.skipped), run
         return loaded

@@ -258,3 +258,11 @@ class NaveResult:
         gallery = {int(c): [(str(key), float(f)) for key, f in entries] for c, entries in details["gallery"].items()}
         return cls(details["name"], records, details["resolved"], list(run.skipped), gallery, list(details["notes"]),
                    run=run)
+
+
+def load_nested(folder: str | os.PathLike[str], kind: str, what: str, key: str) -> tuple[RunRecord, list[NaveResult]]:
+    """The run record of a run folder whose ``details[key]`` lists NAVE results saved in subfolders (a comparison's
+    models, a flow's depths), and those results, loaded."""
+    path = Path(folder)
+    run = RunRecord.read(path, kind, what)
+    return run, [NaveResult.load(path / entry["folder"]) for entry in run.details[key]]
