@@ -134,3 +134,24 @@ def test_unknown_results_and_nothing_are_one_line_errors():
     assert "\n" not in str(err.value)
     with pytest.raises(ParameterError, match="nothing to explore"):
         explorer_payload([])
+
+
+def test_a_saved_comparison_of_a_real_run_loads_into_the_page(tiny_resnet, make_image, tmp_path):
+    import encoderscope as es
+
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"{i}.png")
+        make_image(48, 64, seed=i).save(paths[-1])
+    comparison = es.compare([tiny_resnet, "baseline:slic"], [str(p) for p in paths], layers="layer3", k=2, size=48,
+                            progress=False)
+    folder = comparison.save(tmp_path / "cmp", report=False)
+    data = _page_data(es.explore(folder).read_text())
+    (view,) = data["views"]
+    assert [r["name"] for r in view["results"]] == comparison.names and len(view["images"]) == 2
+    assert all(row["src"] for row in data["images"])  # the thumbnails come from the recorded paths
+    for m, result in enumerate(view["results"]):
+        for row, key in enumerate(comparison.keys):
+            record = comparison.results[m].record(key)
+            assert (_grid(result["items"][row]) == record.labels).all()
+            assert result["maps"][row] == comparison.mappings[m][row].tolist()

@@ -182,3 +182,28 @@ def test_dissection_search_and_flow_tables(page):
     assert page.locator('.es-view[data-view="4"] select.es-layer option').count() == 2
     _settle(page)
     assert page.problems == []
+
+
+@pytest.mark.parametrize(("original", "content", "padded", "grid"), [
+    ((37, 53), (30, 43), (42, 56), (3, 4)),  # smaller than a thumbnail: pixel for pixel
+    ((300, 200), (224, 149), (224, 154), (16, 11)),  # larger: the thumbnail samples the original, nearest
+])
+def test_the_page_draws_each_map_as_label_map_does(browser, tmp_path, original, content, padded, grid):
+    from PIL import Image
+
+    from encoderscope.data.images import ImageItem
+    from encoderscope.nave.result import NaveRecord, NaveResult
+
+    path = tmp_path / "odd.png"
+    Image.new("RGB", original[::-1], cases.GREY).save(path)
+    labels = np.random.default_rng(0).integers(0, 5, grid).astype(np.int16)
+    record = NaveRecord("odd", 0, labels, 5, original, content, padded, str(path), item=ImageItem("odd", None, path))
+    page_path = write_explorer([NaveResult("m · l", [record], {"scope": "image"})], tmp_path / "odd.html")
+    page = browser.new_page()
+    page.goto(page_path.as_uri())
+    width, height = page.evaluate("[window.esExplorer.data.images[0].w, window.esExplorer.data.images[0].h]")
+    shown = np.array(page.evaluate("window.esExplorer.labels(0, 0, 0)")).reshape(height, width)
+    rows = np.arange(height) * original[0] // height
+    cols = np.arange(width) * original[1] // width
+    assert (shown == record.label_map()[rows[:, None], cols[None, :]]).all()
+    page.close()

@@ -14,6 +14,12 @@
   var main = document.getElementById("es-main");
   var stats = { pending: 0, drawn: 0, readyAt: null, firstPaintAt: null };
   window.esExplorer = { data: data, stats: stats };
+  // the labels a map shows, per thumbnail pixel (row-major; 255 = none): what the tests compare with label_map()
+  window.esExplorer.labels = function (view, result, row) {
+    var item = data.views[view].results[result].items[row], meta = data.images[data.views[view].images[row]];
+    var cells = lookup(item, meta.w, meta.h), labels = grid(item);
+    return Array.prototype.map.call(cells, function (cell) { return labels[cell]; });
+  };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
