@@ -108,7 +108,7 @@ def test_click_highlights_the_concept_everywhere_and_shows_its_gallery(page):
         assert _close(_pixel(page, 0, row, 0, 1), 0.3 * GREY + 20)  # the others, dimmed
     captions = page.locator('.es-view[data-view="0"] .es-gallery figcaption').all_inner_texts()
     assert captions == ["img0 · 50 %", "img2 · 40 %"]  # result.gallery, in its order
-    assert "0: sky" in page.inner_text('.es-view[data-view="0"] .es-gallery h3')
+    assert page.inner_text('.es-view[data-view="0"] .es-gallery h3').startswith("Where concept 0 (sky) is most")
     page.click('.es-view[data-view="0"] .es-concept[data-slot="0"]')  # again: back to all concepts
     _settle(page)
     assert page.is_hidden('.es-view[data-view="0"] .es-gallery')
@@ -135,7 +135,7 @@ def test_layer_switch_keeps_matched_colours(page):
     tiles = page.locator('.es-view[data-view="0"] .es-grid canvas')
     assert tiles.count() == 3 and tiles.first.get_attribute("data-result") == "1"
     # layer B numbers the left region 1; matched to A's 0, it keeps colour 0 and the highlight
-    assert page.inner_text('.es-view[data-view="0"] .es-concept[data-slot="0"]') == "1"
+    assert page.inner_text('.es-view[data-view="0"] .es-concept[data-slot="0"]') == "concept 1"
     assert _close(_pixel(page, 0, 0, 1, 0), 0.35 * GREY + 0.65 * _colour(page, 0))
     assert page.problems == []
 

@@ -196,7 +196,13 @@
     var concept = inverse(result, slot);
     if (result.scope !== "dataset") return "concept " + slot;
     if (concept < 0) return "colour " + slot + " (not in " + result.model + ")";
-    return concept + (result.names ? ": " + result.names[concept] : "");
+    return result.names ? concept + ": " + result.names[concept] : "concept " + concept;
+  }
+  function galleryTitle(result, slot) {
+    var concept = inverse(result, slot);
+    if (result.scope !== "dataset") return "concept " + slot;
+    if (concept < 0) return "colour " + slot;
+    return "concept " + concept + (result.names ? " (" + result.names[concept] + ")" : "");
   }
   function legend(view, state, box) {
     box.textContent = "";
@@ -250,7 +256,7 @@
         .filter(function (e) { return e[1] > 0; }).sort(function (a, b) { return b[1] - a[1]; });
     }
     entries = entries.slice(0, GALLERY);
-    box.appendChild(el("h3", { text: "Where " + legendLabel(view, result, slot) + " is most present · " +
+    box.appendChild(el("h3", { text: "Where " + galleryTitle(result, slot) + " is most present · " +
       result.name + (entries.length ? "" : ": no image") }));
     var tiles = el("div", { className: "es-tiles" });
     entries.forEach(function (entry) {
