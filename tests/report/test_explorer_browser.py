@@ -109,6 +109,7 @@ def test_click_highlights_the_concept_everywhere_and_shows_its_gallery(page):
     captions = page.locator('.es-view[data-view="0"] .es-gallery figcaption').all_inner_texts()
     assert captions == ["img0 · 50 %", "img2 · 40 %"]  # result.gallery, in its order
     assert page.inner_text('.es-view[data-view="0"] .es-gallery h3').startswith("Where concept 0 (sky) is most")
+    assert page.inner_text('.es-view[data-view="0"] .es-gallery .es-words') == "words: sky 0.9, thing 0.1"
     page.click('.es-view[data-view="0"] .es-concept[data-slot="0"]')  # again: back to all concepts
     _settle(page)
     assert page.is_hidden('.es-view[data-view="0"] .es-gallery')

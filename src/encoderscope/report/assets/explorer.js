@@ -258,11 +258,18 @@
     entries = entries.slice(0, GALLERY);
     box.appendChild(el("h3", { text: "Where " + galleryTitle(result, slot) + " is most present · " +
       result.name + (entries.length ? "" : ": no image") }));
+    var words = result.words && concept >= 0 ? result.words[concept] : null;
+    if (words) box.appendChild(el("p", { className: "es-words", text: "words: " + words.map(function (w) {
+      return w[0] + " " + w[1];
+    }).join(", ") }));
     var tiles = el("div", { className: "es-tiles" });
     entries.forEach(function (entry) {
-      var canvas = mapCanvas(view, state, index, entry[0], state.galleryCanvases);
+      var row = entry[0], canvas = mapCanvas(view, state, index, row, state.galleryCanvases);
+      var map = mapping(result, row), label = map ? map.indexOf(slot) : slot;
+      var name = result.inames && label >= 0 ? conceptName(result, row, label) : "";
       tiles.appendChild(el("figure", { className: "es-gtile" }, [canvas, el("figcaption", {
-        text: data.images[view.images[entry[0]]].key + " · " + Math.round(entry[1] * 100) + " %" })]));
+        text: data.images[view.images[row]].key + " · " + Math.round(entry[1] * 100) + " %" + (name ? " · " + name : "")
+      })]));
     });
     box.appendChild(tiles);
   }
