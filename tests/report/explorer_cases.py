@@ -34,10 +34,12 @@ class StubNames:
         self.labels = labels
 
     def label(self, concept: int, image: Any = None) -> str:
-        return self.labels[concept] + ("" if image is None else f"@{image}")
+        """The concept's name ("" when it is unnamed, as ``ConceptNames.label``)."""
+        name = self.labels[concept]
+        return name + ("" if image is None or not name else f"@{image}")
 
     def words(self, concept: int, image: Any = None) -> list[tuple[str, float]]:
-        return [(self.labels[concept], 0.9), ("thing", 0.1)]
+        return [(self.labels[concept], 0.9), ("thing", 0.1)] if self.labels[concept] else []
 
 
 def write_images(folder: Path, n: int = 3) -> list[Path]:

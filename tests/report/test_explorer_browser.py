@@ -32,7 +32,7 @@ def page_file(tmp_path_factory):
     a dissection and a flow."""
     folder = tmp_path_factory.mktemp("explorer")
     paths = cases.write_images(folder / "images")
-    a = cases.dataset_result(paths, "blocks.1", names=["sky", "cat", "grass"])
+    a = cases.dataset_result(paths, "blocks.1", names=["sky", "", "grass"])  # concept 1 left unnamed
     b = cases.dataset_result(paths, "blocks.2", swap=True)
     comparison = compare_results([cases.image_result(paths, "alpha", 0), cases.image_result(paths, "beta", 1)])
     flow = flow_from_results([a, b])
@@ -114,6 +114,7 @@ def test_click_highlights_the_concept_everywhere_and_shows_its_gallery(page):
     _settle(page)
     assert page.is_hidden('.es-view[data-view="0"] .es-gallery')
     assert _close(_pixel(page, 0, 1, 0, 1), 0.55 * GREY + 0.45 * _colour(page, 1))
+    assert page.inner_text('.es-view[data-view="0"] .es-concept[data-slot="1"]') == "concept 1"  # unnamed
     assert page.problems == []
 
 

@@ -196,20 +196,20 @@
     var concept = inverse(result, slot);
     if (result.scope !== "dataset") return "concept " + slot;
     if (concept < 0) return "colour " + slot + " (not in " + result.model + ")";
-    return result.names ? concept + ": " + result.names[concept] : "concept " + concept;
+    return result.names && result.names[concept] ? concept + ": " + result.names[concept] : "concept " + concept;
   }
   function galleryTitle(result, slot) {
     var concept = inverse(result, slot);
     if (result.scope !== "dataset") return "concept " + slot;
     if (concept < 0) return "colour " + slot;
-    return "concept " + concept + (result.names ? " (" + result.names[concept] + ")" : "");
+    return "concept " + concept + (result.names && result.names[concept] ? " (" + result.names[concept] + ")" : "");
   }
   function legend(view, state, box) {
     box.textContent = "";
     var result = view.results[shownResults(view, state)[0]];
     for (var s = 0; s < view.slots; s++) {
       var concept = inverse(result, s);
-      var words = result.words && concept >= 0 ? result.words[concept] : null;
+      var words = result.words && concept >= 0 && result.words[concept].length ? result.words[concept] : null;
       var button = el("button", { className: "es-concept" + (state.slot === s ? " es-active" : ""), "data-slot": s,
         title: words ? words.map(function (w) { return w[0] + " " + w[1]; }).join(", ") : "click: highlight" }, [
         el("span", { className: "es-swatch", style: "background:" + data.palette[s % data.palette.length] }),
@@ -259,7 +259,7 @@
     box.appendChild(el("h3", { text: "Where " + galleryTitle(result, slot) + " is most present · " +
       result.name + (entries.length ? "" : ": no image") }));
     var words = result.words && concept >= 0 ? result.words[concept] : null;
-    if (words) box.appendChild(el("p", { className: "es-words", text: "words: " + words.map(function (w) {
+    if (words && words.length) box.appendChild(el("p", { className: "es-words", text: "words: " + words.map(function (w) {
       return w[0] + " " + w[1];
     }).join(", ") }));
     var tiles = el("div", { className: "es-tiles" });
