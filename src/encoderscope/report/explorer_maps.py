@@ -58,10 +58,18 @@ def _content(record: NaveRecord) -> np.ndarray:
 
 
 def model_and_layers(result: NaveResult) -> tuple[str, str]:
-    """``(model, layer set)`` of a result: its name is ``"MODEL · LAYERS"`` (baselines: the name alone)."""
+    """``(model, layer set)`` of a result: its name is ``"MODEL · LAYERS"``; a baseline has no layers (its method).
+
+    Example:
+        >>> from encoderscope.nave.result import NaveResult
+        >>> model_and_layers(NaveResult("timm:resnet18 · layer3", [], {"layers": ["layer3"]}))
+        ('timm:resnet18', 'layer3')
+        >>> model_and_layers(NaveResult("SLIC baseline (about 5 regions)", [], {"method": "slic"}))
+        ('SLIC baseline (about 5 regions)', 'slic')
+    """
     model, _, rest = result.name.partition(" · ")
     layers = result.config.get("layers")
-    label = ", ".join(str(layer) for layer in layers) if layers else (rest or result.name)
+    label = ", ".join(str(layer) for layer in layers) if layers else (rest or str(result.config.get("method", "")))
     return model, label
 
 

@@ -277,7 +277,7 @@
     var sets = view.models[m].sets;
     var label = el("label", { className: "es-column" }, [el("strong", { text: view.models[m].name })]);
     if (sets.length < 2) {
-      label.appendChild(el("span", { text: " · " + view.results[sets[0]].layers }));
+      if (view.results[sets[0]].layers) label.appendChild(el("span", { text: " · " + view.results[sets[0]].layers }));
       return label;
     }
     var chooser = el("select", { className: "es-layer", "data-model": m, "aria-label": "layer set" });
