@@ -102,6 +102,19 @@ def _image_mappings(rows: Sequence[str], lookup: list[dict[str, NaveRecord]]) ->
     return out
 
 
+def _mappings(
+    results: Sequence[NaveResult], rows: Sequence[str], lookup: list[dict[str, NaveRecord]],
+    given: Sequence[Sequence[np.ndarray]] | None,
+) -> tuple[list[list[int]] | None, list[list[list[int] | None]] | None]:
+    """``(one renumbering per result, None)`` when every result is a dataset-scope one, else ``(None, per result
+    and image)``: the ``given`` (a comparison's) or matched here."""
+    if all(result.config.get("scope") == "dataset" for result in results):
+        return _global_mappings(results, lookup), None
+    if given is not None:
+        return None, [[np.asarray(given[m][i]).tolist() for i in range(len(rows))] for m in range(len(results))]
+    return None, _image_mappings(rows, lookup)
+
+
 def _names(result: NaveResult, rows: Sequence[str], lookup: dict[str, NaveRecord]) -> dict[str, Any]:
     names = getattr(result, "concept_names", None)
     if names is None:
@@ -142,14 +155,7 @@ def maps_view(
     for key in rows:
         record = next(records[key] for records in lookup if key in records)
         images.append(thumbs.add(record.item, record.original_hw, key))
-    dataset = all(result.config.get("scope") == "dataset" for result in results)
-    if dataset:
-        shared, per_image = _global_mappings(results, lookup), None
-    elif mappings is not None:
-        shared = None
-        per_image = [[np.asarray(mappings[m][i]).tolist() for i in range(len(rows))] for m in range(len(results))]
-    else:
-        shared, per_image = None, _image_mappings(rows, lookup)
+    shared, per_image = _mappings(results, rows, lookup, mappings)
     every = shared if shared is not None else [mp for maps in per_image or [] for mp in maps if mp]
     slots = max((int(max(mp)) + 1 for mp in every if mp), default=1)
     models: dict[str, list[int]] = {}
