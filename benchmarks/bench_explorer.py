@@ -11,6 +11,9 @@ fastest round is kept. Times are the page's own ``performance.now()`` from navig
 * painted: the maps of the first screen drawn (thumbnails decoded, label grids drawn over them);
 * click: a concept clicked until every visible map is redrawn highlighted and its gallery built.
 
+Then a dissection page: 2048 units on 1,000 probe crops (seeded random activations and concept scores), its ready
+time and one search over its unit table.
+
 Usage: ``python benchmarks/bench_explorer.py [--sizes 100,1000] [--rounds 3] [--no-write]``
 """
 
@@ -96,6 +99,45 @@ def measure(page_path: Path, rounds: int) -> dict[str, float]:
     return best
 
 
+def dissection_page(folder: Path, n_images: int, units: int, concepts: int = 500, seed: int = 0) -> Path:
+    """The explorer of a dissection of ``units`` units on ``n_images`` probe crops (seeded random activations and
+    concept scores, cosine similarity): its unit table is the page's cost."""
+    import torch
+    from bench_nave import write_crops
+
+    from encoderscope.data.images import ImageItem
+    from encoderscope.dissect.activations import activations_from_tensor
+    from encoderscope.dissect.describe import describe_units
+    from encoderscope.report.explorer import write_explorer
+
+    images = folder / "probe"
+    images.mkdir(parents=True, exist_ok=True)
+    write_crops(images, n_images, size=224, seed=seed)
+    paths = sorted(images.glob("*.jpg"))
+    generator = torch.Generator().manual_seed(seed)
+    acts = activations_from_tensor(torch.rand(n_images, units, generator=generator), "fc", keys=[p.stem for p in paths])
+    acts.items = [ImageItem(p.stem, None, p) for p in paths]
+    scores = torch.rand(n_images, concepts, generator=generator)
+    result = describe_units(acts, scores, [f"word{i}" for i in range(concepts)], similarity="cos_similarity")
+    return write_explorer([result], folder / "dissection.html")
+
+
+def measure_search(page_path: Path) -> dict[str, float]:
+    """Ready time (ms) of a dissection page and the time of one search ('word42') over its unit table."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("body[data-painted='1']", timeout=120000)
+        ready = page.evaluate("window.esExplorer.stats.readyAt")
+        search = page.evaluate("""() => { const start = performance.now(), box = document.querySelector('.es-search');
+            box.value = 'word42'; box.dispatchEvent(new Event('input')); return performance.now() - start; }""")
+        browser.close()
+    return {"ready": ready, "search": search}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000")
@@ -116,6 +158,10 @@ def main() -> None:
         rows.append((n, size, build, times))
         print(f"{n} images: {size:.2f} MB, built in {build:.1f} s, ready {times['ready']:.0f} ms, painted "
               f"{times['painted']:.0f} ms, click {times['click']:.0f} ms", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-explorer-") as tmp:
+        page = dissection_page(Path(tmp), 1000, 2048)
+        dissect = {"size": page.stat().st_size / 1e6, **measure_search(page)}
+    print(f"dissection: {dissect}", flush=True)
     table = ["| images | page size (MB) | written in (s) | ready (ms) | first screen drawn (ms) | click to highlight "
              "(ms) |", "|---:|---:|---:|---:|---:|---:|"]
     table += [f"| {n} | {size:.2f} | {build:.1f} | {t['ready']:.0f} | {t['painted']:.0f} | {t['click']:.0f} |"
@@ -128,6 +174,9 @@ def main() -> None:
         "photos, 128 px thumbnails. Ready: JSON parsed and every tile built; first screen drawn: the visible maps "
         "decoded and drawn; click: a concept highlighted in every visible map and its gallery built.\n\n"
         + "\n".join(table)
+        + f"\n\nA dissection of 2048 units on 1000 probe crops (500 concepts; each unit's 6 top images): "
+        f"{dissect['size']:.2f} MB, ready in {dissect['ready']:.0f} ms, one search over the unit table "
+        f"{dissect['search']:.1f} ms."
     )
     if not args.no_write:
         _sections.write_section("Explorer", text)
