@@ -82,6 +82,7 @@ _API: dict[str, str] = {
     "RunOptions": "encoderscope.configs",
     "RunRecord": "encoderscope.runs",
     "load_result": "encoderscope.results",
+    "explore": "encoderscope.results",  # the interactive explorer page of run folders or results
     "compare": "encoderscope.nave.compare",
     "flow": "encoderscope.nave.flow",  # concept flow across depths: encoderscope.flow(encoder, images, layers, ...)
     "FlowResult": "encoderscope.nave.flow",

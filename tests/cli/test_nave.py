@@ -82,6 +82,8 @@ def test_demo_on_two_photos(capsys, tmp_path):
     assert out.strip().endswith(str(report)) and report.stat().st_size > 10000
     names = read_json(tmp_path / "demo" / "run.json")["details"]["mean_ari"]["names"]
     assert len(names) == 5 and names[-1].startswith("SLIC")
+    explorer = (tmp_path / "demo" / "explorer.html").read_text()  # the explorer beside the report
+    assert '"name":"SLIC baseline' in explorer and "Comparison · 5 results" in explorer
 
 
 def test_nave_name_concepts_writes_names_and_records_them(capsys, tmp_path):
