@@ -8,6 +8,7 @@ so thumbnail pixel ``(x, y)`` lies in grid cell ``(y // 14, x // 14)``. Grid :da
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 
 from encoderscope.data.images import ImageItem
+from encoderscope.nave.names import ConceptNames
 from encoderscope.nave.result import NaveRecord, NaveResult
 
 GREY = (128, 128, 128)
@@ -27,19 +29,15 @@ SWAP = np.array([1, 0, 2], np.int16)
 INSIDE = {0: (5, 5), 1: (62, 5), 2: (33, 33)}
 
 
-class StubNames:
-    """The shape of ``NaveResult.concept_names``: ``label`` and ``words`` per concept (and image)."""
-
-    def __init__(self, labels: list[str]) -> None:
-        self.labels = labels
-
-    def label(self, concept: int, image: Any = None) -> str:
-        """The concept's name ("" when it is unnamed, as ``ConceptNames.label``)."""
-        name = self.labels[concept]
-        return name + ("" if image is None or not name else f"@{image}")
-
-    def words(self, concept: int, image: Any = None) -> list[tuple[str, float]]:
-        return [(self.labels[concept], 0.9), ("thing", 0.1)] if self.labels[concept] else []
+def concept_names(labels: list[str], images: Sequence[str] = ()) -> ConceptNames:
+    """Names for concept ``c``: ``labels[c]`` in the dataset scope and ``labels[c]@<image>`` for each of ``images``
+    (image scope); an empty label leaves the concept unnamed."""
+    entries: dict[Any, list[tuple[str, float]]] = {}
+    for concept, label in enumerate(labels):
+        if label:
+            entries[(None, concept)] = [(label, 0.9), ("thing", 0.1)]
+            entries.update({(key, concept): [(f"{label}@{key}", 0.9), ("thing", 0.1)] for key in images})
+    return ConceptNames("test", "given", 2, entries)
 
 
 def write_images(folder: Path, n: int = 3) -> list[Path]:
@@ -74,7 +72,7 @@ def dataset_result(paths: list[Path], layer: str, swap: bool = False, names: lis
     result = NaveResult(f"tiny · {layer}", records(paths, grid), {"model": "tiny", "layers": [layer],
                                                                      "scope": "dataset", "k": 3}, gallery=gallery)
     if names is not None:
-        result.concept_names = StubNames(names)  # type: ignore[attr-defined]
+        result.concept_names = concept_names(names)
     return result
 
 

@@ -74,7 +74,7 @@ def test_image_scope_comparison_uses_its_own_per_image_matching(tmp_path):
 def test_image_scope_names_are_sent_per_image(tmp_path):
     paths = cases.write_images(tmp_path / "images", n=2)
     result = cases.image_result(paths, "a", 0)
-    result.concept_names = cases.StubNames(["x", "y", "z"])
+    result.concept_names = cases.concept_names(["x", "y", "z"], images=result.keys)
     (view,) = explorer_payload([result])["views"]
     assert view["results"][0]["inames"] == [["x@img0", "y@img0", "z@img0"], ["x@img1", "y@img1", "z@img1"]]
 
