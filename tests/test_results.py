@@ -39,6 +39,16 @@ def _nave_dataset(tmp: Path, make_image: Callable[..., Any], tiny_resnet: Any) -
                    progress=False)
 
 
+def _nave_named(tmp: Path, make_image: Callable[..., Any], tiny_resnet: Any) -> Any:
+    from encoderscope.dissect.scorers import MaskAnnotationScorer
+
+    result = _nave_dataset(tmp, make_image, tiny_resnet)
+    stripes = np.zeros((48, 64), np.int64)
+    stripes[:, 32:] = 1
+    truth = MaskAnnotationScorer({f"{i}.png": stripes for i in range(3)}, ["sky", "grass"])
+    return result.name_concepts(truth)
+
+
 def _compare(tmp: Path, make_image: Callable[..., Any], tiny_resnet: Any) -> Any:
     images = [make_image(48, 64, seed=0)]
     return es.compare([tiny_resnet, "baseline:slic"], images, layers="layer3", k=2, size=48, progress=False)
@@ -156,6 +166,7 @@ CASES: dict[str, tuple[Callable[..., Any], str, str]] = {
     # name: (builder, kind, result class name)
     "nave": (_nave, "nave", "NaveResult"),
     "nave-dataset": (_nave_dataset, "nave", "NaveResult"),
+    "nave-named": (_nave_named, "nave", "NaveResult"),
     "compare": (_compare, "compare", "Comparison"),
     "flow": (_flow, "flow", "FlowResult"),
     "corloc": (_corloc, "corloc", "LocalisationScores"),

@@ -61,13 +61,14 @@ _API: dict[str, str] = {
     "neuron_activations": "encoderscope.dissect.activations",
     "load_concepts": "encoderscope.dissect.concepts",
     "linking": "encoderscope.linking",  # Linking in Style: generators, pairs, link, sweeps, parts, counterfactuals
-    "load_generator": "encoderscope.linking.generators",
+    "load_generator": "encoderscope.zoo.generators",
     "make_pairs": "encoderscope.linking.pairs",
     "fit_link": "encoderscope.linking.network",
     "sweep_units": "encoderscope.linking.tune",
     "counterfactuals": "encoderscope.linking.counterfactual",
     # typed configurations (one per command) and run records
     "NaveConfig": "encoderscope.nave.config",
+    "NamingConfig": "encoderscope.nave.names",
     "CompareConfig": "encoderscope.nave.config",
     "CorLocConfig": "encoderscope.nave.config",
     "DissectConfig": "encoderscope.dissect.config",
@@ -81,6 +82,7 @@ _API: dict[str, str] = {
     "RunOptions": "encoderscope.configs",
     "RunRecord": "encoderscope.runs",
     "load_result": "encoderscope.results",
+    "explore": "encoderscope.results",  # the interactive explorer page of run folders or results
     "compare": "encoderscope.nave.compare",
     "flow": "encoderscope.nave.flow",  # concept flow across depths: encoderscope.flow(encoder, images, layers, ...)
     "FlowResult": "encoderscope.nave.flow",

@@ -1,4 +1,5 @@
-"""Reading results back: :func:`load_result` returns the result object of any folder a command or ``.save()`` wrote.
+"""Reading results back: :func:`load_result` returns the result object of any folder a command or ``.save()`` wrote;
+:func:`explore` writes the interactive explorer page of run folders or results.
 
 The folder's run.json (:class:`~encoderscope.runs.RunRecord`) names its ``kind``; the kind's result class reads the
 rest. ``.save()`` of a loaded result writes the same arrays and tables again.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,56 @@ def load_result(folder: str | os.PathLike[str]) -> Any:
     if run.kind not in LOADERS:
         raise ParameterError(f"{path} holds a {run.kind!r} run, which has no result to load")
     return _loader(LOADERS[run.kind]).load(path)
+
+
+EXPLORABLE = ("nave", "compare", "flow", "dissect")
+"""Run kinds :func:`explore` shows."""
+EXPLORER_FILE = "explorer.html"
+
+
+def _explorable(run: str | os.PathLike[str] | Any) -> Any:
+    if not isinstance(run, str | os.PathLike):
+        return run
+    path = Path(run)
+    folder = path.parent if path.is_file() and path.name == RUN_FILE else path
+    if folder.is_dir():
+        kind = RunRecord.read(folder).kind
+        if kind not in EXPLORABLE:
+            raise ParameterError(f"{folder} holds a {kind!r} run; the explorer shows {', '.join(EXPLORABLE)} runs")
+    return load_result(folder)
+
+
+def explore(
+    runs: str | os.PathLike[str] | Any | Sequence[str | os.PathLike[str] | Any],
+    out: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the interactive explorer (one self-contained HTML file) of run folders and/or results; returns its path.
+
+    ``runs``: a folder written by ``nave``, ``compare``, ``flow`` or ``dissect`` (or ``.save()``), a NaveResult,
+    Comparison, FlowResult or Dissection, or a list of them (one tab each; plain NAVE results of the same images
+    share one tab, side by side). ``out`` defaults to ``explorer.html`` in the first run folder, or in the current
+    folder when the first run is a result object.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> from encoderscope.nave.baselines import baseline_maps
+        >>> folder = baseline_maps([Image.new("RGB", (32, 24))], "slic", 3, progress=False).save(tempfile.mkdtemp())
+        >>> explore(folder).name
+        'explorer.html'
+    """
+    from encoderscope.report.explorer import write_explorer
+
+    items = list(runs) if isinstance(runs, list | tuple) else [runs]
+    if not items:
+        raise ParameterError("nothing to explore: give at least one run folder or result")
+    results = [_explorable(run) for run in items]
+    if out is None:
+        first = items[0]
+        if isinstance(first, str | os.PathLike):
+            folder = Path(first)
+            out = (folder.parent if folder.is_file() else folder) / EXPLORER_FILE
+        else:
+            out = Path.cwd() / EXPLORER_FILE
+    return write_explorer(results, out, title=title)

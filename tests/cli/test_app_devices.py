@@ -27,9 +27,9 @@ from tests.fake_cuda import fake_cuda
 
 
 def _factories() -> set[Any]:
-    from encoderscope.linking.generators import load_generator
     from encoderscope.lwta.models import build_model, load_checkpoint
     from encoderscope.zoo import load_model
+    from encoderscope.zoo.generators import load_generator
 
     return {load_model, load_generator, load_checkpoint, build_model}
 

@@ -66,3 +66,19 @@ def test_scope_is_not_an_option(cli, folder, tmp_path):
     code, _, err = cli("flow", "timm:resnet18", str(folder), "--layers", "layer2,layer3", "--scope", "image",
                        "--out", str(tmp_path / "x"))
     assert code == 2 and "--scope" in err
+
+
+def test_flow_command_names_every_depth(cli, tmp_path):
+    from encoderscope.data.scenes import SceneConfig, write_scenes
+
+    root = write_scenes(tmp_path / "scenes", n=2, seed=1, config=SceneConfig(kinds=("shape",), min_side=48,
+                        max_side=48), progress=False).root
+    out = tmp_path / "flow"
+    code, _, err = cli("flow", "timm:resnet18", str(root / "JPEGImages"), "--random-init", "--layers", "layer2,layer3",
+                       "--k", "2", "--size", "48", "--workers", "0", "--no-report", "--name-concepts", "--scorer",
+                       f"annotations:{root}", "--out", str(out))
+    assert code == 0, err
+    assert read_json(out / "run.json")["config"]["nave"]["naming"]["name_concepts"] is True
+    for depth in ("00", "01"):
+        rows = read_csv(out / "depths" / depth / "names.csv")
+        assert rows and {row["word"] for row in rows} == {"shape"}

@@ -82,3 +82,43 @@ def test_demo_on_two_photos(capsys, tmp_path):
     assert out.strip().endswith(str(report)) and report.stat().st_size > 10000
     names = read_json(tmp_path / "demo" / "run.json")["details"]["mean_ari"]["names"]
     assert len(names) == 5 and names[-1].startswith("SLIC")
+    explorer = (tmp_path / "demo" / "explorer.html").read_text()  # the explorer beside the report
+    assert '"name":"SLIC baseline' in explorer and "Comparison · 5 results" in explorer
+
+
+def test_nave_name_concepts_writes_names_and_records_them(capsys, tmp_path):
+    from encoderscope.data.scenes import SceneConfig, write_scenes
+
+    root = write_scenes(tmp_path / "scenes", n=2, seed=0, config=SceneConfig(kinds=("horse", "shape"), min_side=64,
+                        max_side=96), progress=False).root
+    args = ["nave", "timm:resnet18", str(root / "JPEGImages"), "--random-init", "--layers", "layer3", "--k", "2",
+            "--size", "64", "--scope", "dataset", "--no-report", "--workers", "0", "--name-concepts",
+            "--scorer", f"annotations:{root}", "--name-top", "2"]
+    code, out, err = run(capsys, *args, "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    assert "-> " + str(tmp_path / "out" / "names.csv") in out and f"annotations:{root.name}" in out
+    header, *rows = (tmp_path / "out" / "names.csv").read_text().splitlines()
+    assert header == "image,concept,rank,word,score" and rows and all(r.startswith(",") for r in rows)
+    assert {r.split(",")[3] for r in rows} <= {"horse", "shape"}
+    record = read_json(tmp_path / "out" / "run.json")
+    assert record["config"]["naming"] == {"name_concepts": True, "scorer": f"annotations:{root}", "concepts": None,
+                                          "name_images": 8, "name_top": 2}
+    assert record["details"]["names"]["concepts"] == "annotations:scenes classes"
+    code, _, err = run(capsys, "nave", "--config", str(tmp_path / "out"), "--out", str(tmp_path / "replay"))
+    assert code == 0, err
+    assert (tmp_path / "replay" / "names.csv").read_bytes() == (tmp_path / "out" / "names.csv").read_bytes()
+
+
+def test_nave_name_concepts_errors_are_one_line(capsys, folder, tmp_path):
+    base = ["nave", "timm:resnet18", str(folder), "--random-init", "--layers", "layer3", "--k", "2", "--size", "64",
+            "--no-report", "--workers", "0", "--name-concepts", "--out", str(tmp_path / "out")]
+    code, _, err = run(capsys, *base, "--scorer", "sparkles")
+    assert code == 2 and err.strip() == ("error: unknown scorer 'sparkles'; use clip:MODEL[:PRETRAINED], labelspace "
+                                         "or annotations:FILE")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,cat,dog\na.png,1,0\nb.png,0,1\n", encoding="utf-8")
+    code, _, err = run(capsys, *base, "--scorer", f"annotations:{labels}")
+    assert code == 2 and err.startswith("error: annotations:labels.csv labels whole images") and err.count("\n") == 1
+    code, _, err = run(capsys, "compare", "random-init:timm:resnet18", "--images", str(folder), "--name-concepts",
+                       "--out", str(tmp_path / "cmp"))
+    assert code == 2 and "--name-concepts" in err

@@ -119,10 +119,33 @@ def test_inertia_in_chunks_of_one_image_is_the_same(monkeypatch):
 
 
 def test_groups_are_cache_sized_on_cpu_and_whole_batches_elsewhere():
-    assert group_size(torch.zeros(32, 256, 384)) == 8
+    assert group_size(torch.zeros(32, 256, 384)) == 16
     assert group_size(torch.zeros(3, 256, 384)) == 3
     assert group_size(torch.zeros(32, 50176, 384)) == 1
     assert group_size(torch.empty(32, 256, 384, device="meta")) == 32
+
+
+@pytest.mark.parametrize(("shape", "threads"), [((16, 256, 384), 2), ((2, 12, 3), 1)])
+def test_a_group_large_enough_runs_on_all_threads_a_small_one_on_one(monkeypatch, shape, threads):
+    import encoderscope.cluster.batched_kmeans as batched
+
+    seen = []
+    real_lloyd = batched._lloyd
+
+    def watching_lloyd(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_lloyd(*args, **kwargs)
+
+    monkeypatch.setattr(batched, "_lloyd", watching_lloyd)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        features = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        kmeans_batch(features, 5, [[0, i] for i in range(shape[0])], n_init=4)
+        assert seen and set(seen) == {threads}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize(("k", "error"), [(1, r"in \[2, 12\]"), (13, r"in \[2, 12\]"), (2.5, "integer")])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from encoderscope.linking.classifier import synthetic_classifier
-from encoderscope.linking.generators import linear_generator
 from encoderscope.linking.network import fit_link
 from encoderscope.linking.pairs import make_pairs
+from encoderscope.zoo.generators import linear_generator
 
 
 @pytest.fixture(scope="module")

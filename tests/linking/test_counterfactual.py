@@ -8,9 +8,9 @@ import torch
 
 from encoderscope.linking.classifier import synthetic_classifier
 from encoderscope.linking.counterfactual import counterfactual_loss, counterfactuals
-from encoderscope.linking.generators import linear_generator
 from encoderscope.linking.network import LinkingNetwork, fit_link
 from encoderscope.linking.pairs import make_pairs
+from encoderscope.zoo.generators import linear_generator
 
 
 def test_loss_hand_case() -> None:

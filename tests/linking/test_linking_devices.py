@@ -9,12 +9,12 @@ from torch import nn
 
 from encoderscope.linking.classifier import as_classifier, synthetic_classifier
 from encoderscope.linking.counterfactual import counterfactuals
-from encoderscope.linking.generators import linear_generator, load_generator, stylegan_generator, wrap_generator
 from encoderscope.linking.network import fit_link
 from encoderscope.linking.pairs import make_pairs
 from encoderscope.linking.parts import FeatureSource, fit_part_model
 from encoderscope.linking.quantify import quantify_sweep
 from encoderscope.linking.tune import sweep_units
+from encoderscope.zoo.generators import linear_generator, load_generator, stylegan_generator, wrap_generator
 from tests.fake_cuda import fake_cuda
 
 

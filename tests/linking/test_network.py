@@ -8,10 +8,10 @@ import torch
 
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import synthetic_classifier
-from encoderscope.linking.generators import linear_generator
 from encoderscope.linking.network import RIDGE_ALPHAS, LinkingNetwork, fit_link, mse
 from encoderscope.linking.pairs import make_pairs
 from encoderscope.linking.synthetic import true_link
+from encoderscope.zoo.generators import linear_generator
 
 
 def test_ols_recovers_true_link() -> None:

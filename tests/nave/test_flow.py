@@ -201,3 +201,23 @@ def test_unreadable_images_are_skipped_and_recorded(tiny_resnet, make_image, tmp
     assert [entry["key"] for entry in result.skipped] == ["broken.png"]
     assert result.run is not None and result.run.skipped == result.skipped
     assert result.run.config["nave"]["images"] == [str(tmp_path)]
+
+
+def test_a_named_flow_labels_its_depths_and_keeps_the_names(tmp_path: Path, tiny_resnet) -> None:
+    from encoderscope.data.scenes import SceneConfig, write_scenes
+    from encoderscope.nave.flow import depth_labels
+    from encoderscope.results import load_result
+
+    root = write_scenes(tmp_path / "scenes", n=2, seed=0, config=SceneConfig(kinds=("shape",), min_side=64,
+                        max_side=64), progress=False).root
+    result = flow(tiny_resnet, str(root / "JPEGImages"), "layer2,layer3", k=2, size=64, progress=False, workers=0,
+                  name_concepts=True, scorer=f"annotations:{root}")
+    assert all(r.concept_names is not None and r.concept_names.scorer == "annotations:scenes" for r in result.results)
+    labels = depth_labels(result.results)
+    assert labels is not None and len(labels) == 2 and any(label.endswith(" · shape") for label in labels[0])
+    assert "names" in result.run.stages
+    folder = result.save(tmp_path / "flow", report=False)
+    assert (folder / "depths" / "00" / "names.csv").is_file()
+    loaded = load_result(folder)
+    assert [r.concept_names for r in loaded.results] == [r.concept_names for r in result.results]
+    assert depth_labels([_result([DEEP_FROM], "a", 4)]) is None

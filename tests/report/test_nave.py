@@ -43,3 +43,30 @@ def test_corloc_figure_and_html_show_every_image() -> None:
     assert "CorLoc 50.0 %" in figure.axes[0].get_title()
     html = corloc_html(scores)
     assert html.count("<tr>") == 3 and ">yes<" in html and ">no<" in html
+
+
+def _named(scope: str) -> NaveResult:
+    from encoderscope.nave.names import ConceptNames
+
+    result = _result()
+    result.config["scope"] = scope
+    image = None if scope == "dataset" else "im/0"
+    result.concept_names = ConceptNames("annotations", "fashion-mnist", 5, {(image, 1): [("shirt", 0.75)]})
+    return result
+
+
+def test_named_concepts_show_in_the_legend_captions_gallery_and_notebook(tmp_path) -> None:
+    from encoderscope.report.nave import concept_words, named_caption, write_pictures
+
+    dataset = _named("dataset")
+    assert concept_words(dataset) == ["", "shirt"]
+    assert named_caption(dataset, dataset.records[0]) == "K = 2 · 0, 1 · shirt"
+    page = write_pictures([dataset], tmp_path / "d").read_text()
+    assert "1 · shirt</span>" in page and "Concepts · named by annotations" in page and "shirt (0.75)" in page
+    image = _named("image")
+    assert named_caption(image, image.records[0]) == "K = 2 · 0, 1 · shirt"
+    assert named_caption(image, image.records[1]) == "K = 2 · 0, 1"  # another image's concepts are not named
+    page = write_pictures([image], tmp_path / "i").read_text()
+    assert "K = 2 · 0, 1 · shirt" in page and "<th>image</th>" in page
+    assert "Concept names" in nave_html(image) and "im/0 · K = 2 · 0, 1 · shirt" in nave_html(image)
+    assert named_caption(_result(), _result().records[0]) == "K = 2"

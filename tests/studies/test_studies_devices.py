@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from encoderscope.errors import DeviceError
-from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator
 from encoderscope.studies import STUDIES, get_study
 from encoderscope.studies._common import with_device
 from encoderscope.studies.baselines import BaselinesConfig, NaveEntry
@@ -20,6 +19,7 @@ from encoderscope.studies.baselines import run as run_baselines
 from encoderscope.studies.linking import QUICK, train_eye_classifier
 from encoderscope.studies.selftrained import SelfTrainedConfig, train_level
 from encoderscope.studies.training import predict
+from encoderscope.zoo.generators import EYE_COLOURS, LatentGenerator
 from tests.fake_cuda import fake_cuda
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from encoderscope.linking.classifier import as_classifier
-from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, load_generator
 from encoderscope.zoo import eyes_classifier, load_model
 from encoderscope.zoo.eyes_classifier import EyeRecipe, cached_eye_net, load_eye_classifier
+from encoderscope.zoo.generators import EYE_COLOURS, LatentGenerator, load_generator
 
 TINY = EyeRecipe(train_per_class=2, test_per_class=1, epochs=1, batch_size=8)
 

@@ -43,7 +43,7 @@ def _register_commands() -> None:
 
 # One module per concern. Add a name here when a command module lands.
 COMMAND_MODULES: list[str] = [
-    "layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc", "flow", "cache",
+    "layers", "link", "scenes", "nave", "lwta", "dissect", "study", "corloc", "flow", "cache", "explore",
 ]
 
 

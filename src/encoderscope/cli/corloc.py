@@ -12,10 +12,11 @@ import typer
 from encoderscope.cli.app import app
 from encoderscope.cli.common import DEVICE
 from encoderscope.cli.options import config_command, require_inputs
-from encoderscope.nave.config import CorLocConfig
+from encoderscope.nave.config import NAMING_FIELDS, CorLocConfig
 
 
-@config_command(app, "corloc", CorLocConfig, kind="corloc", arguments=("model", "dataset"), exclude=("images",))
+@config_command(app, "corloc", CorLocConfig, kind="corloc", arguments=("model", "dataset"),
+                exclude=("images", *NAMING_FIELDS))
 def corloc_command(
     config: CorLocConfig,
     out: Path = typer.Option(None, "--out", help="Folder for corloc.csv (per image), masks.csv, scores.json."),

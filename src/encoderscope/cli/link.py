@@ -36,7 +36,7 @@ def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, a
                trust_pickle: bool = False):
     """The generator given, else the one recorded; a recorded pickle must still have its recorded sha256."""
     from encoderscope.devices import resolve_device
-    from encoderscope.linking.generators import generator_spec, load_generator
+    from encoderscope.zoo.generators import generator_spec, load_generator
 
     target = resolve_device(device)
     name = spec or recorded.get("generator")
@@ -109,9 +109,9 @@ def tune_cmd(
     device: str = DEVICE,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
-    from encoderscope.linking.generators import generator_record
     from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.tune import sweep_units, tuning_features
+    from encoderscope.zoo.generators import generator_record
 
     require_inputs(config, "link")
     network = LinkingNetwork.load(config.link)

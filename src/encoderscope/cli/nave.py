@@ -1,7 +1,8 @@
 """``encoderscope nave``, ``compare`` and ``demo``: NAVE concept maps from the command line.
 
 The options of ``nave`` and ``compare`` are the fields of :class:`~encoderscope.nave.config.NaveConfig` and
-:class:`~encoderscope.nave.config.CompareConfig` (see :mod:`encoderscope.cli.options`).
+:class:`~encoderscope.nave.config.CompareConfig` (see :mod:`encoderscope.cli.options`); ``nave --name-concepts``
+names the concepts (:class:`~encoderscope.nave.names.NamingConfig`, docs/names.md), ``compare`` does not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import typer
 from encoderscope.cli.app import app
 from encoderscope.cli.common import DEVICE
 from encoderscope.cli.options import config_command, field_option, require_inputs
-from encoderscope.nave.config import CompareConfig, NaveConfig
+from encoderscope.nave.config import NAMING_FIELDS, CompareConfig, NaveConfig
 
 
 @config_command(app, "nave", NaveConfig, kind="nave", arguments=("model", "images"))
@@ -30,11 +31,16 @@ def nave_command(
     result = nave(config=config, device=device)
     folder = result.save(out, report=report)
     typer.echo(f"{len(result.records)} concept maps ({len(result.skipped)} skipped) -> {folder}")
+    names = result.concept_names
+    if names is not None:
+        typer.echo(f"named {len(names.entries)} concept(s) with {names.scorer} over {names.concepts} -> "
+                   f"{folder / 'names.csv'}")
     if report:
         typer.echo(str(folder / "report.html"))
 
 
-@config_command(app, "compare", CompareConfig, kind="compare", arguments=("models",), exclude=("model",))
+@config_command(app, "compare", CompareConfig, kind="compare", arguments=("models",),
+                exclude=("model", *NAMING_FIELDS))
 def compare_command(
     config: CompareConfig,
     out: Path = typer.Option(..., "--out", help="Output folder."),

@@ -14,7 +14,16 @@ from encoderscope.dissect.concepts import BUILTIN as BUILTIN_CONCEPT_SETS
 from encoderscope.dissect.concepts import load_concepts
 from encoderscope.dissect.describe import Dissection, Explanation, describe_units, dissect
 from encoderscope.dissect.evaluate import evaluate_final_layer, final_layer_accuracy, mean_cosine
-from encoderscope.dissect.scorers import AnnotationScorer, ClipScorer, ConceptScorer, LabelspaceScorer, make_scorer
+from encoderscope.dissect.regions import Region
+from encoderscope.dissect.scorers import (
+    AnnotationScorer,
+    ClipScorer,
+    ConceptScorer,
+    LabelspaceScorer,
+    MaskAnnotationScorer,
+    make_scorer,
+    score_regions,
+)
 from encoderscope.dissect.similarity import (
     SIMILARITIES,
     cos_similarity,
@@ -33,7 +42,9 @@ __all__ = [
     "Dissection",
     "Explanation",
     "LabelspaceScorer",
+    "MaskAnnotationScorer",
     "NeuronActivations",
+    "Region",
     "activations_from_tensor",
     "cos_similarity",
     "cos_similarity_cubed",
@@ -46,6 +57,7 @@ __all__ = [
     "mean_cosine",
     "neuron_activations",
     "rank_reorder",
+    "score_regions",
     "soft_wpmi",
     "wpmi",
 ]

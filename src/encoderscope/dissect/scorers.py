@@ -1,4 +1,5 @@
-"""Concept scorers: one interface that turns probe images and concept words into P, an ``(N, M)`` matrix.
+"""Concept scorers: one interface that turns probe images (or image regions) and concept words into P, an
+``(N, M)`` matrix.
 
 * :class:`ClipScorer` (``clip:MODEL[:PRETRAINED]``): an open_clip model; ``P = I T^T`` with L2-normalised image and
   text features and the raw concept strings (no prompt template), as CLIP-Dissect. ``PRETRAINED`` is an open_clip tag
@@ -9,6 +10,15 @@
   all-MiniLM-L6-v2). It can only name what the classifier's label space expresses.
 * :class:`AnnotationScorer` (``annotations:FILE``): a given matrix (labels or attributes of the probe set) from a
   ``.npy`` or ``.csv`` file (header row = concept names; an optional first column ``image`` keys the rows).
+* :class:`MaskAnnotationScorer` (``annotations:FOLDER``, a VOC folder with ``SegmentationObject`` masks): per-pixel
+  labels; ``P[n, m]`` is the fraction of the image's (or region's) pixels annotated with concept ``m``.
+
+**Regions.** :meth:`ConceptScorer.score_regions` scores :class:`~encoderscope.dissect.regions.Region` s (an image and
+a mask). The default, used by the CLIP and label-space scorers, scores the masked crops of the regions
+(:func:`~encoderscope.dissect.regions.masked_crop`, outside the mask filled with the scorer's preprocessing mean)
+with :meth:`~ConceptScorer.scores`. The mask annotations count the region's annotated pixels instead; an image-level
+annotation matrix gives every region its image's row (``regional = False``: it cannot tell two regions of one image
+apart). :func:`score_regions` applies the default to any object with ``scores`` only.
 
 The CLIP and label-space scorers run where their models are (``device=`` when built from a spec, by default where
 :func:`~encoderscope.devices.resolve_device` puts models) and return P on that device.
@@ -25,6 +35,7 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,24 +46,58 @@ import torch.nn.functional as F
 from encoderscope import devices
 from encoderscope._progress import progress_bar
 from encoderscope.capture.inputs import iter_fixed_batches
+from encoderscope.dissect.regions import CROP_MARGIN, GREY, Region, RegionCrop, mean_fill, resize_mask
 from encoderscope.errors import ParameterError
 
 
 class ConceptScorer(Protocol):
-    """Anything with ``scores(items, concepts) -> Tensor[N, M]`` and a ``name``."""
+    """Anything with ``scores(items, concepts) -> Tensor[N, M]`` and a ``name``; ``score_regions`` and ``fill``
+    have defaults (inherit from this class to get them, or call :func:`score_regions`)."""
 
     name: str
+    fill: tuple[int, int, int] = GREY
+    """RGB colour outside a region's mask in its crop (the preprocessing mean of the scorer's model)."""
+    regional: bool = True
+    """Whether two regions of one image can score differently (False for image-level annotations)."""
 
     def scores(self, items: Sequence[Any], concepts: Sequence[str]) -> torch.Tensor:
         """Concept scores of the probe ``items`` (``ImageItem``-like objects with ``.load()``)."""
         ...
+
+    def score_regions(self, regions: Sequence[Region], concepts: Sequence[str]) -> torch.Tensor:
+        """Concept scores ``(R, M)`` of image regions; by default :meth:`scores` of their masked crops."""
+        return crop_scores(self, regions, concepts)
+
+
+def crop_scores(
+    scorer: Any, regions: Sequence[Region], concepts: Sequence[str], margin: float = CROP_MARGIN
+) -> torch.Tensor:
+    """``scorer.scores`` of the regions' masked crops (filled with ``scorer.fill``, :data:`~.regions.GREY` without
+    one), decoded and cut by the input pipeline's workers."""
+    fill = tuple(getattr(scorer, "fill", GREY))
+    return scorer.scores([RegionCrop(region, fill, margin) for region in regions], concepts)  # type: ignore[arg-type]
+
+
+def score_regions(scorer: Any, regions: Sequence[Region], concepts: Sequence[str]) -> torch.Tensor:
+    """``scorer.score_regions`` when it has one, else :func:`crop_scores` (a scorer with ``scores`` only)."""
+    method = getattr(scorer, "score_regions", None)
+    return method(regions, concepts) if callable(method) else crop_scores(scorer, regions, concepts)
+
+
+def _transform_mean(transform: Any) -> Sequence[float] | None:
+    """The ``mean`` of the first ``Normalize`` of a torchvision ``Compose`` (open_clip's transforms), else None."""
+    for step in getattr(transform, "transforms", [transform]):
+        mean = getattr(step, "mean", None)
+        if mean is not None and type(step).__name__ == "Normalize":
+            return [float(v) for v in mean]
+    return None
 
 
 def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class ClipScorer:
+class ClipScorer(ConceptScorer):
     """CLIP concept scores from an open_clip model (see the module docstring).
 
     Args:
@@ -79,6 +124,8 @@ class ClipScorer:
         self.name = name
         self.batch_size = batch_size
         self.workers = workers
+        self.fill = mean_fill(_transform_mean(preprocess))
+        self.progress = True
 
     @property
     def device(self) -> torch.device:
@@ -122,10 +169,10 @@ class ClipScorer:
 
     def scores(self, items: Sequence[Any], concepts: Sequence[str]) -> torch.Tensor:
         """``P = I T^T`` (cosines), ``(N, M)``."""
-        return self.image_features(items) @ self.text_features(concepts).T
+        return self.image_features(items, progress=self.progress) @ self.text_features(concepts).T
 
 
-class LabelspaceScorer:
+class LabelspaceScorer(ConceptScorer):
     """Offline stand-in for CLIP (not CLIP): classifier probabilities times class-concept text cosines.
 
     Args:
@@ -163,6 +210,8 @@ class LabelspaceScorer:
         self.batch_size = batch_size
         self.workers = workers
         self.name = f"labelspace:{encoder.spec}"
+        self.fill = mean_fill(encoder.preprocess.mean)
+        self.progress = True
 
     @torch.inference_mode()
     def class_probabilities(self, items: Sequence[Any], progress: bool = True) -> torch.Tensor:
@@ -179,14 +228,19 @@ class LabelspaceScorer:
 
     def scores(self, items: Sequence[Any], concepts: Sequence[str]) -> torch.Tensor:
         """``P = p(c|x) @ cos(e(class), e(concept))``, ``(N, M)``."""
-        probs = self.class_probabilities(items)
+        probs = self.class_probabilities(items, progress=self.progress)
         classes = F.normalize(self.embed(list(self.encoder.class_names)).float(), dim=-1)
         words = F.normalize(self.embed(list(concepts)).float(), dim=-1)
         return probs @ devices.to_device(classes @ words.T, probs.device)
 
 
-class AnnotationScorer:
-    """A given ``(N, M)`` concept matrix; rows follow the probe order, or image keys when ``keys`` is given."""
+class AnnotationScorer(ConceptScorer):
+    """A given ``(N, M)`` concept matrix; rows follow the probe order, or image keys when ``keys`` is given.
+
+    A region gets the row of its image (image-level labels say nothing about where in the image a concept is:
+    ``regional`` is False)."""
+
+    regional = False
 
     def __init__(
         self,
@@ -260,9 +314,135 @@ class AnnotationScorer:
             raise ParameterError(f"annotations have {matrix.shape[1]} columns for {len(concepts)} concepts")
         return matrix
 
+    def score_regions(self, regions: Sequence[Region], concepts: Sequence[str]) -> torch.Tensor:
+        """The rows of the regions' images (the annotations must be keyed by image)."""
+        if self.keys is None:
+            raise ParameterError(
+                f"{self.name} has no image column, so its rows cannot be matched to regions; give a csv with an "
+                "'image' column, or a VOC folder with SegmentationObject masks"
+            )
+        return self.scores([region.item for region in regions], concepts)
+
+
+def _alternatives(text: str) -> set[str]:
+    """Spellings a word is matched by: lower-case letters and digits only, whole and each ``/`` alternative."""
+    parts = [text, *text.split("/")]
+    return {norm for norm in ("".join(ch for ch in part.lower() if ch.isalnum()) for part in parts) if norm}
+
+
+def match_classes(concepts: Sequence[str], classes: Sequence[str]) -> list[list[int]]:
+    """For each concept word, the annotated classes it names: equal once lower-cased with only letters and digits
+    kept, whole or any ``/`` alternative (``"T-shirt/top"`` names ``tshirt``, ``"Ankle boot"`` ``ankle-boot``).
+
+    Example:
+        >>> match_classes(["T-shirt/top", "Ankle boot", "sky"], ["ankle-boot", "tshirt"])
+        [[1], [0], []]
+    """
+    spelled = [_alternatives(name) for name in classes]
+    return [[c for c, forms in enumerate(spelled) if forms & _alternatives(word)] for word in concepts]
+
+
+class MaskAnnotationScorer(ConceptScorer):
+    """Per-pixel annotations: a region's score for a concept word is the fraction of the region's pixels annotated
+    with a class that word names (:func:`match_classes`); unannotated pixels count in the region but in no class.
+
+    Args:
+        maps: image key -> ``(H, W)`` integer class-index map (``-1`` = unannotated) or a callable returning one;
+            a key is also found by its file stem (``"000001.jpg"`` -> ``"000001"``).
+        classes: the class names of the indices.
+        name: description for run.json.
+
+    Example:
+        >>> from encoderscope.data.images import ImageItem
+        >>> scorer = MaskAnnotationScorer({"a": np.array([[0, 0], [1, -1]])}, ["shirt", "bag"])
+        >>> item = ImageItem("a.png", None, None)
+        >>> region = Region(item, np.array([[1, 1], [1, 0]], bool))
+        >>> scorer.score_regions([region], ["Shirt", "Bag", "sky"]).mul(3).round().tolist()  # 2/3, 1/3, 0
+        [[2.0, 1.0, 0.0]]
+    """
+
+    def __init__(self, maps: dict[str, Any], classes: Sequence[str], name: str = "annotations") -> None:
+        self.maps = dict(maps)
+        self.classes = list(classes)
+        self.concepts = list(classes)
+        self.name = name
+
+    @classmethod
+    def from_voc(cls, folder: str | Path) -> MaskAnnotationScorer:
+        """The images of a VOC folder that have ``SegmentationObject`` masks, each object's pixels labelled with its
+        class (e.g. a folder written by ``encoderscope scenes``)."""
+        from encoderscope.data.voc import open_voc
+        from encoderscope.errors import ImageError
+
+        try:
+            dataset = open_voc(folder)
+        except ImageError as err:
+            raise ParameterError(f"annotations: {err}") from None
+        masked = [entry for entry in dataset if entry.mask_path is not None]
+        if not masked:
+            raise ParameterError(
+                f"annotations folder {folder} has no SegmentationObject masks, so it cannot label regions"
+            )
+        classes = sorted({obj.name for entry in masked for obj in entry.annotation.objects})
+        index = {name: i for i, name in enumerate(classes)}
+        maps = {entry.key: _VocClassMap(entry, tuple(index[o.name] for o in entry.annotation.objects))
+                for entry in masked}
+        return cls(maps, classes, name=f"annotations:{Path(folder).name}")
+
+    def class_map(self, key: str) -> np.ndarray:
+        """The ``(H, W)`` class-index map of an image (by key, else by file stem)."""
+        found = self.maps.get(key)
+        if found is None:
+            found = self.maps.get(Path(key).stem)
+        if found is None:
+            raise ParameterError(f"{self.name} has no mask for image {key!r}")
+        return np.asarray(found() if callable(found) else found)
+
+    def _fractions(self, key: str, mask: np.ndarray | None, matches: list[list[int]]) -> list[float]:
+        labels = self.class_map(key)
+        if mask is not None:
+            labels = labels[resize_mask(mask, labels.shape)]
+        counts = np.bincount(labels.ravel() + 1, minlength=len(self.classes) + 1)[1:]
+        total = max(1, labels.size)
+        return [float(sum(counts[c] for c in classes)) / total for classes in matches]
+
+    def _matches(self, concepts: Sequence[str]) -> list[list[int]]:
+        matches = match_classes(concepts, self.classes)
+        if not any(matches):
+            raise ParameterError(
+                f"none of the {len(concepts)} concepts names a class of {self.name} ({', '.join(self.classes[:8])})"
+            )
+        return matches
+
+    def scores(self, items: Sequence[Any], concepts: Sequence[str]) -> torch.Tensor:
+        """The fraction of each image's pixels annotated with each concept."""
+        matches = self._matches(concepts)
+        return torch.tensor([self._fractions(item.key, None, matches) for item in items], dtype=torch.float32)
+
+    def score_regions(self, regions: Sequence[Region], concepts: Sequence[str]) -> torch.Tensor:
+        """The fraction of each region's pixels annotated with each concept."""
+        matches = self._matches(concepts)
+        rows = [self._fractions(region.key, region.mask_array(), matches) for region in regions]
+        return torch.tensor(rows, dtype=torch.float32).reshape(len(regions), len(concepts))
+
+
+@dataclass(frozen=True)
+class _VocClassMap:
+    """The class-index map of one VOC image: its object map with object ``i`` replaced by its class index."""
+
+    entry: Any
+    object_classes: tuple[int, ...]
+
+    def __call__(self) -> np.ndarray:
+        objects = self.entry.object_map()
+        lookup = np.full(256, -1, dtype=np.int64)
+        lookup[1 : len(self.object_classes) + 1] = self.object_classes
+        return lookup[objects]
+
 
 def make_scorer(spec: str, device: devices.DeviceSpec = None, workers: int | None = None) -> ConceptScorer:
-    """``clip:MODEL[:PRETRAINED]``, ``labelspace[:MODEL_SPEC]`` or ``annotations:FILE``; models go to ``device``,
+    """``clip:MODEL[:PRETRAINED]``, ``labelspace[:MODEL_SPEC]``, ``annotations:FILE`` or ``annotations:FOLDER`` (VOC
+    with masks, :meth:`MaskAnnotationScorer.from_voc`); models go to ``device``,
     probe images are decoded by ``workers`` processes (the input pipeline, :mod:`encoderscope.capture.inputs`)."""
     kind, _, rest = spec.partition(":")
     if kind == "clip":
@@ -278,7 +458,15 @@ def make_scorer(spec: str, device: devices.DeviceSpec = None, workers: int | Non
     if kind == "annotations":
         if not rest:
             raise ParameterError("annotations scorer needs a file: annotations:labels.csv")
+        if Path(rest).is_dir():
+            return MaskAnnotationScorer.from_voc(rest)
         return AnnotationScorer.from_file(rest)
-    raise ParameterError(
-        f"unknown scorer {spec!r}; use clip:MODEL[:PRETRAINED], labelspace or annotations:FILE"
-    )
+    raise ParameterError(unknown_scorer(spec))
+
+
+SCORER_KINDS = ("clip", "labelspace", "annotations")
+
+
+def unknown_scorer(spec: str) -> str:
+    """The one-line message for a scorer spec of no known kind."""
+    return f"unknown scorer {spec!r}; use clip:MODEL[:PRETRAINED], labelspace or annotations:FILE"

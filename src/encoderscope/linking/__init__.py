@@ -13,7 +13,13 @@ Example:
 
 from encoderscope.linking.classifier import LinkClassifier, as_classifier
 from encoderscope.linking.counterfactual import CounterfactualResult, counterfactual_loss, counterfactuals
-from encoderscope.linking.generators import (
+from encoderscope.linking.metrics import part_changes, part_properties
+from encoderscope.linking.network import LinkFit, LinkingNetwork, fit_link
+from encoderscope.linking.pairs import PairedData, make_pairs
+from encoderscope.linking.parts import PartModel, fit_mask_model, fit_part_model
+from encoderscope.linking.quantify import QuantifyResult, quantify_sweep
+from encoderscope.linking.tune import SweepResult, sweep_units, unit_ranges
+from encoderscope.zoo.generators import (
     Generator,
     LatentGenerator,
     load_generator,
@@ -21,12 +27,6 @@ from encoderscope.linking.generators import (
     stylegan_generator,
     wrap_generator,
 )
-from encoderscope.linking.metrics import part_changes, part_properties
-from encoderscope.linking.network import LinkFit, LinkingNetwork, fit_link
-from encoderscope.linking.pairs import PairedData, make_pairs
-from encoderscope.linking.parts import PartModel, fit_mask_model, fit_part_model
-from encoderscope.linking.quantify import QuantifyResult, quantify_sweep
-from encoderscope.linking.tune import SweepResult, sweep_units, unit_ranges
 
 __all__ = [
     "CounterfactualResult",

@@ -306,14 +306,14 @@ def synthetic_classifier(spec: str = "synthetic:linear", n_features: int = 12, s
     ``features``, head ``fc``, the generator's classes).
 
     Example:
-        >>> from encoderscope.linking.generators import linear_generator
+        >>> from encoderscope.zoo.generators import linear_generator
         >>> gen, clf = linear_generator(), synthetic_classifier()
         >>> feats, logits = clf.run(gen.synthesize(gen.sample(5, seed=0, truncation=0.7, cls=2)))
         >>> feats.shape, int(logits.argmax(1)[0])
         ((5, 12), 2)
     """
-    from encoderscope.linking.generators import linear_generator
     from encoderscope.linking.synthetic import synthetic_network
+    from encoderscope.zoo.generators import linear_generator
 
     return LinkClassifier.from_module(
         synthetic_network(n_features, seed), "features", head="fc", class_names=linear_generator().class_names,

@@ -14,7 +14,7 @@ The optimisation runs on the head's device (the classifier's), the synthesis on 
 is drawn on the CPU, so a seed gives the same start on every device.
 
 Example:
-    >>> from encoderscope.linking.generators import load_generator
+    >>> from encoderscope.zoo.generators import load_generator
     >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> from encoderscope.linking.pairs import make_pairs
     >>> from encoderscope.linking.network import fit_link
@@ -43,9 +43,9 @@ from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LAMBDA_COS, LAMBDA_ORIGIN, LR, MAX_STEPS
-from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
 from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.zoo.generators import Generator, images_to_uint8
 
 ARRAYS = ("origins", "targets", "success", "steps", "final_prediction", "latent_before", "latent_after", "features",
           "shift", "features_cycled", "image_before", "image_after")

@@ -6,7 +6,7 @@ When the generator's classes match the classifier's (same names, or an explicit 
 classified samples are kept, until ``n_per_class`` are collected or ``max_tries`` candidates were drawn.
 
 Example:
-    >>> from encoderscope.linking.generators import load_generator
+    >>> from encoderscope.zoo.generators import load_generator
     >>> from encoderscope.linking.classifier import synthetic_classifier
     >>> pairs = make_pairs(load_generator("synthetic:linear"), synthetic_classifier(), n_per_class=4, progress=False)
     >>> pairs.latents.shape, pairs.features.shape, sorted(set(pairs.labels.tolist()))
@@ -29,8 +29,8 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkPairsConfig
-from encoderscope.linking.generators import Generator, batch_seed, generator_record
 from encoderscope.runs import RUN_FILE, RunRecord, Stopwatch, python_call
+from encoderscope.zoo.generators import Generator, batch_seed, generator_record
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A synthetic generator/classifier pair whose true link is known (tests, demos, the CLI without weights).
 
-``synthetic:linear`` (see :func:`~encoderscope.linking.generators.linear_generator`) renders ``x = 0.5 + A w``. The
+``synthetic:linear`` (see :func:`~encoderscope.zoo.generators.linear_generator`) renders ``x = 0.5 + A w``. The
 matching classifier's network (:func:`synthetic_network`) computes features ``r = B x + b0`` (a linear layer named
 ``features``) and logits with a head ``fc`` that classifies the latent recovered from ``r`` by the nearest class
 mean. The true link is therefore ``w = P (r - c0)`` with ``P = pinv(B A)`` and ``c0 = B 0.5 + b0``:
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from encoderscope.linking.generators import LatentGenerator, linear_generator
+from encoderscope.zoo.generators import LatentGenerator, linear_generator
 
 
 def _parts(generator: LatentGenerator, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,9 +38,9 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkTuneConfig
-from encoderscope.linking.generators import Generator, images_to_uint8
 from encoderscope.linking.network import LinkingNetwork
 from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.zoo.generators import Generator, images_to_uint8
 
 RANKING_COLUMNS = ("unit", "rank_pixel", "rank_logit", "pixel_change", "abs_logit_change", "logit_change",
                    "unit_cycle", "min", "max")

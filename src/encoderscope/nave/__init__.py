@@ -25,6 +25,7 @@ from typing import Any
 from encoderscope.nave.cluster import cluster_positions
 from encoderscope.nave.combine import combine_depths, layer_weights
 from encoderscope.nave.flow import FlowResult, flow, flow_from_results
+from encoderscope.nave.names import ConceptNames, NamingConfig, name_concepts
 from encoderscope.nave.pipeline import nave, nave_layer_sets, prepare_encoder
 from encoderscope.nave.result import NaveRecord, NaveResult, grid_to_image
 
@@ -41,7 +42,9 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
+    "ConceptNames",
     "FlowResult",
+    "NamingConfig",
     "NaveRecord",
     "NaveResult",
     "cluster_positions",
@@ -50,6 +53,7 @@ __all__ = [
     "flow_from_results",
     "grid_to_image",
     "layer_weights",
+    "name_concepts",
     "nave",
     "nave_layer_sets",
     "prepare_encoder",

@@ -29,7 +29,7 @@ from encoderscope._io import csv_text, write_text
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.nave.config import CompareConfig
-from encoderscope.nave.result import NaveResult
+from encoderscope.nave.result import NaveResult, load_nested
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 
@@ -153,9 +153,7 @@ class Comparison:
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> Comparison:
         """A comparison written by :meth:`save`: its results are loaded and matched again (the same matching)."""
-        path = Path(folder)
-        run = RunRecord.read(path, "compare", "a comparison")
-        results = [NaveResult.load(path / entry["folder"]) for entry in run.details["results"]]
+        run, results = load_nested(folder, "compare", "a comparison", "results")
         comparison = compare_results(results)
         comparison.run = run
         return comparison

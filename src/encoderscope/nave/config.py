@@ -41,6 +41,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.nave.baselines import BASELINES
 from encoderscope.nave.combine import RESAMPLE_MODES
 from encoderscope.nave.metrics import CorLocThresholds
+from encoderscope.nave.names import NAME_IMAGES, NAME_TOP, NamingConfig
 
 METHODS = ("kmeans", "pca", "agglomerative", "attention")
 SCOPES = ("image", "dataset")
@@ -132,6 +133,7 @@ class NaveConfig(Config):
     engine: str = option("local", help=HELP_ENGINE)
     ray_address: str | None = option(None, help=HELP_RAY_ADDRESS)
     ray_actors: int | None = option(None, help=HELP_RAY_ACTORS)
+    naming: NamingConfig = option(factory=NamingConfig, help="Concept names (--name-concepts).")
 
     def check(self) -> None:
         self._set("k", parse_k(self.k))
@@ -158,6 +160,15 @@ class NaveConfig(Config):
         self._set("max_side", _pixels("max_side", self.max_side, {"default": "default", "none": None}))
 
 
+NAMING_FIELDS = tuple(f.name for f in dataclasses.fields(NamingConfig))
+"""The naming options, left off the commands that do not name concepts (``compare``, ``corloc``)."""
+
+
+def _no_naming(nave: NaveConfig, what: str) -> None:
+    if nave.naming.name_concepts:
+        raise ParameterError(f"{what} does not name concepts; name a NAVE result with result.name_concepts(...)")
+
+
 @dataclass(frozen=True)
 class CompareConfig(Config):
     """A comparison: several models (and superpixel baselines) on the same images, one NAVE configuration."""
@@ -174,6 +185,7 @@ class CompareConfig(Config):
     def check(self) -> None:
         for name in self.baselines:
             _choice("baseline", name, BASELINES)
+        _no_naming(self.nave, "a comparison")
         if self.nave.model is not None:
             raise ParameterError("a comparison takes its models from 'models', not from the NAVE option 'model'")
 
@@ -204,6 +216,7 @@ class CorLocConfig(Config):
     nave: NaveConfig = option(factory=NaveConfig, help="The NAVE options.")
 
     def check(self) -> None:
+        _no_naming(self.nave, "a localisation run")
         if self.limit is not None and self.limit < 1:
             raise ParameterError(f"limit must be at least 1, got {self.limit}")
         for name in ("min_area", "border"):
@@ -277,9 +290,13 @@ __all__ = [
     "FLOW_GRIDS",
     "GALLERY_SIZE",
     "METHODS",
+    "NAME_IMAGES",
+    "NAME_TOP",
+    "NAMING_FIELDS",
     "SCOPES",
     "CompareConfig",
     "CorLocConfig",
     "FlowConfig",
+    "NamingConfig",
     "NaveConfig",
 ]

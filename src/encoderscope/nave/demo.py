@@ -9,6 +9,9 @@ Results, all with K = 5 on ``zoo:photos`` (each image resized to 224 px on the s
    weight is 1 against 0.36 and 0.13 for the deeper two);
 4. a random-init DINOv2 ViT-S/14, last block (what the architecture alone gives);
 5. the SLIC baseline with about 5 regions.
+
+Beside ``report.html`` it writes ``explorer.html``, the interactive explorer of the same comparison
+(:func:`encoderscope.report.explorer.write_explorer`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def run_demo(
     device: devices.DeviceSpec = None,
     autocast: bool = False,
 ) -> Path:
-    """Compute the demo's results and write the report; returns the path of ``report.html``.
+    """Compute the demo's results and write the report and the explorer; returns the path of ``report.html``.
 
     ``device``: where the encoders run (default: ``cuda`` when available, else ``cpu``); ``autocast``: their
     forward passes in mixed precision (:func:`~encoderscope.devices.autocast_dtype`).
@@ -66,4 +69,8 @@ def run_demo(
     comparison = compare_results([last, depths, lite, random_dino, slic])
     folder = comparison.save(Path(out), title="encoderscope demo: NAVE")
     lap("matching, ARI, pictures and report")
+    from encoderscope.report.explorer import write_explorer
+
+    write_explorer([comparison], folder / "explorer.html", title="encoderscope demo: NAVE explorer")
+    lap("explorer.html")
     return folder / "report.html"

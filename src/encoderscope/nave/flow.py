@@ -53,7 +53,7 @@ from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.nave.config import FlowConfig
-from encoderscope.nave.result import NaveRecord, NaveResult
+from encoderscope.nave.result import NaveRecord, NaveResult, load_nested
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 from encoderscope.zoo.encoder import Encoder
 
@@ -336,9 +336,11 @@ class FlowResult:
 
     def figure(self, names: Sequence[Sequence[str]] | None = None) -> Any:
         """The alluvial (Sankey) figure as a matplotlib ``Figure`` (``names[d][i]`` labels concept ``i`` of depth
-        ``d``; default ``c0, c1, ...``)."""
+        ``d``; default ``c0 · word`` when the depths are named (:func:`depth_labels`), else ``c0, c1, ...``)."""
         from encoderscope.report.flow import flow_figure
 
+        if names is None:
+            names = depth_labels(self.results)
         return flow_figure(self.layers, [step.counts for step in self.steps], names=names,
                            notes=[_step_note(step) for step in self.steps], title=self.model)
 
@@ -390,10 +392,8 @@ class FlowResult:
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> FlowResult:
         """A flow written by :meth:`save`: its depths are loaded and the transitions computed again (the same)."""
-        path = Path(folder)
-        run = RunRecord.read(path, "flow", "a concept flow")
-        results = [NaveResult.load(path / entry["folder"]) for entry in run.details["depths"]]
-        config = FlowConfig.from_json(run.config, source=str(path))
+        run, results = load_nested(folder, "flow", "a concept flow", "depths")
+        config = FlowConfig.from_json(run.config, source=str(folder))
         loaded = flow_from_results(results, config)
         loaded.skipped, loaded.run = list(run.skipped), run
         return loaded
@@ -409,6 +409,34 @@ def _caption(result: FlowResult) -> str:
     return (f"{len(result.results[0])} images; one dataset-scope clustering per depth (K = "
             f"{'/'.join(str(r.k) for r in result.results)}); ribbons: shares of positions on the {cfg.grid} grid of "
             f"each pair of depths; persist > {cfg.persist_share}, split / merge >= {cfg.branch_share} (docs/flow.md).")
+
+
+def _named(results: list[NaveResult], cfg: Any, device: devices.DeviceSpec, progress: bool) -> list[NaveResult]:
+    """Every depth's result named with one scorer (``cfg.naming``, docs/names.md)."""
+    from encoderscope.dissect.scorers import make_scorer
+    from encoderscope.nave.names import name_concepts
+
+    scorer = make_scorer(cfg.naming.scorer, device=device, workers=cfg.workers)
+    if hasattr(scorer, "progress"):
+        scorer.progress = progress
+    return [name_concepts(result, scorer, config=cfg.naming) for result in results]
+
+
+def depth_labels(results: Sequence[NaveResult]) -> list[list[str]] | None:
+    """``c<i> · <best word>`` for every concept of every depth when the depths are named, else None.
+
+    Example:
+        >>> depth_labels([NaveResult("a", [], {})]) is None
+        True
+    """
+    if not any(result.concept_names is not None for result in results):
+        return None
+    labels = []
+    for result in results:
+        names = result.concept_names
+        words = names.labels(result.k) if names is not None else [""] * result.k
+        labels.append([f"c{i} · {word}" if word else f"c{i}" for i, word in enumerate(words)])
+    return labels
 
 
 def flow(
@@ -465,6 +493,9 @@ def flow(
                               progress=progress)
     clustering = results[0].run.stages if results[0].run is not None else {}
     watch.stages.update(clustering)
+    if nave_cfg.naming.name_concepts:
+        with watch.stage("names"):
+            results = _named(results, nave_cfg, device, progress)
     with watch.stage("transitions"):
         steps, missing = _steps(results, cfg)
     unreadable = {e["key"]: {"key": e["key"], "reason": e["reason"]} for result in results for e in result.skipped}
@@ -479,6 +510,7 @@ __all__ = [
     "FlowResult",
     "FlowStep",
     "common_grids",
+    "depth_labels",
     "flow",
     "flow_from_results",
     "flow_step",

@@ -536,7 +536,13 @@ def nave(
     """
     if layers is not None:
         options["layers"] = layers
-    return nave_layer_sets(encoder, images, config=config, progress=progress, device=device, **options)[0]
+    cfg = resolve_config(NaveConfig, config, options)
+    result = nave_layer_sets(encoder, images, config=cfg, progress=progress, device=device)[0]
+    if not cfg.naming.name_concepts:
+        return result
+    from encoderscope.nave.names import name_concepts
+
+    return name_concepts(result, config=cfg.naming, device=device, workers=cfg.workers, progress=progress)
 
 
 nave_maps = nave

@@ -6,6 +6,8 @@ zero padding is bottom/right), nearest neighbour to the image's original size. N
 ``floor(i * src / dst)``, as ``cv2.INTER_NEAREST`` in the reference. Holding grids instead of full-size maps keeps the
 memory of a dataset-scope run independent of image sizes. A saved result keeps them too (``grids.npz`` beside the
 full-resolution ``labels.npz``, the geometry in run.json), so :meth:`NaveResult.load` gives back the same result.
+Concept names (:meth:`NaveResult.name_concepts`, :mod:`encoderscope.nave.names`) are saved in ``names.csv`` and
+run.json's ``details["names"]``.
 
 Example:
     >>> import numpy as np
@@ -28,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import csv_text, read_npz, write_npz, write_text
+from encoderscope._io import csv_text, read_csv, read_npz, write_csv, write_npz, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.nave.names import NAMES_COLUMNS, ConceptNames
 from encoderscope.runs import RunRecord
 
 
@@ -132,6 +135,7 @@ class NaveResult:
             first.
         notes: remarks for run.json (downscaled images, K overrides...).
         run: the run's record (typed configuration, command, timings); written as run.json by :meth:`save`.
+        concept_names: the concepts' words (:meth:`name_concepts`), or None.
     """
 
     name: str
@@ -141,6 +145,7 @@ class NaveResult:
     gallery: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     run: RunRecord | None = field(default=None, compare=False)
+    concept_names: ConceptNames | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -190,6 +195,8 @@ class NaveResult:
             "images": [record.summary() for record in self.records],
             "gallery": {str(c): [[key, round(f, 4)] for key, f in entries] for c, entries in self.gallery.items()},
         }
+        if self.concept_names is not None:
+            details["names"] = self.concept_names.details()
         return run.replace(skipped=self.skipped, details=details)
 
     def run_info(self) -> dict[str, Any]:
@@ -205,6 +212,27 @@ class NaveResult:
         )
         return csv_text(["key", "concept", "fraction"], rows)
 
+    def name_concepts(
+        self, scorer: Any = None, concepts: Any = None, top: int | None = None, **options: Any
+    ) -> NaveResult:
+        """This result with concept names: each concept's ``top`` best words from a dissection scorer on the regions
+        it covers (:func:`encoderscope.nave.names.name_concepts`; the maps are not recomputed).
+
+        Example:
+            >>> import numpy as np
+            >>> from encoderscope.data.images import ImageItem
+            >>> from encoderscope.dissect.scorers import MaskAnnotationScorer
+            >>> item = ImageItem("a", None, None)
+            >>> record = NaveRecord("a", 0, np.array([[0, 1], [1, 1]], np.int16), 2, (2, 2), (2, 2), (2, 2), item=item)
+            >>> truth = MaskAnnotationScorer({"a": np.array([[-1, 0], [0, 0]])}, ["bag"])
+            >>> named = NaveResult("toy", [record], {"scope": "image"}).name_concepts(truth)
+            >>> named.concept_names.label(1, image="a"), named.concept_names.label(0, image="a")
+            ('bag', '')
+        """
+        from encoderscope.nave.names import name_concepts
+
+        return name_concepts(self, scorer, concepts, top, **options)
+
     def figure(self, image: int | str = 0) -> Any:
         """A matplotlib figure: one image (by position or key) and its concept map side by side."""
         from encoderscope.report.nave import nave_figure
@@ -217,8 +245,8 @@ class NaveResult:
         return nave_html(self)
 
     def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
-        """Write ``labels.npz``, ``grids.npz``, ``coverage.csv``, ``run.json``, overlay PNGs, galleries and
-        ``report.html``.
+        """Write ``labels.npz``, ``grids.npz``, ``coverage.csv``, ``names.csv`` (when named: ``image, concept, rank,
+        word, score``), ``run.json``, overlay PNGs, galleries and ``report.html``.
 
         ``labels.npz`` holds one int16 array per image at its original resolution, keyed by the image key;
         ``grids.npz`` the maps on the feature grid (what :meth:`load` reads). Returns the output folder.
@@ -228,6 +256,8 @@ class NaveResult:
         write_npz(folder / "labels.npz", dict(self.label_maps()))
         write_npz(folder / "grids.npz", {record.key: record.labels for record in self.records})
         write_text(folder / "coverage.csv", self.coverage_csv())
+        if self.concept_names is not None:
+            write_csv(folder / "names.csv", NAMES_COLUMNS, self.concept_names.rows())
         self.run_record().write(folder)
         if report:
             from encoderscope.report.nave import write_pictures
@@ -256,5 +286,18 @@ class NaveResult:
         details = run.details
         records = [NaveRecord.from_summary(summary, grids[summary["key"]]) for summary in details["images"]]
         gallery = {int(c): [(str(key), float(f)) for key, f in entries] for c, entries in details["gallery"].items()}
+        names = None
+        if "names" in details:
+            if not (path / "names.csv").is_file():
+                raise ParameterError(f"{path} records concept names but has no names.csv")
+            names = ConceptNames.from_rows(read_csv(path / "names.csv"), details["names"])
         return cls(details["name"], records, details["resolved"], list(run.skipped), gallery, list(details["notes"]),
-                   run=run)
+                   run=run, concept_names=names)
+
+
+def load_nested(folder: str | os.PathLike[str], kind: str, what: str, key: str) -> tuple[RunRecord, list[NaveResult]]:
+    """The run record of a run folder whose ``details[key]`` lists NAVE results saved in subfolders (a comparison's
+    models, a flow's depths), and those results, loaded."""
+    path = Path(folder)
+    run = RunRecord.read(path, kind, what)
+    return run, [NaveResult.load(path / entry["folder"]) for entry in run.details[key]]

@@ -14,6 +14,8 @@ Modules (each one concern):
 * ``html``     -- :func:`write_report` with :class:`Section`, :class:`PanelRow`, :class:`Panel`, :class:`Legend`,
   :class:`Table`, :class:`Figure`, :class:`Note`.
 * ``plots``    -- line, bar, histogram, matrix and scatter plots to PNG for the studies.
+* ``explorer`` -- :func:`~encoderscope.report.explorer.write_explorer`, the interactive explorer page (its concept-map
+  views in ``explorer_maps``, its thumbnails in ``explorer_images``, its script and style in ``assets/``).
 
 Example:
     >>> import numpy as np

@@ -69,11 +69,35 @@ class _LazyPhotos(Sequence[np.ndarray]):
         return _photo(self.records[index])
 
 
+def _image_of(result: NaveResult, record: NaveRecord) -> str | None:
+    """The key under which a record's concepts are named: None in the dataset scope, the image key otherwise."""
+    return None if result.config.get("scope", "image") == "dataset" else record.key
+
+
+def concept_words(result: NaveResult, record: NaveRecord | None = None) -> list[str] | None:
+    """The best word of each concept (``""`` when not named) of the dataset scope, or of ``record``'s image in the
+    image scope; None when the result is not named."""
+    names = result.concept_names
+    if names is None:
+        return None
+    if record is None:
+        return names.labels(result.k)
+    return names.labels(record.k, _image_of(result, record))
+
+
+def named_caption(result: NaveResult, record: NaveRecord) -> str:
+    """``K = 3 · 0 · shirt, 1 · sky, 2`` (the names part only when the result is named)."""
+    words = concept_words(result, record)
+    if words is None:
+        return f"K = {record.k}"
+    return f"K = {record.k} · " + ", ".join(f"{i} · {w}" if w else str(i) for i, w in enumerate(words))
+
+
 def record_picture(result: NaveResult, record: NaveRecord) -> np.ndarray:
     """The photo and its concept map side by side."""
     photo = _photo(record)
     picture = overlay(photo, record.label_map(), concept_palette(max(1, record.k)))
-    return side_by_side([(photo, record.key), (picture, f"{result.name} · K = {record.k}")])
+    return side_by_side([(photo, record.key), (picture, f"{result.name} · {named_caption(result, record)}")])
 
 
 def comparison_panels(comparison: Comparison, index: int, palette: np.ndarray) -> list[tuple[np.ndarray, str]]:
@@ -95,7 +119,7 @@ def concept_gallery_picture(result: NaveResult) -> np.ndarray | None:
     records = [result.record(key) for key in shown]
     return concept_gallery(
         _LazyPhotos(records), [r.label_map() for r in records], k=result.k, n=max(map(len, result.gallery.values())),
-        keys=shown, title=f"Concept gallery · {result.name}",
+        keys=shown, title=f"Concept gallery · {result.name}", names=concept_words(result),
     )
 
 
@@ -103,6 +127,39 @@ def _describe(result: NaveResult) -> str:
     config = result.config
     parts = [f"{key} {config[key]}" for key in ("method", "scope", "k", "resample") if key in config]
     return ", ".join(parts)
+
+
+def _legend(result: NaveResult) -> Legend:
+    """The concept legend: ``0 · shirt`` for named dataset-scope concepts (an image scope's names differ per image:
+    they are in each map's caption)."""
+    words = concept_words(result) if result.config.get("scope", "image") == "dataset" else None
+    if words is None:
+        return Legend([f"concept {i}" for i in range(result.k)])
+    return Legend(words, title=f"Concepts · named by {result.concept_names.scorer}")  # type: ignore[union-attr]
+
+
+def names_rows(result: NaveResult, limit: int | None = None) -> list[dict[str, Any]]:
+    """One row per named concept: image (image scope), concept, its words with scores."""
+    names = result.concept_names
+    if names is None:
+        return []
+    rows = []
+    for (image, concept), words in list(names.entries.items())[:limit]:
+        row: dict[str, Any] = {} if image is None else {"image": image}
+        row.update(concept=concept, words=", ".join(f"{word} ({score:.3g})" for word, score in words))
+        rows.append(row)
+    return rows
+
+
+def _names_section(result: NaveResult) -> Section:
+    names = result.concept_names
+    assert names is not None
+    intro = (f"Each concept's best words from {names.scorer} over {names.concepts}, scored on the image regions it "
+             "covers (docs/names.md); all names are in names.csv.")
+    blocks: list[Any] = [Table(names_rows(result, MAX_REPORT_IMAGES), caption="Concept names (score in the "
+                               "scorer's unit)")]
+    blocks.extend(Note(note) for note in names.notes)
+    return Section("Concept names", blocks, intro=intro)
 
 
 def _single_sections(result: NaveResult, folder: Path) -> list[Any]:
@@ -113,11 +170,14 @@ def _single_sections(result: NaveResult, folder: Path) -> list[Any]:
         picture = overlay(photo, labels, palette)
         save_png(folder / "overlays" / safe_name(record.key), picture)
         if n < MAX_REPORT_IMAGES:
-            rows.append(PanelRow([Panel(photo, "photo"), Panel(picture, f"K = {record.k}")], title=record.key))
-    blocks: list[Any] = [Legend([f"concept {i}" for i in range(result.k)]), *rows]
+            caption = named_caption(result, record)
+            rows.append(PanelRow([Panel(photo, "photo"), Panel(picture, caption, tooltip=caption)], title=record.key))
+    blocks: list[Any] = [_legend(result), *rows]
     if len(result.records) > MAX_REPORT_IMAGES:
         blocks.append(Note(f"{len(result.records) - MAX_REPORT_IMAGES} more images: see overlays/ and labels.npz."))
     sections = [Section(f"Concept maps · {result.name}", blocks, intro=_describe(result))]
+    if result.concept_names is not None:
+        sections.append(_names_section(result))
     figure = concept_gallery_picture(result)
     if figure is not None:
         save_png(folder / "gallery.png", figure)
@@ -194,11 +254,16 @@ def nave_html(result: NaveResult) -> str:
     """The first images' overlays as thumbnails, and the settings."""
     palette = concept_palette(max(1, result.k))
     shown = result.records[:MAX_PICTURES]
-    pictures = [(overlay(_photo(r), r.label_map(), palette), f"{r.key} · K = {r.k}") for r in shown]
+    pictures = [(overlay(_photo(r), r.label_map(), palette), f"{r.key} · {named_caption(result, r)}") for r in shown]
     settings = table_html(["setting", "value"], [[key, str(result.config[key])] for key in
                                                    ("model", "layers", "k", "method", "scope", "seed")
                                                    if key in result.config])
-    return result_html(repr(result), thumbnail_grid(pictures, total=len(result.records)), settings)
+    parts = [thumbnail_grid(pictures, total=len(result.records)), settings]
+    named = names_rows(result)
+    if named:
+        columns = list(named[0])
+        parts.append(table_html(columns, [[row[c] for c in columns] for row in named], title="Concept names"))
+    return result_html(repr(result), *parts)
 
 
 def comparison_figure(comparison: Comparison, image: int | str = 0) -> Any:

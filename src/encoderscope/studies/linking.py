@@ -23,7 +23,6 @@ import torch
 
 from encoderscope.linking.classifier import LinkClassifier, as_classifier
 from encoderscope.linking.counterfactual import counterfactuals
-from encoderscope.linking.generators import EYE_COLOURS, LatentGenerator, images_to_uint8, load_generator
 from encoderscope.linking.network import fit_link, r2_score
 from encoderscope.linking.pairs import batch_seed, make_pairs
 from encoderscope.linking.parts import FeatureSource, fit_part_model
@@ -33,6 +32,7 @@ from encoderscope.report.figures import new_figure
 from encoderscope.report.linking import image_grid, part_colours
 from encoderscope.studies._common import StudySummary, with_device
 from encoderscope.zoo.eyes_classifier import FEATURE_LAYER, MEAN, STD, EyeRecipe, held_out_accuracy, train_eye_net
+from encoderscope.zoo.generators import EYE_COLOURS, LatentGenerator, images_to_uint8, load_generator
 
 
 @dataclass(frozen=True)

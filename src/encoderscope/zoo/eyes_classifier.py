@@ -41,14 +41,14 @@ from encoderscope import devices
 from encoderscope._io import cache_dir
 from encoderscope._progress import console
 from encoderscope.capture.layout import TokenLayout
-from encoderscope.linking.generators import (
+from encoderscope.zoo.encoder import Encoder
+from encoderscope.zoo.generators import (
     EYE_COLOURS,
     LatentGenerator,
     batch_seed,
     eyes_cdcgan_files,
     load_eyes_cdcgan,
 )
-from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.locate import remembered_sha256
 from encoderscope.zoo.preprocess import Preprocess
 from encoderscope.zoo.state_cache import cached_state

@@ -142,13 +142,13 @@ def _lite_builder(index: int) -> Callable[[bool, int], Encoder]:
 
 
 def _eyes_generator_file() -> Path:
-    from encoderscope.linking.generators import eyes_cdcgan_files  # the training data come from this generator
+    from encoderscope.zoo.generators import eyes_cdcgan_files  # the training data come from this generator
 
     return eyes_cdcgan_files()[1]
 
 
 def _build_eye_classifier(random_init: bool, seed: int) -> Encoder:
-    from encoderscope.zoo.eyes_classifier import load_eye_classifier  # imports the linking generators
+    from encoderscope.zoo.eyes_classifier import load_eye_classifier  # trained on the eye generator (zoo.generators)
 
     return load_eye_classifier(random_init=random_init, seed=seed)
 

@@ -8,7 +8,7 @@ import torch
 
 from encoderscope._io import file_sha256
 from encoderscope.errors import ParameterError, SourceError
-from encoderscope.linking.generators import (
+from encoderscope.zoo.generators import (
     Generator,
     generator_record,
     generator_spec,
