@@ -142,13 +142,13 @@ def _refusing_grid(name, output):
 
 
 def test_a_failing_worker_is_one_line(cluster, encoder, folder):
-    from encoderscope.nave import nave
+    from encoderscope.nave import nave_layer_sets
 
     with pytest.raises(EngineError) as failed:
-        nave(encoder, folder, k=3, batch_size=2, progress=False, transform=_failing_grid, **RAY)
+        nave_layer_sets(encoder, folder, k=3, batch_size=2, progress=False, transform=_failing_grid, **RAY)
     assert str(failed.value) == "a Ray worker failed: ValueError: grid transform broke"
     with pytest.raises(ParameterError) as refused:  # the worker's own encoderscope error comes back as it is
-        nave(encoder, folder, k=3, batch_size=2, progress=False, transform=_refusing_grid, **RAY)
+        nave_layer_sets(encoder, folder, k=3, batch_size=2, progress=False, transform=_refusing_grid, **RAY)
     assert str(refused.value) == "this layer is not allowed here"
 
 
