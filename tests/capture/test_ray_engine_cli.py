@@ -84,15 +84,32 @@ def test_ctrl_c_stops_the_cluster_too(tmp_path):
     assert left_behind(mark) == []
 
 
-@pytest.mark.parametrize("where", ["option", "environment"])
-def test_an_unreachable_ray_address_is_one_line(tmp_path, where):
+UNREACHABLE = (
+    "error: cannot reach the Ray cluster at 127.0.0.1:1 (connection refused); start one with `ray start --head`, "
+    "or leave --ray-address and RAY_ADDRESS unset to run a local cluster"
+)
+
+
+def test_an_unreachable_ray_address_is_one_line(tmp_path):
     images = _images(tmp_path / "images")
-    extra = ["--ray-address", "127.0.0.1:1"] if where == "option" else []
-    env = {**_environment(new_mark()), **({"RAY_ADDRESS": "127.0.0.1:1"} if where == "environment" else {})}
-    run = subprocess.run(_command("nave", *MODEL, str(images), "--engine", "ray", *extra, "--out",
-                                  str(tmp_path / "out")), env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(_command("nave", *MODEL, str(images), "--engine", "ray", "--ray-address", "127.0.0.1:1",
+                                  "--out", str(tmp_path / "out")),
+                         env=_environment(new_mark()), capture_output=True, text=True, timeout=300)
     assert run.returncode == 2
-    assert run.stderr.strip().splitlines() == [
-        "error: cannot reach the Ray cluster at 127.0.0.1:1 (connection refused); start one with `ray start "
-        "--head`, or leave --ray-address and RAY_ADDRESS unset to run a local cluster"
-    ]
+    assert run.stderr.strip().splitlines() == [UNREACHABLE]
+
+
+def test_ray_address_from_the_environment_nave_and_dissect(tmp_path, monkeypatch, capsys):
+    import ray
+
+    from encoderscope.cli import main
+
+    assert not ray.is_initialized()
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    images = str(_images(tmp_path / "images"))
+    for command in (["nave", *MODEL, images], ["dissect", "timm:resnet18", "--random-init", "--layer", "layer4",
+                                               "--probe", images]):
+        with pytest.raises(SystemExit) as stopped:
+            main([*command, "--engine", "ray", "--out", str(tmp_path / "out")])
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines() == [UNREACHABLE]

@@ -156,6 +156,15 @@ def engine_session(engine: str, address: str | None = None) -> contextlib.Abstra
     return contextlib.nullcontext()
 
 
+def preflight(engine: str, address: str | None = None) -> None:
+    """Check, before any model is loaded, that ``engine`` can run: for ``"ray"``, that Ray is installed and the
+    cluster (``address``, else ``RAY_ADDRESS``) answers; one line otherwise."""
+    if check_engine(engine) == "ray":
+        from encoderscope.capture.ray_engine import preflight as ray_preflight
+
+        ray_preflight(address)
+
+
 def map_batches(
     encoder: Encoder,
     images: Any,

@@ -117,6 +117,19 @@ def _one_line(err: BaseException) -> str:
     return (lines[0] if lines else type(err).__name__)[:300]
 
 
+def cluster_address(address: str | None = None) -> str | None:
+    """The cluster a session joins: ``address``, else ``RAY_ADDRESS``, else ``None`` (a local cluster)."""
+    return (address or os.environ.get("RAY_ADDRESS") or "").strip() or None
+
+
+def preflight(address: str | None = None) -> None:
+    """Fail early, in one line, when Ray is missing or the cluster cannot be reached (before a model is loaded)."""
+    ray = _ray()
+    where = cluster_address(address)
+    if where is not None and not ray.is_initialized():
+        check_reachable(where)
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None = None) -> Iterator[ModuleType]:
     """Ray, initialised for the block (see the module docstring for which cluster); yields the ``ray`` module.
@@ -128,7 +141,7 @@ def ray_session(address: str | None = None) -> Iterator[ModuleType]:
     if ray.is_initialized():
         yield ray
         return
-    address = (address or os.environ.get("RAY_ADDRESS") or "").strip() or None
+    address = cluster_address(address)
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

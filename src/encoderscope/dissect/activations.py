@@ -103,12 +103,13 @@ def neuron_activations(
         ray_actors: encoder actors of ``engine="ray"`` (default one per GPU, else half the cluster's CPUs).
     """
     from encoderscope.capture import resolve_layers
-    from encoderscope.capture.engine import ModelPass, check_engine_options, map_batches
+    from encoderscope.capture.engine import ModelPass, check_engine_options, map_batches, preflight
     from encoderscope.capture.inputs import as_image_set
     from encoderscope.lwta.convert import lwta_layers
     from encoderscope.zoo import load_model
 
     ray_address = check_engine_options(engine, ray_address, ray_actors)
+    preflight(engine, ray_address)
     encoder = load_model(encoder)
     names = resolve_layers(encoder, [layer])
     if len(names) != 1:

@@ -337,6 +337,7 @@ def dissect(
             ``batch_size``, ``seed``, ``autocast``, ``workers``, ``cache``, ``explain``...) and the similarity
             function's own options (``top_k``...), overriding ``config``.
     """
+    from encoderscope.capture.engine import preflight
     from encoderscope.data.images import ImageSet, open_images
     from encoderscope.dissect.activations import neuron_activations
     from encoderscope.dissect.concepts import load_concepts
@@ -358,6 +359,7 @@ def dissect(
     if model is None or layer is None or probe is None:
         raise ParameterError("dissection needs a model, a layer and probe images (arguments or DissectConfig)")
     watch = Stopwatch()
+    preflight(cfg.engine, cfg.ray_address)  # a missing Ray or an unreachable cluster, before the model loads
     encoder = load_dissect_model(model, cfg.random_init, cfg.arch, cfg.seed, device)
     if isinstance(scorer, str):
         scorer = make_scorer(scorer, device=encoder.device, workers=cfg.workers)

@@ -36,7 +36,7 @@ from torch import nn
 from encoderscope import devices
 from encoderscope._progress import warn
 from encoderscope.capture.chunks import Batch
-from encoderscope.capture.engine import ModelPass, engine_session, map_batches
+from encoderscope.capture.engine import ModelPass, engine_session, map_batches, preflight
 from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.capture.outputs import LayerOutput
 from encoderscope.cluster import Clustering, assign_labels, fit_clusters, fit_clusters_batch, parse_k
@@ -385,6 +385,7 @@ def _nave_layer_sets(
     fit_positions = cfg.fit_positions
     if method == "agglomerative":
         fit_positions = min(fit_positions, MAX_WARD_POINTS)  # Ward needs O(N^2) memory
+    preflight(cfg.engine, cfg.ray_address)
     enc = prepare_encoder(encoder, random_init=cfg.random_init, seed=seed, size=cfg.size, max_side=cfg.max_side,
                           device=device, arch=cfg.arch)
     if enc.preprocess.fixed_size and enc.preprocess.input_policy:  # said once per run, recorded in run.json notes
