@@ -259,7 +259,9 @@ def _mark(root: Path) -> None:
     marker = root / MARKER
     if marker.exists():
         return
-    if root.exists() and any(p.name != MARKER for p in root.iterdir()) and not _looks_like_store(root):
+    # another process may be writing the marker right now: its temporary file (.<name>.*.tmp) does not count
+    others = [p for p in root.iterdir() if p.name != MARKER and not p.name.startswith(f".{MARKER}.")]
+    if others and not marker.exists() and not _looks_like_store(root):
         raise ParameterError(f"{root} is not empty and not an encoderscope activation store; choose another folder")
     write_json(marker, {"encoderscope_store": STORE_FORMAT})
 
