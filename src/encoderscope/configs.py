@@ -51,8 +51,8 @@ HELP_AUTOCAST = (
 HELP_RANDOM_INIT = "Build the architecture without pretrained weights."
 HELP_ARCH = "Architecture spec for file: checkpoints, e.g. timm:resnet18."
 HELP_WORKERS = (
-    "Processes decoding and preprocessing images ahead of the model (default min(4, cores - 1); 0: in this "
-    "process); results do not depend on it."
+    "Processes decoding and preprocessing images ahead of the model (default min(4, cores - 1), 0 for a CPU model "
+    "on 2 cores; 0: in this process); results do not depend on it."
 )
 HELP_CACHE = (
     "Activation store folder: activations are written there (one shard per chunk of images) and read back by "

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from PIL import Image
 
 from encoderscope.capture import inputs
 from encoderscope.capture.inputs import (
@@ -106,14 +107,28 @@ def test_chunks_bound_the_grouping():
     assert chunk_size_for(8) == 32
 
 
-def test_default_workers_leave_one_core(monkeypatch):
+def test_default_workers_leave_one_core_and_none_beside_a_cpu_model_on_two_cores(monkeypatch):
     monkeypatch.setattr(inputs.os, "cpu_count", lambda: 2)
-    assert inputs.default_workers() == 1
+    assert inputs.default_workers() == 0  # the model on the CPU: its forward pass uses both cores
+    assert inputs.default_workers("cpu") == 0
+    assert inputs.default_workers("cuda:0") == 1  # a GPU model: decoding overlaps its forward pass
+    assert check_workers(None, torch.device("cuda")) == 1
     monkeypatch.setattr(inputs.os, "cpu_count", lambda: 1)
-    assert inputs.default_workers() == 0
+    assert inputs.default_workers("cuda") == 0
     monkeypatch.setattr(inputs.os, "cpu_count", lambda: 32)
     assert inputs.default_workers() == 4
     assert check_workers(None) == 4
+
+
+def test_the_default_on_a_two_core_cpu_decodes_in_this_process(monkeypatch):
+    monkeypatch.setattr(inputs.os, "cpu_count", lambda: 2)
+
+    def no_loader(*args, **kwargs):
+        raise AssertionError("no worker processes expected")
+
+    monkeypatch.setattr(inputs.torch.utils.data, "DataLoader", no_loader)
+    items = open_images([Image.new("RGB", (8, 8))] * 2).items
+    assert [p.index for p in iter_prepared(items, Preprocess(size=8).dense, device="cpu")] == [0, 1]
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True])

@@ -382,7 +382,8 @@ def iter_chunk_batches(
         lambda number, indices: plan_chunk(number, indices, items, batch_size, store, view),
         chunk_ranges(len(items), size),
     )
-    decoded = iter_prepared(items, transform, workers, order=planner.decode_order(), ahead=2 * batch_size)
+    decoded = iter_prepared(items, transform, workers, order=planner.decode_order(), ahead=2 * batch_size,
+                            device=device)
     runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device)
     writer = _ShardWriter(store) if store is not None else None
 
