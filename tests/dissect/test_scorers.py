@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from encoderscope.data.images import open_images
 from encoderscope.dissect.scorers import AnnotationScorer, ClipScorer, LabelspaceScorer, make_scorer
 from encoderscope.errors import ParameterError
+from tests.dissect.classifiers import MeanColourClassifier
 
 
 @pytest.fixture
@@ -42,20 +43,8 @@ def test_clip_scorer_is_the_cosine_of_normalised_features(probe) -> None:
     assert P.abs().max() <= 1.0 + 1e-5
 
 
-class _Classifier:
-    """A tiny Encoder-like classifier: fixed probabilities per image brightness."""
-
-    def __init__(self) -> None:
-        from encoderscope.zoo.preprocess import Preprocess
-
-        self.preprocess = Preprocess(size=16)
-        self.class_names = ["cat", "car"]
-        self.spec = "test:classifier"
-        self.device = torch.device("cpu")
-        self.weight = torch.tensor([[1.0, -1.0], [0.5, 0.2], [0.0, 0.3]])
-
-    def classifier(self, pixels: torch.Tensor) -> torch.Tensor:
-        return pixels.mean(dim=(2, 3)) @ self.weight
+def _classifier() -> MeanColourClassifier:
+    return MeanColourClassifier([[1.0, -1.0], [0.5, 0.2], [0.0, 0.3]])
 
 
 def _toy_embed(texts) -> torch.Tensor:
@@ -64,7 +53,7 @@ def _toy_embed(texts) -> torch.Tensor:
 
 
 def test_labelspace_combines_class_probabilities_and_text_cosines(probe) -> None:
-    clf = _Classifier()
+    clf = _classifier()
     scorer = LabelspaceScorer(clf, embed=_toy_embed)
     P = scorer.scores(probe, ["kitten", "wheel"])
     pixels = torch.stack([clf.preprocess.classify(item.load()) for item in probe])
@@ -78,7 +67,7 @@ def test_labelspace_combines_class_probabilities_and_text_cosines(probe) -> None
 
 
 def test_labelspace_needs_a_classifier() -> None:
-    clf = _Classifier()
+    clf = _classifier()
     clf.class_names = []
     with pytest.raises(ParameterError, match="classifier"):
         LabelspaceScorer(clf, embed=_toy_embed)

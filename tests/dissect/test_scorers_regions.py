@@ -23,6 +23,7 @@ from encoderscope.dissect.scorers import (
     score_regions,
 )
 from encoderscope.errors import ParameterError
+from tests.dissect.classifiers import MeanColourClassifier
 
 SHAPES = SceneConfig(kinds=("horse", "shape"), min_side=64, max_side=96)  # scikit-image only
 
@@ -143,20 +144,8 @@ def test_image_level_annotations_give_each_region_its_image_row(tmp_path):
         unkeyed.score_regions(regions, ["cat", "dog"])
 
 
-class _Classifier:
-    """A tiny Encoder-like classifier: class logits from the mean colour of the classifier crop."""
-
-    def __init__(self) -> None:
-        from encoderscope.zoo.preprocess import Preprocess
-
-        self.preprocess = Preprocess(size=16)
-        self.class_names = ["cat", "car"]
-        self.spec = "test:classifier"
-        self.device = torch.device("cpu")
-        self.weight = torch.tensor([[4.0, -4.0], [0.0, 0.0], [-4.0, 4.0]])
-
-    def classifier(self, pixels: torch.Tensor) -> torch.Tensor:
-        return pixels.mean(dim=(2, 3)) @ self.weight
+def _classifier() -> MeanColourClassifier:
+    return MeanColourClassifier([[4.0, -4.0], [0.0, 0.0], [-4.0, 4.0]])
 
 
 def _embed(texts) -> torch.Tensor:
@@ -168,7 +157,7 @@ def test_labelspace_scores_regions_on_crops_filled_with_the_classifier_mean(tmp_
     from encoderscope.dissect.regions import mean_fill
     from encoderscope.dissect.scorers import LabelspaceScorer
 
-    scorer = LabelspaceScorer(_Classifier(), embed=_embed, workers=0)
+    scorer = LabelspaceScorer(_classifier(), embed=_embed, workers=0)
     assert scorer.fill == mean_fill(scorer.encoder.preprocess.mean) != GREY
     item = _two_colour_image(tmp_path)
     left, right = np.zeros((8, 8), bool), np.zeros((8, 8), bool)
