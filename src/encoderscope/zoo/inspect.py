@@ -46,6 +46,11 @@ def _patch_of(patch_embed: nn.Module) -> tuple[int, int] | None:
 def _timm_layout(module: nn.Module, channels_last: bool) -> TokenLayout | None:
     """timm ViT family (VisionTransformer, DeiT, Eva, NaFlexViT...): ``num_prefix_tokens`` with CLS/dist/registers."""
     patch_embed = getattr(module, "patch_embed", None) or getattr(module, "embeds", None)
+    encoder = getattr(module, "encoder", None)
+    if patch_embed is None and isinstance(encoder, nn.Module):
+        # a classifier around a timm encoder (DeepSeek's vision tower: model.encoder.patch_embed, the prefix count on
+        # the classifier)
+        patch_embed = getattr(encoder, "patch_embed", None)
     if isinstance(patch_embed, nn.ModuleList) and len(patch_embed):
         # CrossViT: one patch embedding and class token (cls_token_0, cls_token_1) per branch; its blocks output a
         # list of the branches' tokens, and the first one (branch 0, the finer patches) is what gets captured
