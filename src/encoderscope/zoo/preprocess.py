@@ -99,11 +99,11 @@ class Preprocess:
         return math.ceil(height / multiple) * multiple, math.ceil(width / multiple) * multiple
 
     def _normalise(self, image: Image.Image) -> torch.Tensor:
-        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        tensor = torch.from_numpy(array).permute(2, 0, 1)
-        mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
-        std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
-        return (tensor - mean) / std
+        """``(pixels / 255 - mean) / std`` in float32, ``(3, H, W)`` (a channels-last view), in place on one copy."""
+        pixels = np.array(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
+        tensor = torch.from_numpy(pixels).float().div_(255.0)
+        tensor.sub_(torch.tensor(self.mean, dtype=torch.float32)).div_(torch.tensor(self.std, dtype=torch.float32))
+        return tensor.permute(2, 0, 1)
 
     def dense(self, image: Image.Image) -> PreparedImage:
         """Aspect-preserving resize, normalisation and zero padding (see the module docstring)."""
