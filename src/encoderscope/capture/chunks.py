@@ -48,6 +48,7 @@ import torch
 
 from encoderscope import devices
 from encoderscope._progress import warn
+from encoderscope.capture.background import Gate
 from encoderscope.capture.inputs import (
     ImageGeometry,
     InputSkip,
@@ -228,6 +229,8 @@ class ChunkRunner:
         before_chunk: called with the chunk number before the chunk's first forward pass (e.g. to reseed
             stochastic layers per chunk, so that a recomputed chunk sees the same noise).
         device: where pixel batches go before the forward pass.
+        gate: opened around each forward pass, so that a decoding thread works then
+            (:mod:`~encoderscope.capture.background`).
     """
 
     items: Sequence[Any]
@@ -237,6 +240,7 @@ class ChunkRunner:
     store: ActivationStore | None = None
     before_chunk: Callable[[int], None] | None = None
     device: torch.device | str | None = None
+    gate: Gate | None = None
     to_store: list[PendingShard] = field(default_factory=list)
     _computed: list[StoredImage] = field(default_factory=list, repr=False)
     _chunk: int | None = field(default=None, repr=False)
@@ -288,7 +292,8 @@ class ChunkRunner:
             target = torch.device("cpu" if self.device is None else self.device)
             tensors = [e.prepared.tensor for e in fresh]  # type: ignore[union-attr]
             pixels = devices.to_device(devices.stack_batch(tensors, target), target)
-            outputs = self.forward(pixels)
+            with self.gate.opened() if self.gate is not None else contextlib.nullcontext():
+                outputs = self.forward(pixels)
             if self.store is not None:
                 for j, e in enumerate(fresh):
                     if e.key is not None:
@@ -340,24 +345,28 @@ class _Planner:
         self.chunks = iter(enumerate(chunks))
         self.for_main: deque[ChunkPlan] = deque()
         self.for_decoding: deque[ChunkPlan] = deque()
+        self._lock = threading.Lock()  # the decoding order may be read by a decoding thread
 
-    def _advance(self) -> bool:
-        try:
-            number, indices = next(self.chunks)
-        except StopIteration:
-            return False
-        plan = self.make_plan(number, indices)
-        self.for_main.append(plan)
-        self.for_decoding.append(plan)
-        return True
+    def _next(self, mine: deque[ChunkPlan]) -> ChunkPlan | None:
+        """The next plan of one reader, planning a new chunk for both readers when this one has none left."""
+        with self._lock:
+            if not mine:
+                try:
+                    number, indices = next(self.chunks)
+                except StopIteration:
+                    return None
+                plan = self.make_plan(number, indices)
+                self.for_main.append(plan)
+                self.for_decoding.append(plan)
+            return mine.popleft()
 
     def plans(self) -> Iterator[ChunkPlan]:
-        while self.for_main or self._advance():
-            yield self.for_main.popleft()
+        while (plan := self._next(self.for_main)) is not None:
+            yield plan
 
     def decode_order(self) -> Iterator[int]:
-        while self.for_decoding or self._advance():
-            yield from self.for_decoding.popleft().decode
+        while (plan := self._next(self.for_decoding)) is not None:
+            yield from plan.decode
 
 
 def iter_chunk_batches(
@@ -382,9 +391,10 @@ def iter_chunk_batches(
         lambda number, indices: plan_chunk(number, indices, items, batch_size, store, view),
         chunk_ranges(len(items), size),
     )
+    gate = Gate()
     decoded = iter_prepared(items, transform, workers, order=planner.decode_order(), ahead=2 * batch_size,
-                            device=device)
-    runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device)
+                            device=device, gate=gate)
+    runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device, gate=gate)
     writer = _ShardWriter(store) if store is not None else None
 
     def take(index: int) -> PreparedInput | InputSkip:

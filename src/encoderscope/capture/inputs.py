@@ -9,7 +9,9 @@ Every method that feeds images to a model goes through this module; nothing else
   :class:`InputSkip` with the one-line reason: an unreadable image never raises.
 * **Workers.** :func:`iter_prepared` runs :func:`prepare_item` in ``workers`` processes
   (``torch.utils.data.DataLoader`` over a map-style dataset of the items, one item per call, results in order, one
-  torch thread per worker); ``workers=0`` runs in the calling process. Batches bound for a CUDA device are stacked
+  torch thread per worker); ``workers=0`` decodes in the calling process: in a background thread while the forward
+  pass runs when the caller passes a gate (the chunk engine does, :mod:`~encoderscope.capture.background`), else
+  when the consumer asks. Batches bound for a CUDA device are stacked
   into page-locked memory (:func:`~encoderscope.devices.stack_batch`) so that the copy is asynchronous; pinning
   each image in the DataLoader as well would only add a copy, as stacking copies the images again.
   The default, :func:`default_workers`, is ``min(4, cpu_count - 1)``, and 0 for a model on the CPU of a machine
@@ -45,6 +47,7 @@ import torch
 from PIL import Image
 
 from encoderscope import devices
+from encoderscope.capture.background import Gate, prefetched
 from encoderscope.errors import ImageError, ParameterError
 
 MODES = ("dense", "classify")
@@ -193,24 +196,6 @@ class ItemDataset(torch.utils.data.Dataset):
         return prepare_item(index, self.items[index], self.transform)
 
 
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run the block with one torch thread, then restore the thread count (for in-process preprocessing).
-
-    The small per-image tensor operations of preprocessing only lose from being split over threads: measured here,
-    in-process decoding and preprocessing ran about 3.5x faster with one thread than with two on a busy machine.
-    """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _one_thread(_: int) -> None:
     """DataLoader worker init: one torch thread per worker (the workers together must not oversubscribe)."""
     torch.set_num_threads(1)
@@ -227,6 +212,7 @@ def iter_prepared(
     order: Iterable[int] | None = None,
     ahead: int = 8,
     device: torch.device | str | None = None,
+    gate: Gate | None = None,
 ) -> Iterator[PreparedInput | InputSkip]:
     """Prepare ``items`` (in the order of ``order``, default all) in ``workers`` processes, results in that order.
 
@@ -237,6 +223,8 @@ def iter_prepared(
         order: item indices to prepare; may be a lazy iterable (it is consumed as the workers need work).
         ahead: about how many items are prepared ahead of the consumer in total.
         device: where the model runs (only for the default number of workers).
+        gate: with ``workers=0``, decode in a background thread while this gate is open (see
+            :mod:`~encoderscope.capture.background`); without one, decode here, when the consumer asks.
 
     Example:
         >>> from PIL import Image
@@ -248,11 +236,13 @@ def iter_prepared(
     """
     n_workers = check_workers(workers, device)
     indices = range(len(items)) if order is None else order
-    if n_workers == 0:
+    if n_workers == 0 and gate is None:
         for index in indices:
-            with one_torch_thread():
-                prepared = prepare_item(index, items[index], transform)
-            yield prepared
+            yield prepare_item(index, items[index], transform)
+        return
+    if n_workers == 0:
+        yield from prefetched((prepare_item(index, items[index], transform) for index in indices), ahead, gate,
+                              name="encoderscope-decode")
         return
     loader = torch.utils.data.DataLoader(
         ItemDataset(items, transform),
