@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from encoderscope.cluster._threads import limit_threads
-from encoderscope.cluster.kmeans import squared_error
+from encoderscope.cluster.kmeans import DEFAULT_N_INIT, squared_error
 from encoderscope.errors import ActivationError, ParameterError
 
 SeedLike = int | Sequence[int]
@@ -315,7 +315,7 @@ def kmeans_batch(
     features: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray],
     k: int,
     seeds: Sequence[SeedLike],
-    n_init: int = 4,
+    n_init: int = DEFAULT_N_INIT,
     max_iter: int = 300,
     tol: float = 1e-4,
     lengths: Sequence[int] | None = None,

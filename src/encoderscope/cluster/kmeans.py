@@ -37,7 +37,9 @@ from encoderscope.cluster._threads import limit_threads
 from encoderscope.errors import ParameterError
 
 BACKENDS = ("faiss", "torch", "sklearn")
-DEFAULT_N_INIT = 4
+DEFAULT_N_INIT = 1
+"""k-means++ starts by default: one, as both reference paths run (``fast_pytorch_kmeans`` once; scikit-learn's
+``n_init="auto"``, one start for k-means++); more keep the lowest inertia (docs/methods/nave.md)."""
 
 
 @dataclass
