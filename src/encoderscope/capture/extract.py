@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from encoderscope import devices
+from encoderscope._finite import all_finite
 from encoderscope._progress import progress_bar
 from encoderscope.capture.chunks import Batch, iter_chunk_batches
 from encoderscope.capture.hooks import run_captured
@@ -93,7 +94,7 @@ class Activations:
 
 def _check_finite(name: str, output: LayerOutput) -> None:
     for tensor in (output.grid, output.prefix, output.vector, output.raw):
-        if tensor is not None and not torch.isfinite(tensor).all():
+        if tensor is not None and not all_finite(tensor):
             raise ActivationError(f"layer {name!r} produced NaN or Inf activations")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from encoderscope._finite import all_finite
 from encoderscope.cluster._checks import non_finite_error
 from encoderscope.cluster.api import Clustering
 from encoderscope.errors import ActivationError
@@ -28,7 +29,7 @@ def assign_labels(clustering: Clustering, features: torch.Tensor, chunk_rows: in
     if features.ndim != 2:
         raise ActivationError(f"features must be a 2-D (positions, channels) array, got shape {tuple(features.shape)}")
     x = features.float()
-    bad = int((~torch.isfinite(x).all(1)).sum())
+    bad = 0 if all_finite(x) else int((~torch.isfinite(x).all(1)).sum())
     if bad:
         raise non_finite_error(bad, x.shape[0])
     labels = torch.empty(x.shape[0], dtype=torch.long, device=x.device)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from encoderscope._finite import all_finite
 from encoderscope.cluster._checks import check_k, non_finite_error, parse_k
 from encoderscope.cluster.api import Clustering
 from encoderscope.cluster.batched_kmeans import BatchKMeansFit, image_seeds, kmeans_batch, pad_features, position_mask
@@ -99,7 +100,7 @@ def fit_clusters_batch(
 
 def _image_errors(x: torch.Tensor, lengths: list[int], k: int | str, method: str) -> list[EncoderscopeError | None]:
     """The per-image path's error for each image that cannot be clustered (``None`` for the others)."""
-    if bool(torch.isfinite(x.sum())):  # one pass, no temporary: a finite sum means finite values
+    if all_finite(x):
         bad = [0] * len(lengths)
     else:
         bad = (~torch.isfinite(x).all(-1) & position_mask(lengths, x.shape[1], x.device)).sum(1).tolist()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from encoderscope._finite import all_finite
 from encoderscope._progress import warn
 from encoderscope.errors import ActivationError, ParameterError
 
@@ -40,26 +41,10 @@ def _check(concept_scores: torch.Tensor, activations: torch.Tensor) -> tuple[tor
     if P.shape[0] == 0 or P.shape[1] == 0 or A.shape[1] == 0:
         raise ParameterError("similarity needs at least one image, one concept and one unit")
     for name, tensor in (("concept_scores", P), ("activations", A)):
-        if not _all_finite(tensor):
+        if not all_finite(tensor):
             raise ActivationError(f"{name} contains NaN or Inf values")
     dtype = P.dtype if P.is_floating_point() else torch.float32
     return P.to(dtype), A.to(device=P.device, dtype=dtype)
-
-
-def _all_finite(tensor: torch.Tensor) -> bool:
-    """No NaN or Inf in ``tensor``, checked in row chunks (``isfinite`` makes full-size temporaries).
-
-    A chunk whose sum is finite has only finite values; only when the sum is not (NaN/Inf inside, or an overflow of
-    large values) is the chunk checked element by element.
-    """
-    if not tensor.is_floating_point():
-        return True
-    rows = max(1, DEFAULT_CHUNK // max(1, tensor.shape[1]))
-    for r in range(0, tensor.shape[0], rows):
-        block = tensor[r : r + rows]
-        if not bool(torch.isfinite(block.sum())) and not bool(torch.isfinite(block).all()):
-            return False
-    return True
 
 
 def _spans(total: int, size: int) -> Iterator[tuple[int, int]]:
