@@ -52,7 +52,7 @@ HELP_RANDOM_INIT = "Build the architecture without pretrained weights."
 HELP_ARCH = "Architecture spec for file: checkpoints, e.g. timm:resnet18."
 HELP_WORKERS = (
     "Processes decoding and preprocessing images ahead of the model (default min(4, cores - 1), 0 for a CPU model "
-    "on 2 cores; 0: in this process); results do not depend on it."
+    "on 2 cores; 0: a thread of this process); results do not depend on it."
 )
 HELP_CACHE = (
     "Activation store folder: activations are written there (one shard per chunk of images) and read back by "

@@ -48,7 +48,6 @@ import torch
 
 from encoderscope import devices
 from encoderscope._progress import warn
-from encoderscope.capture.background import Gate
 from encoderscope.capture.inputs import (
     ImageGeometry,
     InputSkip,
@@ -229,8 +228,6 @@ class ChunkRunner:
         before_chunk: called with the chunk number before the chunk's first forward pass (e.g. to reseed
             stochastic layers per chunk, so that a recomputed chunk sees the same noise).
         device: where pixel batches go before the forward pass.
-        gate: opened around each forward pass, so that a decoding thread works then
-            (:mod:`~encoderscope.capture.background`).
     """
 
     items: Sequence[Any]
@@ -240,7 +237,6 @@ class ChunkRunner:
     store: ActivationStore | None = None
     before_chunk: Callable[[int], None] | None = None
     device: torch.device | str | None = None
-    gate: Gate | None = None
     to_store: list[PendingShard] = field(default_factory=list)
     _computed: list[StoredImage] = field(default_factory=list, repr=False)
     _chunk: int | None = field(default=None, repr=False)
@@ -292,8 +288,7 @@ class ChunkRunner:
             target = torch.device("cpu" if self.device is None else self.device)
             tensors = [e.prepared.tensor for e in fresh]  # type: ignore[union-attr]
             pixels = devices.to_device(devices.stack_batch(tensors, target), target)
-            with self.gate.opened() if self.gate is not None else contextlib.nullcontext():
-                outputs = self.forward(pixels)
+            outputs = self.forward(pixels)
             if self.store is not None:
                 for j, e in enumerate(fresh):
                     if e.key is not None:
@@ -391,10 +386,9 @@ def iter_chunk_batches(
         lambda number, indices: plan_chunk(number, indices, items, batch_size, store, view),
         chunk_ranges(len(items), size),
     )
-    gate = Gate()
     decoded = iter_prepared(items, transform, workers, order=planner.decode_order(), ahead=2 * batch_size,
-                            device=device, gate=gate)
-    runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device, gate=gate)
+                            device=device)
+    runner = ChunkRunner(items, transform, forward, batch_size, store, before_chunk, device)
     writer = _ShardWriter(store) if store is not None else None
 
     def take(index: int) -> PreparedInput | InputSkip:

@@ -9,11 +9,11 @@ Every method that feeds images to a model goes through this module; nothing else
   :class:`InputSkip` with the one-line reason: an unreadable image never raises.
 * **Workers.** :func:`iter_prepared` runs :func:`prepare_item` in ``workers`` processes
   (``torch.utils.data.DataLoader`` over a map-style dataset of the items, one item per call, results in order, one
-  torch thread per worker); ``workers=0`` decodes in the calling process: in a background thread while the forward
-  pass runs when the caller passes a gate (the chunk engine does, :mod:`~encoderscope.capture.background`), else
-  when the consumer asks. Batches bound for a CUDA device are stacked
-  into page-locked memory (:func:`~encoderscope.devices.stack_batch`) so that the copy is asynchronous; pinning
-  each image in the DataLoader as well would only add a copy, as stacking copies the images again.
+  torch thread per worker); ``workers=0`` decodes in a background thread of the calling process, a few images
+  ahead, paused while clustering runs on every core (:mod:`~encoderscope._background`). Batches bound for a CUDA
+  device are stacked into page-locked memory (:func:`~encoderscope.devices.stack_batch`) so that the copy is
+  asynchronous; pinning each image in the DataLoader as well would only add a copy, as stacking copies the images
+  again.
   The default, :func:`default_workers`, is ``min(4, cpu_count - 1)``, and 0 for a model on the CPU of a machine
   with at most 2 cores.
   Results do not depend on the number of workers: every worker runs the same deterministic code on one item.
@@ -47,7 +47,7 @@ import torch
 from PIL import Image
 
 from encoderscope import devices
-from encoderscope.capture.background import Gate, prefetched
+from encoderscope._background import prefetched
 from encoderscope.errors import ImageError, ParameterError
 
 MODES = ("dense", "classify")
@@ -82,7 +82,7 @@ def check_workers(workers: int | None, device: torch.device | str | None = None)
     if workers is None:
         return default_workers(device)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ParameterError(f"workers must be a number >= 0 (0 = decode in this process), got {workers!r}")
+        raise ParameterError(f"workers must be a number >= 0 (0 = decode in a thread of this process), got {workers!r}")
     return workers
 
 
@@ -212,19 +212,17 @@ def iter_prepared(
     order: Iterable[int] | None = None,
     ahead: int = 8,
     device: torch.device | str | None = None,
-    gate: Gate | None = None,
 ) -> Iterator[PreparedInput | InputSkip]:
     """Prepare ``items`` (in the order of ``order``, default all) in ``workers`` processes, results in that order.
 
     Args:
         items: image items (``.key``, ``.load()``).
         transform: from :func:`resolve_transform`.
-        workers: decoding processes (``0`` = this process; ``None`` = :func:`default_workers`).
+        workers: decoding processes (``0`` = a background thread of this process; ``None`` =
+            :func:`default_workers`).
         order: item indices to prepare; may be a lazy iterable (it is consumed as the workers need work).
         ahead: about how many items are prepared ahead of the consumer in total.
         device: where the model runs (only for the default number of workers).
-        gate: with ``workers=0``, decode in a background thread while this gate is open (see
-            :mod:`~encoderscope.capture.background`); without one, decode here, when the consumer asks.
 
     Example:
         >>> from PIL import Image
@@ -236,12 +234,8 @@ def iter_prepared(
     """
     n_workers = check_workers(workers, device)
     indices = range(len(items)) if order is None else order
-    if n_workers == 0 and gate is None:
-        for index in indices:
-            yield prepare_item(index, items[index], transform)
-        return
     if n_workers == 0:
-        yield from prefetched((prepare_item(index, items[index], transform) for index in indices), ahead, gate,
+        yield from prefetched((prepare_item(index, items[index], transform) for index in indices), ahead,
                               name="encoderscope-decode")
         return
     loader = torch.utils.data.DataLoader(

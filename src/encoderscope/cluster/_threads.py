@@ -3,7 +3,8 @@
 Per-image problems (a few hundred positions) are far too small for multi-threaded BLAS/OpenMP: on a busy machine the
 threads mostly wait for each other (measured here: 0.8 s instead of 0.04 s for one k-means on 350 x 192 with two
 busy cores). Below :data:`SMALL_WORK` multiply-adds per Lloyd iteration, BLAS, OpenMP (faiss) and torch run on one
-thread for the duration of the call; the previous limits are restored afterwards.
+thread for the duration of the call; the previous limits are restored afterwards. Above it, the work runs on every
+thread and background decoding is paused meanwhile (:data:`encoderscope._background.CLUSTERING`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+
+from encoderscope._background import CLUSTERING
 
 SMALL_WORK = 2e7
 
@@ -27,10 +30,11 @@ def _controller() -> Any:
 
 
 @contextlib.contextmanager
-def limit_threads(n_points: int, dim: int, k: int) -> Iterator[None]:
-    """One thread for BLAS, OpenMP and torch while the block runs, if ``n_points * dim * k`` is small."""
-    if n_points * dim * k > SMALL_WORK:
-        yield
+def limit_threads(n_points: int, dim: int, k: int, small_work: float = SMALL_WORK) -> Iterator[None]:
+    """One thread for BLAS, OpenMP and torch while the block runs, if ``n_points * dim * k <= small_work``."""
+    if n_points * dim * k > small_work:
+        with CLUSTERING.held():  # every core clusters: a decoding thread waits (encoderscope._background)
+            yield
         return
     previous = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -4,8 +4,8 @@ import time
 import pytest
 from PIL import Image
 
-from encoderscope.capture.background import Gate, prefetched
-from encoderscope.capture.inputs import iter_prepared
+from encoderscope._background import CLUSTERING, Pause, prefetched
+from encoderscope.capture.inputs import iter_prepared, prepare_item
 from encoderscope.data import open_images
 from encoderscope.zoo.preprocess import Preprocess
 
@@ -48,7 +48,7 @@ def test_closing_the_consumer_stops_the_thread():
     assert len(produced) < 100  # it ran at most ahead of the consumer, not to the end
 
 
-def test_a_closed_gate_holds_the_thread_and_a_waiting_consumer_opens_it():
+def test_a_held_pause_stops_the_thread_and_a_waiting_consumer_lifts_it():
     produced = []
 
     def source():
@@ -57,40 +57,51 @@ def test_a_closed_gate_holds_the_thread_and_a_waiting_consumer_opens_it():
             produced.append(i)
             yield i
 
-    gate = Gate()
-    items = prefetched(source(), ahead=6, gate=gate)
-    assert next(items) == 0  # the consumer waits, so the gate opens for it
-    time.sleep(0.2)
-    held = len(produced)
-    time.sleep(0.2)
-    assert len(produced) == held < 6  # the gate is closed: the thread does not run ahead
-    with gate.opened():
-        deadline = time.monotonic() + 5
-        while len(produced) < 6 and time.monotonic() < deadline:
-            time.sleep(0.01)
+    pause = Pause()
+    with pause.held():
+        items = prefetched(source(), ahead=6, pause=pause)
+        assert next(items) == 0  # the consumer waits, so the pause is lifted for it
+        time.sleep(0.2)
+        held = len(produced)
+        time.sleep(0.2)
+        assert len(produced) == held < 6  # held again: the thread does not run ahead
+    deadline = time.monotonic() + 5
+    while len(produced) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(produced) == 6
     assert list(items) == [1, 2, 3, 4, 5]
 
 
-def test_gate_openings_nest():
-    gate = Gate()
-    with gate.opened():
-        with gate.opened():
+def test_pauses_nest():
+    pause = Pause()
+    with pause.held():
+        with pause.held():
             pass
-        assert gate.wait(0)
-    assert not gate.wait(0)
+        assert not pause.wait(0)
+        with pause.lifted():
+            assert pause.wait(0)
+        assert not pause.wait(0)
+    assert pause.wait(0)
 
 
-def test_gated_decoding_gives_what_decoding_here_gives(tmp_path):
+def test_clustering_on_every_core_holds_decoding_and_small_clustering_does_not():
+    from encoderscope.cluster._threads import SMALL_WORK, limit_threads
+
+    with limit_threads(int(SMALL_WORK), 2, 1):
+        assert not CLUSTERING.wait(0)
+    with limit_threads(10, 2, 1):
+        assert CLUSTERING.wait(0)
+    assert CLUSTERING.wait(0)
+
+
+def test_decoding_behind_gives_what_decoding_in_turn_gives(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     for i, size in enumerate([(40, 30), (30, 50), (64, 64)]):
         Image.new("RGB", size, (40 * i, 90, 200 - 30 * i)).save(tmp_path / f"im{i}.png")
     items = open_images(tmp_path).items
     transform = Preprocess(size=28, pad_multiple=14).dense
-    here = list(iter_prepared(items, transform, workers=0, order=[3, 0, 2, 1]))
-    gate = Gate()
-    with gate.opened():
-        behind = list(iter_prepared(items, transform, workers=0, order=[3, 0, 2, 1], gate=gate))
+    here = [prepare_item(i, items[i], transform) for i in [3, 0, 2, 1]]
+    behind = list(iter_prepared(items, transform, workers=0, order=iter([3, 0, 2, 1])))
     assert [r.index for r in behind] == [3, 0, 2, 1]
     for a, b in zip(here, behind, strict=True):
         assert type(a) is type(b)
