@@ -126,8 +126,10 @@ def test_groups_are_cache_sized_on_cpu_and_whole_batches_elsewhere():
     assert group_size(torch.empty(32, 256, 384, device="meta")) == 32
 
 
-@pytest.mark.parametrize(("shape", "threads"), [((16, 256, 384), 2), ((2, 12, 3), 1)])
-def test_a_group_large_enough_runs_on_all_threads_a_small_one_on_one(monkeypatch, shape, threads):
+@pytest.mark.parametrize(("shape", "n_init", "threads"), [
+    ((16, 256, 384), 4, 2), ((16, 256, 384), 1, 2), ((2, 256, 384), 1, 1), ((2, 12, 3), 4, 1),
+])
+def test_a_group_large_enough_runs_on_all_threads_a_small_one_on_one(monkeypatch, shape, n_init, threads):
     import encoderscope.cluster.batched_kmeans as batched
 
     seen = []
@@ -142,9 +144,13 @@ def test_a_group_large_enough_runs_on_all_threads_a_small_one_on_one(monkeypatch
     torch.set_num_threads(2)
     try:
         features = torch.randn(shape, generator=torch.Generator().manual_seed(0))
-        kmeans_batch(features, 5, [[0, i] for i in range(shape[0])], n_init=4)
+        fit = kmeans_batch(features, 5, [[0, i] for i in range(shape[0])], n_init=n_init)
         assert seen and set(seen) == {threads}
         assert torch.get_num_threads() == 2
+        monkeypatch.setattr(batched, "SMALL_GROUP_WORK", 0 if threads == 1 else float("inf"))  # the other count
+        other = kmeans_batch(features, 5, [[0, i] for i in range(shape[0])], n_init=n_init)
+        assert set(seen[len(seen) // 2 :]) == {3 - threads}
+        assert torch.equal(fit.labels, other.labels) and torch.equal(fit.n_iter, other.n_iter)
     finally:
         torch.set_num_threads(previous)
 

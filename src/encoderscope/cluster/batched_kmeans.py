@@ -14,9 +14,9 @@ inertia), run for every (image, restart) pair together:
 * **Masking.** Images with fewer positions than the largest one are zero-padded; padded positions have ``D² = 0``
   during seeding (never drawn) and never count in centre sums, cluster sizes, label comparisons or inertia.
 * **Threads.** As in the per-image back-ends (:mod:`~encoderscope.cluster._threads`), one thread runs the work
-  when it is small; here the work of one Lloyd step is that of a whole group of images and their restarts (a
-  group of 16 grids of 16 x 16 x 384 with 4 restarts of k = 5 is over the threshold, so both cores of this machine
-  share it: 1.5x faster than one thread for 256 such images, measured here on a quiet machine, labels identical).
+  when it is small; here the work of one Lloyd step is that of a whole group of images and their restarts, and the
+  threshold is :data:`SMALL_GROUP_WORK` (a group of 16 grids of 16 x 16 x 384 at k = 5 is over it, so both cores of
+  this machine share it: 1.4x faster than one thread with one restart, 1.5x with 4, labels identical).
 * **Restarts side by side.** The ``n_init`` restarts of an image share its features: the centres of all restarts are
   stacked, so one batched product ``(B, n_init k, D) x (B, D, N)`` gives every distance. Images whose restarts have
   all converged leave the working set; a converged restart of a still-running image keeps its state.
@@ -55,6 +55,11 @@ from encoderscope.errors import ActivationError, ParameterError
 
 SeedLike = int | Sequence[int]
 GROUP_BYTES = 6 << 20
+SMALL_GROUP_WORK = 3e6
+"""A group's Lloyd step runs on one thread up to this many multiply-adds (images x positions x restarts x channels x
+k). Measured here (2 cores) for groups of 16 x 16 x 384 grids, k = 5, one restart, in images/s with one thread and
+two: 4 grids (2.0M) 707 / 902, and 642 / 799 with another process busy on one core; 2 grids (1.0M) 594 / 734, but
+579 / 92 with a busy core, where the threads wait for each other."""
 CHUNK_ELEMENTS = 1 << 24
 
 
@@ -268,7 +273,7 @@ def _lloyd(
         alive = running.any(-1).tolist()
         if not any(alive):
             break
-        if not all(alive):
+        if 2 * sum(alive) <= len(alive):  # compact when half the rows are done (a copy costs a few iterations)
             keep = [i for i, flag in enumerate(alive) if flag]
             write_back(keep)
             rows = [rows[i] for i in keep]
@@ -342,7 +347,8 @@ def kmeans_batch(
     k = int(k)
     first, uniforms = seeding_draws(seeds, lengths, k, n_init)
     step = group_size(x)
-    with torch.no_grad(), limit_threads(min(step, x.shape[0]) * max(lengths) * n_init, x.shape[2], k):
+    with torch.no_grad(), limit_threads(min(step, x.shape[0]) * max(lengths) * n_init, x.shape[2], k,
+                                        small_work=SMALL_GROUP_WORK):
         fits = [
             _fit_group(x[s : s + step], lengths[s : s + step], first[s : s + step], uniforms[s : s + step], tol,
                        max_iter)
