@@ -78,5 +78,7 @@ def combine_depths(
         grid = grid.float()
         if tuple(grid.shape[-2:]) != size:
             grid = F.interpolate(grid, size=size, mode=mode, align_corners=False)
-        parts.append(F.normalize(grid, p=2.0, dim=1) * weight)
-    return torch.cat(parts, dim=1).permute(0, 2, 3, 1).contiguous()
+        unit = F.normalize(grid, p=2.0, dim=1)
+        parts.append(unit if weight == 1.0 else unit * weight)  # x * 1.0 is x: one pass fewer for the first layer
+    combined = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    return combined.permute(0, 2, 3, 1).contiguous()
