@@ -15,12 +15,13 @@ Parts (``--parts``, default all; each writes its own section of BENCHMARKS.md un
    Each is timed ``--rounds`` times, interleaved, and the fastest round is kept (the machine may be shared).
 2. ``pipeline`` (section "NAVE pipeline without the encoder"): a near-free encoder (one stride-14 convolution from
    RGB to 384 channels, seeded random weights) on 512 JPEG files of 224 x 224 px (seeded random crops of the zoo
-   photos) in a temporary folder; NAVE image scope, K = 5, default restarts, no report; images/s for batch sizes
-   8, 16, 32 and 64, back-ends ``auto`` and ``faiss``. ``--device cuda`` runs the same on a GPU.
-3. ``clustering`` (section "Clustering"): k-means with K = 5 and 4 restarts of the 16 x 16 x 384 grids of the 32
-   images of part 1 (DINOv2 ``blocks.11`` features): batched torch (:func:`encoderscope.cluster.fit_clusters_batch`,
-   batches of 8 and 32) against per-image faiss and per-image torch (:func:`encoderscope.cluster.fit_clusters`);
-   images/s.
+   photos) in a temporary folder; NAVE image scope, K = 5, the default number of k-means++ starts
+   (``DEFAULT_N_INIT``), no report; images/s for batch sizes 8, 16, 32 and 64, back-ends ``auto`` and ``faiss``.
+   ``--device cuda`` runs the same on a GPU.
+3. ``clustering`` (section "Clustering"): k-means with K = 5 and the default number of starts of the 16 x 16 x 384
+   grids of the 32 images of part 1 (DINOv2 ``blocks.11`` features): batched torch
+   (:func:`encoderscope.cluster.fit_clusters_batch`, batches of 8 and 32) against per-image faiss and per-image torch
+   (:func:`encoderscope.cluster.fit_clusters`); images/s.
 4. ``rss`` (section "NAVE dataset-scope memory"): the dataset scope's peak RSS (VmHWM, reset once the model is
    loaded), each in a fresh subprocess, for 200 and 2000 images of ``zoo:fashion-mnist`` at 84 px (6 x 6 patches;
    same model and layer, K = 5), where memory, not speed, is the question.
@@ -107,14 +108,14 @@ def write_photos(folder: Path, n: int) -> Path:
     return folder
 
 
-def floor_forward(encoder, pixels: list[torch.Tensor]) -> None:
-    """a. The bare forward pass up to LAYER, batch BATCH, on prepared tensors."""
+def floor_forward(encoder, pixels: list[torch.Tensor], layer: str = LAYER, batch_size: int = BATCH) -> None:
+    """a. The bare forward pass up to ``layer`` on prepared tensors."""
     from encoderscope.capture.hooks import run_captured
 
-    for start in range(0, len(pixels), BATCH):
-        batch = torch.stack(pixels[start : start + BATCH]).to(encoder.device)
+    for start in range(0, len(pixels), batch_size):
+        batch = torch.stack(pixels[start : start + batch_size]).to(encoder.device)
         with torch.inference_mode():
-            run_captured(encoder.module, batch, [LAYER], stop_early=True)
+            run_captured(encoder.module, batch, [layer], stop_early=True)
     if encoder.device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -217,24 +218,42 @@ def pipeline(args: argparse.Namespace, folder: Path) -> str:
 
     encoder = near_free_encoder(args.device)
     images = open_images(write_crops(folder, N_PIPELINE))
+    pixels = [encoder.preprocess.dense(item.load()).tensor for item in images.items]
     encoderscope_nave(encoder, open_images(images, limit=16), "auto", layer="proj")  # warm-up
     steps = {
         f"{backend} batch {size}": (lambda b=backend, s=size: encoderscope_nave(encoder, images, b, s, "proj"))
         for size in PIPELINE_BATCHES
         for backend in ("auto", "faiss")
     }
+    steps |= {
+        f"convolution batch {size}": (lambda s=size: floor_forward(encoder, pixels, "proj", s))
+        for size in PIPELINE_BATCHES
+    }
     best, _ = _best(steps, args.rounds)
     rate = {name: len(images) / seconds for name, seconds in best.items()}
-    rows = [f"| {s} | {rate[f'auto batch {s}']:.0f} | {rate[f'faiss batch {s}']:.0f} |" for s in PIPELINE_BATCHES]
+    rows = [
+        f"| {s} | {rate[f'auto batch {s}']:.0f} | {rate[f'faiss batch {s}']:.0f} "
+        f"| {rate[f'convolution batch {s}']:.0f} |"
+        for s in PIPELINE_BATCHES
+    ]
     return "\n".join([
         f"A near-free encoder (one stride-14 convolution to 384 channels) on {len(images)} JPEG files of 224 x 224 "
-        f"px, K = {K}, image scope, 4 restarts, no report, device {args.device}: decoding, preprocessing, the "
-        "convolution, combining, clustering and maps. Images/s (target >= 400 with back-end auto):",
+        f"px, K = {K}, image scope, {_starts()}, no report, device {args.device}: decoding, preprocessing, the "
+        "convolution, combining, clustering and maps. Images/s (target >= 400 with back-end auto); the last column is "
+        "the convolution alone on tensors prepared in advance, this machine's ceiling for the other columns:",
         "",
-        "| batch size | images/s, back-end auto (batched torch) | images/s, back-end faiss (per image) |",
-        "|---:|---:|---:|",
+        "| batch size | images/s, back-end auto (batched torch) | images/s, back-end faiss (per image) "
+        "| images/s, the convolution alone |",
+        "|---:|---:|---:|---:|",
         *rows,
     ])
+
+
+def _starts() -> str:
+    """The default number of k-means++ starts, in words."""
+    from encoderscope.cluster import DEFAULT_N_INIT
+
+    return f"{DEFAULT_N_INIT} k-means++ start{'s' if DEFAULT_N_INIT > 1 else ''} (the default n_init)"
 
 
 # -- part 3: clustering alone --------------------------------------------------------------------------------------
@@ -276,7 +295,7 @@ def clustering(args: argparse.Namespace, folder: Path) -> str:
     batched(8)  # warm-up
     best, times = _best(steps, args.rounds)
     return "\n".join([
-        f"k-means, K = {K}, 4 restarts, of the {n} grids of 16 x 16 positions x 384 channels (`{MODEL}` "
+        f"k-means, K = {K}, {_starts()}, of the {n} grids of 16 x 16 positions x 384 channels (`{MODEL}` "
         f"`{LAYER}` features of the part-1 photos), device {args.device}, labels to the host included:",
         "",
         "| back-end | seconds | images/s | speed-up over per-image faiss |",
