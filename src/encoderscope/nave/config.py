@@ -111,7 +111,9 @@ class NaveConfig(Config):
         "resolution).",
     )
     batch_size: int = option(8, help="Images per forward pass.")
-    n_init: int = option(DEFAULT_N_INIT, help="k-means restarts.")
+    n_init: int = option(
+        DEFAULT_N_INIT, help="k-means++ starts per clustering; the lowest inertia wins (default 1, as the reference)."
+    )
     fit_positions: int = option(FIT_POSITIONS, help="Dataset scope: positions in the fit sample.")
     heads: tuple[int, ...] | None = option(
         None, sep=",", help="Attention method: comma-separated head indices (default all)."
