@@ -136,6 +136,24 @@ def test_half_of_a_split_layer_output_keeps_that_layers_axis() -> None:
     assert out.shape == (1, 8, 20) and ((out.reshape(1, 2, 4, 20) != 0).sum(2) == 1).all()
 
 
+def test_a_conv_width_that_equals_the_grid_side_does_not_move_the_axis() -> None:
+    class LambdaLike(nn.Module):  # as timm's lambda layers: a reshape after a conv of 8 channels, on an 8 x 8 grid
+        def __init__(self) -> None:
+            super().__init__()
+            self.qk, self.act = nn.Conv2d(3, 8, 1), nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            keys = self.qk(x)  # (N, 8, H, W): the last layer that ran declares 8 channels
+            mixed = (x.mean(1, keepdim=True) * keys.mean((1, 2), keepdim=True)).expand(-1, 12, -1, -1)
+            return self.act(mixed.reshape(x.shape[0], 12, x.shape[2], x.shape[3]))
+
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    assert plan(LambdaLike(), x) == [Site("act", "conv", 1, (12,))]
+    other_size = torch.randn(1, 3, 6, 6, generator=torch.Generator().manual_seed(5))
+    out = _record_lwta_io(convert(LambdaLike(), 4, example=x), other_size)["act"][1]
+    assert out.shape == (1, 12, 6, 6) and ((out.reshape(1, 3, 4, 6, 6) != 0).sum(2) <= 1).all()
+
+
 def test_gated_mlp_and_composite_activations() -> None:
     torch.manual_seed(0)
     vit = timm.models.VisionTransformer(img_size=16, patch_size=4, embed_dim=16, depth=1, num_heads=2,

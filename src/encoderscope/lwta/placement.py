@@ -8,8 +8,9 @@ gradients, so ``requires_grad`` tells which tensors depend on the image. From th
   ``(..., K)`` and channels-last grids ``(N, H, W, K)``. One fed by a convolution or a ``BatchNorm``/``GroupNorm``
   competes over axis 1 of ``(N, C, H, W)``, at each position. A layer's output split in two halves (gated units)
   still counts as fed by it. When no layer feeds it directly (a reshape or a clamp in between), the ``fc1`` of its
-  MLP decides, else the last such layer that ran, if its width is on one of the two axes, else the layout: axis 1
-  of 4-D inputs, the last axis otherwise. A 2-D input ``(N, K)`` always competes over K. The width is the size of
+  MLP decides, else the last such layer that ran, if its width is on that layer's usual axis (a conv width on the
+  last axis is a spatial size that happens to match), else the layout: axis 1 of 4-D inputs, the last axis
+  otherwise. A 2-D input ``(N, K)`` always competes over K. The width is the size of
   that axis; U must divide it.
 * **Placement.** If the model has transformer MLPs, their activations are replaced (the ViT rule); attention,
   stems and every other activation are unchanged. An MLP activation maps each token or position: it is fed by a
@@ -239,9 +240,11 @@ class _Recorder:
         axis = _axis_holding(shape, producer)
         if axis is None:
             axis = _fc1_axis(shape, fc1)
-        if axis is None and _axis_holding(shape, self._last) is not None:
+        if axis is None and self._last is not None and _axis_holding(shape, self._last) == self._last.axis:
+            # only on the layer's usual axis: a conv width on the last axis of (N, C, H, W) is a spatial size that
+            # happens to match (timm's lambda layers), and would break at another input size
             producer = self._last
-            axis = _axis_holding(shape, producer)
+            axis = self._last.axis
         if axis is None:
             axis = _CHANNELS if len(shape) >= 4 else _LAST
         block_input = self._block_inputs.get(parent_name.rpartition(".")[0])
