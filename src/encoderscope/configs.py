@@ -50,23 +50,6 @@ HELP_AUTOCAST = (
 )
 HELP_RANDOM_INIT = "Build the architecture without pretrained weights."
 HELP_ARCH = "Architecture spec for file: checkpoints, e.g. timm:resnet18."
-HELP_WORKERS = (
-    "Processes decoding and preprocessing images ahead of the model (default min(4, cores - 1), 0 for a CPU model "
-    "on 2 cores; 0: a thread of this process); results do not depend on it."
-)
-HELP_CACHE = (
-    "Activation store folder: activations are written there (one shard per chunk of images) and read back by "
-    "the next run, which also resumes a killed run (see docs/scale.md)."
-)
-HELP_ENGINE = (
-    "Where the model passes run: local (this process) | ray (an actor pool of encoders on a Ray cluster, the "
-    "'ray' extra; same results; see docs/scale.md)."
-)
-HELP_RAY_ADDRESS = (
-    "Ray cluster to use with --engine ray, e.g. 10.0.0.5:6379 (default: $RAY_ADDRESS, else a local cluster started "
-    "and stopped by the command)."
-)
-HELP_RAY_ACTORS = "Encoder actors with --engine ray (default: one per GPU, else half the cluster's CPUs)."
 HELP_MODEL = "Model spec: zoo:NAME, timm:NAME, tv:NAME, hf:ORG/NAME or file:PATH."
 
 
@@ -78,6 +61,7 @@ def option(
     sep: str | None = None,
     cli: bool = True,
     factory: Any = None,
+    panel: str | None = None,
 ) -> Any:
     """A configuration field: its default and one help line (shown by ``--help``).
 
@@ -89,8 +73,9 @@ def option(
             repeated option.
         cli: ``False`` keeps the field off the command line (it can still come from ``--config FILE``).
         factory: instead of ``default``: a callable making the default (a nested configuration's class).
+        panel: the ``--help`` panel the option stands in (default: the command's main options, listed first).
     """
-    metadata = {"help": help, "flags": tuple(flags), "sep": sep, "cli": cli}
+    metadata = {"help": help, "flags": tuple(flags), "sep": sep, "cli": cli, "panel": panel}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)

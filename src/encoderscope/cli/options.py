@@ -101,15 +101,19 @@ def config_parameters(
             info: Any = typer.Argument(None, help=help_text, show_default=False, metavar=field.name.upper())
             positional.append((arguments.index(field.name), field.name, info, cli_type))
             continue
-        info = typer.Option(_shown_default(field.default, cli_type), *_flags(field), help=help_text)
-        options.append((field.name, info, cli_type))
+        panel = field.metadata.get("panel")
+        info = typer.Option(
+            _shown_default(field.default, cli_type), *_flags(field), help=help_text, rich_help_panel=panel
+        )
+        options.append((panel is not None, field.name, info, cli_type))
+    options.sort(key=lambda item: item[0])  # stable: the main options first, then the paneled ones in field order
     params = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind)
         for _, name, info, kind in sorted(positional)
     ]
     params += [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind)
-        for name, info, kind in options
+        for _, name, info, kind in options
     ]
     return params
 

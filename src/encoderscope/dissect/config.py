@@ -15,21 +15,12 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from encoderscope.capture.engine import check_engine_options
-from encoderscope.capture.inputs import check_workers
+from encoderscope.capture.config import CaptureConfig
 from encoderscope.capture.pooling import POOL_MODES
-from encoderscope.capture.store import cache_setting
 from encoderscope.configs import (
     HELP_ARCH,
-    HELP_AUTOCAST,
-    HELP_CACHE,
-    HELP_ENGINE,
     HELP_RANDOM_INIT,
-    HELP_RAY_ACTORS,
-    HELP_RAY_ADDRESS,
     HELP_SEED,
-    HELP_WORKERS,
-    Config,
     option,
 )
 from encoderscope.dissect.similarity import get_similarity
@@ -45,7 +36,7 @@ def similarity_options(name: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class DissectConfig(Config):
+class DissectConfig(CaptureConfig):
     """Dissection of one layer: the model, the probe images, the concepts, the scorer and the similarity
     (docs/methods/dissection.md)."""
 
@@ -75,20 +66,11 @@ class DissectConfig(Config):
     random_init: bool = option(False, help=HELP_RANDOM_INIT)
     arch: str | None = option(None, help=HELP_ARCH)
     seed: int = option(0, help=HELP_SEED)
-    autocast: bool = option(False, help=HELP_AUTOCAST)
-    workers: int | None = option(None, help=HELP_WORKERS)
-    cache: str | None = option(None, help=HELP_CACHE)
-    engine: str = option("local", help=HELP_ENGINE)
-    ray_address: str | None = option(None, help=HELP_RAY_ADDRESS)
-    ray_actors: int | None = option(None, help=HELP_RAY_ACTORS)
 
     def check(self) -> None:
+        super().check()
         if isinstance(self.probe, str):
             self._set("probe", (self.probe,))
-        if self.workers is not None:
-            check_workers(self.workers)
-        self._set("cache", cache_setting(self.cache))
-        self._set("ray_address", check_engine_options(self.engine, self.ray_address, self.ray_actors))
         self._set("similarity_params", dict(self.similarity_params or {}))
         valid = similarity_options(self.similarity)
         unknown = sorted(set(self.similarity_params) - set(valid))

@@ -19,21 +19,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from encoderscope.capture.engine import check_engine_options
-from encoderscope.capture.inputs import check_workers
-from encoderscope.capture.store import cache_setting
+from encoderscope.capture.config import CaptureConfig
 from encoderscope.cluster import BACKENDS, DEFAULT_N_INIT, parse_k
 from encoderscope.configs import (
     HELP_ARCH,
-    HELP_AUTOCAST,
-    HELP_CACHE,
-    HELP_ENGINE,
     HELP_MODEL,
     HELP_RANDOM_INIT,
-    HELP_RAY_ACTORS,
-    HELP_RAY_ADDRESS,
     HELP_SEED,
-    HELP_WORKERS,
     Config,
     option,
 )
@@ -83,7 +75,7 @@ def _choice(name: str, value: str, choices: tuple[str, ...], what: str | None = 
 
 
 @dataclass(frozen=True)
-class NaveConfig(Config):
+class NaveConfig(CaptureConfig):
     """A NAVE run: the encoder and images, the layers, K and the clustering (docs/methods/nave.md)."""
 
     model: str | None = option(None, help=HELP_MODEL)
@@ -129,20 +121,11 @@ class NaveConfig(Config):
         "(1024), 'none': no cap.",
     )
     gallery_size: int = option(GALLERY_SIZE, help="Dataset scope: images per concept in the gallery.")
-    autocast: bool = option(False, help=HELP_AUTOCAST)
-    workers: int | None = option(None, help=HELP_WORKERS)
-    cache: str | None = option(None, help=HELP_CACHE)
-    engine: str = option("local", help=HELP_ENGINE)
-    ray_address: str | None = option(None, help=HELP_RAY_ADDRESS)
-    ray_actors: int | None = option(None, help=HELP_RAY_ACTORS)
     naming: NamingConfig = option(factory=NamingConfig, help="Concept names (--name-concepts).")
 
     def check(self) -> None:
+        super().check()
         self._set("k", parse_k(self.k))
-        if self.workers is not None:
-            check_workers(self.workers)
-        self._set("cache", cache_setting(self.cache))
-        self._set("ray_address", check_engine_options(self.engine, self.ray_address, self.ray_actors))
         self._set("layers", _layers(self.layers))
         if isinstance(self.images, str):
             self._set("images", (self.images,))
