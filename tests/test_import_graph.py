@@ -24,7 +24,7 @@ ROOT = "encoderscope"
 LAYERS: list[tuple[str, ...]] = [
     # "": the package's __init__, which imports nothing when loaded (its flat API resolves names lazily) and holds
     # __version__
-    ("", "errors", "_optional", "_progress", "_io", "_finite", "_background", "devices", "runs", "configs"),
+    ("", "errors", "_optional", "_progress", "_io", "_finite", "_background", "devices", "runs", "configs", "lazy"),
     ("zoo", "capture", "data", "cluster"),
     ("nave", "dissect", "lwta", "linking"),
     ("report",),

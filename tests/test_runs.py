@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,16 @@ import pytest
 import encoderscope
 from encoderscope.cli import main
 from encoderscope.errors import ParameterError
-from encoderscope.runs import KINDS, SCHEMA, RunRecord, Stopwatch, cli_command, current_cli_command, python_call
+from encoderscope.runs import (
+    KINDS,
+    RECORD_KEYS,
+    SCHEMA,
+    RunRecord,
+    Stopwatch,
+    cli_command,
+    current_cli_command,
+    python_call,
+)
 
 
 def test_create_write_read_round_trip(tmp_path: Path) -> None:
@@ -27,6 +37,13 @@ def test_create_write_read_round_trip(tmp_path: Path) -> None:
     path = record.write(tmp_path)
     assert path == tmp_path / "run.json" and next(iter(json.loads(path.read_text()))) == "schema"
     assert RunRecord.read(tmp_path) == record == RunRecord.read(path)
+
+
+def test_run_json_keys_are_every_field_schema_first(tmp_path: Path) -> None:
+    assert set(RECORD_KEYS) == {f.name for f in dataclasses.fields(RunRecord)}
+    record = RunRecord.create("nave", {"k": 3}, seed=1)
+    assert list(json.loads(record.write(tmp_path).read_text())) == list(RECORD_KEYS)
+    assert RECORD_KEYS[0] == "schema"
 
 
 def test_unknown_kind_is_refused() -> None:

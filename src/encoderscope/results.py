@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 from encoderscope._io import read_json, write_json, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by, import_object
 from encoderscope.runs import RUN_FILE, RunRecord
 
 #: run kind -> "module:Class" whose ``load(folder)`` reads it (imported when needed).
@@ -67,10 +67,7 @@ class StudyResult:
 
         return study_figure(self, max_bars)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.summaries import study_html
-
-        return study_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.summaries:study_html", "The notebook view (HTML).")
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the numbers, ``summary.md`` (when there is one) and run.json (figures stay where they are)."""
@@ -96,11 +93,6 @@ class StudyResult:
         return cls(name, read_json(path / numbers_file), summary, run=run, numbers_file=numbers_file)
 
 
-def _loader(spec: str) -> Any:
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def load_result(folder: str | os.PathLike[str]) -> Any:
     """The result saved in ``folder`` (a run folder, or a pairs ``.npz`` file), of the type its run.json names.
 
@@ -110,7 +102,7 @@ def load_result(folder: str | os.PathLike[str]) -> Any:
     """
     path = Path(folder)
     if path.is_file() and path.suffix == ".npz":
-        return _loader(LOADERS["link-pairs"]).load(path)
+        return import_object(LOADERS["link-pairs"]).load(path)
     if path.is_file() and path.name == RUN_FILE:
         path = path.parent
     if not path.is_dir():
@@ -118,10 +110,10 @@ def load_result(folder: str | os.PathLike[str]) -> Any:
     run = RunRecord.read(path)
     if run.kind == "corloc":
         spec = _CORLOC.get(str(run.details.get("result")), _CORLOC["LocalisationScores"])
-        return _loader(spec).load(path)
+        return import_object(spec).load(path)
     if run.kind not in LOADERS:
         raise ParameterError(f"{path} holds a {run.kind!r} run, which has no result to load")
-    return _loader(LOADERS[run.kind]).load(path)
+    return import_object(LOADERS[run.kind]).load(path)
 
 
 EXPLORABLE = ("nave", "compare", "flow", "dissect")

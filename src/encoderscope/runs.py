@@ -111,6 +111,11 @@ def _skipped(entries: Sequence[Any]) -> list[dict[str, str]]:
     return out
 
 
+RECORD_KEYS = ("schema", "encoderscope", "kind", "command", "config", "seed", "versions", "skipped", "seconds",
+               "stages", "details")
+"""The keys of run.json, in the order it is written."""
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """What run.json holds (see the module docstring). Build one with :meth:`create`."""
@@ -168,20 +173,8 @@ class RunRecord:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object, keys in a fixed order (schema first)."""
-        return {
-            "schema": self.schema,
-            "encoderscope": self.encoderscope,
-            "kind": self.kind,
-            "command": self.command,
-            "config": self.config,
-            "seed": self.seed,
-            "versions": self.versions,
-            "skipped": self.skipped,
-            "seconds": self.seconds,
-            "stages": self.stages,
-            "details": self.details,
-        }
+        """The JSON object, keys in the fixed order of :data:`RECORD_KEYS` (schema first)."""
+        return {key: getattr(self, key) for key in RECORD_KEYS}
 
     def to_json(self) -> str:
         """The record as JSON text (what :meth:`write` writes)."""

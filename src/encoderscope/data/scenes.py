@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -43,6 +42,7 @@ from encoderscope.data.images import load_image
 from encoderscope.data.voc import VocAnnotation, VocObject, write_image_set, write_voc_sample
 from encoderscope.data.zoo_images import FASHION_MNIST_CLASSES, PHOTOS, TEXTURES, fashion_mnist
 from encoderscope.errors import ParameterError, SourceError
+from encoderscope.lazy import drawn_by
 from encoderscope.runs import RunRecord, python_call
 
 OBJECT_KINDS = ("fashion", "horse", "shape", "face")
@@ -452,16 +452,8 @@ class ScenesSummary:
         return (f"ScenesSummary({self.n} scenes of seed {self.seed}, {sum(self.class_counts.values())} objects, "
                 f"kinds {', '.join(self.kinds_used)})")
 
-    def figure(self) -> Any:
-        """A matplotlib figure: objects per class."""
-        from encoderscope.report.summaries import scenes_figure
-
-        return scenes_figure(self)
-
-    def _repr_html_(self) -> str:
-        from encoderscope.report.summaries import scenes_html
-
-        return scenes_html(self)
+    figure = drawn_by("encoderscope.report.summaries:scenes_figure", "A matplotlib figure: objects per class.")
+    _repr_html_ = drawn_by("encoderscope.report.summaries:scenes_html", "The notebook view (HTML).")
 
     def run_record(self) -> RunRecord:
         """The run record (without the output path, so identical runs give identical files but for timings)."""

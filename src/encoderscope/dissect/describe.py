@@ -33,6 +33,7 @@ from encoderscope.dissect.activations import NeuronActivations
 from encoderscope.dissect.config import DissectConfig
 from encoderscope.dissect.similarity import get_similarity
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
 
@@ -229,10 +230,7 @@ class Dissection:
 
         return dissection_figure(self, units, n_images)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.dissect import dissection_html
-
-        return dissection_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.dissect:dissection_html", "The notebook view (HTML).")
 
 
 def describe_units(

@@ -41,6 +41,7 @@ from encoderscope import devices
 from encoderscope._io import read_npz, write_csv, write_json, write_npz
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LAMBDA_COS, LAMBDA_ORIGIN, LR, MAX_STEPS
 from encoderscope.linking.network import LinkingNetwork
@@ -152,10 +153,7 @@ class CounterfactualResult:
 
         return counterfactual_figure(self, max_rows)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.linking import counterfactual_html
-
-        return counterfactual_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.linking:counterfactual_html", "The notebook view (HTML).")
 
 
 def counterfactuals(

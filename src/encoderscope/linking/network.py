@@ -31,6 +31,7 @@ from encoderscope._io import read_json, read_npz, write_json, write_npz
 from encoderscope._progress import warn
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.linking.config import FIT_METHODS, LinkFitConfig
 from encoderscope.runs import RunRecord, Stopwatch, python_call
 
@@ -173,16 +174,8 @@ class LinkFit:
         return (f"LinkFit({self.network.method}: features {self.network.in_dim}-d -> latent {self.network.out_dim}-d, "
                 f"test R^2 {self.test_r2:.4f} on {self.n_test} pairs ({self.n_train} to fit))")
 
-    def figure(self) -> Any:
-        """A matplotlib figure: train and test R²."""
-        from encoderscope.report.linking import link_fit_figure
-
-        return link_fit_figure(self)
-
-    def _repr_html_(self) -> str:
-        from encoderscope.report.linking import link_fit_html
-
-        return link_fit_html(self)
+    figure = drawn_by("encoderscope.report.linking:link_fit_figure", "A matplotlib figure: train and test R².")
+    _repr_html_ = drawn_by("encoderscope.report.linking:link_fit_html", "The notebook view (HTML).")
 
     def scores(self) -> dict[str, float | int | str]:
         """The numbers, as one flat dict."""

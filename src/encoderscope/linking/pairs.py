@@ -27,6 +27,7 @@ from encoderscope._io import read_npz, write_npz
 from encoderscope._progress import progress_bar, warn
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkPairsConfig
 from encoderscope.runs import RUN_FILE, RunRecord, Stopwatch, python_call
@@ -60,16 +61,11 @@ class PairedData:
         return (f"PairedData({len(self)} pairs of {self.meta.get('generator', '?')}: latent "
                 f"{self.latents.shape[1]}-d, features {self.features.shape[1]}-d)")
 
-    def figure(self) -> Any:
-        """A matplotlib figure: the first two latent dimensions of the pairs, coloured by label."""
-        from encoderscope.report.linking import pairs_figure
-
-        return pairs_figure(self)
-
-    def _repr_html_(self) -> str:
-        from encoderscope.report.linking import pairs_html
-
-        return pairs_html(self)
+    figure = drawn_by(
+        "encoderscope.report.linking:pairs_figure",
+        "A matplotlib figure: the first two latent dimensions of the pairs, coloured by label.",
+    )
+    _repr_html_ = drawn_by("encoderscope.report.linking:pairs_html", "The notebook view (HTML).")
 
     def run_record(self) -> RunRecord:
         """The run record (``details``: the pairs' metadata)."""

@@ -32,6 +32,7 @@ import numpy as np
 from encoderscope._io import read_npz, write_csv, write_npz
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.linking.metrics import MIN_AREA, PROPERTIES, part_changes
 from encoderscope.linking.parts import PartModel
 from encoderscope.linking.tune import SweepResult
@@ -141,10 +142,7 @@ class QuantifyResult:
 
         return quantify_figure(self, unit_index, sample)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.linking import quantify_html
-
-        return quantify_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.linking:quantify_html", "The notebook view (HTML).")
 
 
 def quantify_sweep(

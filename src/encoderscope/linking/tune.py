@@ -36,6 +36,7 @@ from encoderscope._io import read_npz, write_csv, write_npz
 from encoderscope._progress import progress_bar
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkTuneConfig
 from encoderscope.linking.network import LinkingNetwork
@@ -172,10 +173,7 @@ class SweepResult:
 
         return sweep_figure(self, rank)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.linking import sweep_html
-
-        return sweep_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.linking:sweep_html", "The notebook view (HTML).")
 
     def save(self, out_dir: str | Path, max_strips: int | None = None) -> Path:
         """Write ``sweep.npz``, ``ranking.csv``, ``activation_ranges.csv`` (swept units), strips and ``run.json``."""

@@ -38,6 +38,7 @@ from encoderscope import devices
 from encoderscope._io import read_csv, read_json, write_csv, write_json
 from encoderscope._progress import progress_bar
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.lwta.config import LwtaTrainConfig
 from encoderscope.lwta.convert import lwta_layers, set_deterministic, set_generator
 from encoderscope.lwta.layer import kl_loss
@@ -270,16 +271,8 @@ class TrainResult:
         config = TrainConfig.from_dict(run.details["train_config"])
         return cls(config, model, losses, Evaluation(**metrics), seconds, run=run)
 
-    def figure(self) -> Any:
-        """A matplotlib figure: the training loss per step."""
-        from encoderscope.report.summaries import loss_figure
-
-        return loss_figure(self)
-
-    def _repr_html_(self) -> str:
-        from encoderscope.report.summaries import train_html
-
-        return train_html(self)
+    figure = drawn_by("encoderscope.report.summaries:loss_figure", "A matplotlib figure: the training loss per step.")
+    _repr_html_ = drawn_by("encoderscope.report.summaries:train_html", "The notebook view (HTML).")
 
 
 def train(

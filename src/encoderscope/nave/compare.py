@@ -28,6 +28,7 @@ import numpy as np
 from encoderscope._io import csv_text, write_text
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.nave.config import CompareConfig
 from encoderscope.nave.result import NaveResult, load_nested
 from encoderscope.runs import RunRecord, Stopwatch, python_call
@@ -106,10 +107,7 @@ class Comparison:
 
         return comparison_figure(self, image)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.nave import comparison_html
-
-        return comparison_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.nave:comparison_html", "The notebook view (HTML).")
 
     def ari_csv(self) -> str:
         """CSV rows ``key, model_a, model_b, ari`` (one per image and pair) plus ``mean`` rows."""

@@ -21,6 +21,7 @@ from typing import Any
 from encoderscope._io import write_json, write_text
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.nave.config import CorLocConfig
 from encoderscope.nave.metrics import CorLocResult, CorLocThresholds, MaskScores, corloc, mask_scores
 from encoderscope.nave.result import NaveResult
@@ -42,16 +43,11 @@ class LocalisationScores:
             text += f" images, mask mIoU {self.masks.miou:.3f})"
         return text + (" images)" if self.masks is None else "")
 
-    def figure(self) -> Any:
-        """A matplotlib figure: every image's best IoU against the CorLoc threshold."""
-        from encoderscope.report.nave import localisation_figure
-
-        return localisation_figure(self)
-
-    def _repr_html_(self) -> str:
-        from encoderscope.report.nave import localisation_html
-
-        return localisation_html(self)
+    figure = drawn_by(
+        "encoderscope.report.nave:localisation_figure",
+        "A matplotlib figure: every image's best IoU against the CorLoc threshold.",
+    )
+    _repr_html_ = drawn_by("encoderscope.report.nave:localisation_html", "The notebook view (HTML).")
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers."""

@@ -34,6 +34,7 @@ import numpy as np
 
 from encoderscope._io import csv_text, read_csv, read_json, write_json, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.runs import RunRecord
 
 REFERENCE_MIN_AREA = 14 * 14 * 4
@@ -212,16 +213,11 @@ class CorLocResult:
     def __repr__(self) -> str:
         return f"CorLocResult(CorLoc {self.corloc:.1f} % on {self.n_images} images)"
 
-    def figure(self) -> Any:
-        """A matplotlib figure: every image's best IoU against the threshold."""
-        from encoderscope.report.nave import corloc_figure
-
-        return corloc_figure(self)
-
-    def _repr_html_(self) -> str:
-        from encoderscope.report.nave import corloc_html
-
-        return corloc_html(self)
+    figure = drawn_by(
+        "encoderscope.report.nave:corloc_figure",
+        "A matplotlib figure: every image's best IoU against the threshold.",
+    )
+    _repr_html_ = drawn_by("encoderscope.report.nave:corloc_html", "The notebook view (HTML).")
 
     CSV_HEADER = ("key", "iou", "correct", "n_components", "n_gt", "xmin", "ymin", "xmax", "ymax", "gt_index")
 

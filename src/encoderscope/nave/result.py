@@ -32,6 +32,7 @@ import numpy as np
 
 from encoderscope._io import csv_text, read_csv, read_npz, write_csv, write_npz, write_text
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import drawn_by
 from encoderscope.nave.names import NAMES_COLUMNS, ConceptNames
 from encoderscope.runs import RunRecord
 
@@ -90,17 +91,10 @@ class NaveRecord:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description (no arrays)."""
-        return {
-            "key": self.key,
-            "index": self.index,
-            "path": self.path,
-            "k": self.k,
-            "original_hw": list(self.original_hw),
-            "content_hw": list(self.content_hw),
-            "padded_hw": list(self.padded_hw),
-            "grid_hw": list(self.labels.shape),
-            "k_choice": self.k_choice,
-        }
+        sizes = {"original_hw": self.original_hw, "content_hw": self.content_hw, "padded_hw": self.padded_hw,
+                 "grid_hw": self.labels.shape}
+        return {"key": self.key, "index": self.index, "path": self.path, "k": self.k,
+                **{name: list(hw) for name, hw in sizes.items()}, "k_choice": self.k_choice}
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any], labels: np.ndarray) -> NaveRecord:
@@ -239,10 +233,7 @@ class NaveResult:
 
         return nave_figure(self, image)
 
-    def _repr_html_(self) -> str:
-        from encoderscope.report.nave import nave_html
-
-        return nave_html(self)
+    _repr_html_ = drawn_by("encoderscope.report.nave:nave_html", "The notebook view (HTML).")
 
     def save(self, out: str | os.PathLike[str], report: bool = True) -> Path:
         """Write ``labels.npz``, ``grids.npz``, ``coverage.csv``, ``names.csv`` (when named: ``image, concept, rank,

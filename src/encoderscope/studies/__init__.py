@@ -15,11 +15,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 from encoderscope.errors import ParameterError
+from encoderscope.lazy import import_object
 
 StudyFunction = Callable[[Path, bool], None]
 
@@ -38,5 +38,4 @@ def get_study(name: str) -> StudyFunction:
     """The study function registered under ``name``."""
     if name not in STUDIES:
         raise ParameterError(f"unknown study {name!r}; available: {', '.join(sorted(STUDIES))}")
-    module, _, function = STUDIES[name].partition(":")
-    return getattr(importlib.import_module(module), function)
+    return import_object(STUDIES[name])
