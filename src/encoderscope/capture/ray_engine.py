@@ -386,8 +386,8 @@ def run_ray(
     image_set: Any,
     job: BatchJob,
     model_pass: ModelPass,
-    progress: bool = True,
-    label: str = "capturing activations",
+    progress: bool,
+    label: str,
 ) -> Iterator[Any]:
     """The payloads of ``job`` over every batch, in input order, computed by Ray actors (see the module docstring).
 
