@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import typer
+
 from encoderscope.cli.options import field_option
 from encoderscope.configs import RunOptions
 from encoderscope.errors import ParameterError
 
 DEVICE = field_option(RunOptions, "device")
+
+
+def out_option(help: str = "Output folder.", default: Any = ...) -> Any:
+    """The ``--out`` / ``-o`` option of every command that writes (required unless ``default`` is given)."""
+    return typer.Option(default, "--out", "-o", help=help)
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE
+from encoderscope.cli.common import DEVICE, out_option
 from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.nave.config import NAMING_FIELDS, CorLocConfig
 
@@ -19,7 +19,7 @@ from encoderscope.nave.config import NAMING_FIELDS, CorLocConfig
                 exclude=("images", *NAMING_FIELDS))
 def corloc_command(
     config: CorLocConfig,
-    out: Path = typer.Option(None, "--out", help="Folder for corloc.csv (per image), masks.csv, scores.json."),
+    out: Path = out_option("Folder for corloc.csv (per image), masks.csv, scores.json.", default=None),
     device: str = DEVICE,
 ) -> None:
     """Print CorLoc (and mask mIoU where masks exist) of NAVE maps on an annotated dataset."""

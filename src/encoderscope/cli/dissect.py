@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE
+from encoderscope.cli.common import DEVICE, out_option
 from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.dissect.config import DissectConfig
 
@@ -18,7 +18,7 @@ from encoderscope.dissect.config import DissectConfig
 @config_command(app, "dissect", DissectConfig, kind="dissect", arguments=("model",))
 def dissect(
     config: DissectConfig,
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = out_option(),
     device: str = DEVICE,
 ) -> None:
     """Name every unit of a layer with its best-matching concept (CLIP-Dissect / DISCOVER)."""

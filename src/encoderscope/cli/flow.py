@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE
+from encoderscope.cli.common import DEVICE, out_option
 from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.nave.config import FlowConfig
 
@@ -19,7 +19,7 @@ from encoderscope.nave.config import FlowConfig
 @config_command(app, "flow", FlowConfig, kind="flow", arguments=("model", "images"), exclude=("scope", "heads"))
 def flow_command(
     config: FlowConfig,
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = out_option(),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html beside the figure."),
     device: str = DEVICE,
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE
+from encoderscope.cli.common import DEVICE, out_option
 from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.errors import ParameterError
 from encoderscope.linking.config import (
@@ -64,7 +64,7 @@ def _classifier(spec: str | None, layer: str | None, head: str | None, recorded:
 @config_command(link_app, "pairs", LinkPairsConfig, kind="link-pairs")
 def pairs_cmd(
     config: LinkPairsConfig,
-    out: Path = typer.Option(..., "--out", "-o", help="Output .npz file (or folder for pairs.npz and run.json)."),
+    out: Path = out_option("Output .npz file (or folder for pairs.npz and run.json)."),
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
@@ -85,7 +85,7 @@ def pairs_cmd(
 @config_command(link_app, "fit", LinkFitConfig, kind="link-fit")
 def fit_cmd(
     config: LinkFitConfig,
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (link.npz, link.json, scores.json)."),
+    out: Path = out_option("Output folder (link.npz, link.json, scores.json)."),
 ) -> None:
     """Fit the linking network features -> latent and report held-out R^2 and MSE."""
     from encoderscope.linking.network import fit_link
@@ -103,7 +103,7 @@ def fit_cmd(
 @config_command(link_app, "tune", LinkTuneConfig, kind="link-tune")
 def tune_cmd(
     config: LinkTuneConfig,
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    out: Path = out_option(),
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
@@ -131,7 +131,7 @@ def tune_cmd(
 @config_command(link_app, "quantify", LinkQuantifyConfig, kind="link-quantify")
 def quantify_cmd(
     config: LinkQuantifyConfig,
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    out: Path = out_option(),
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
@@ -193,7 +193,7 @@ def _class_index(value: str, names: list[str] | None, gen: Any) -> int:
 @config_command(link_app, "counterfactual", LinkCounterfactualConfig, kind="link-counterfactual")
 def counterfactual_cmd(
     config: LinkCounterfactualConfig,
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    out: Path = out_option(),
     trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE
+from encoderscope.cli.common import DEVICE, out_option
 from encoderscope.cli.options import config_command, field_option
 from encoderscope.lwta.config import LwtaTrainConfig
 
@@ -18,7 +18,7 @@ app.add_typer(lwta_app, name="lwta")
 @config_command(lwta_app, "train", LwtaTrainConfig, kind="lwta-train")
 def train_command(
     config: LwtaTrainConfig,
-    out: Path = typer.Option(..., "--out", help="Checkpoint folder (model.pt, config.json, metrics, plots)."),
+    out: Path = out_option("Checkpoint folder (model.pt, config.json, metrics, plots)."),
     device: str = DEVICE,
 ) -> None:
     """Train one network with the CPU recipe (cosine schedule, label smoothing 0.1) and evaluate it."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE
+from encoderscope.cli.common import DEVICE, out_option
 from encoderscope.cli.options import config_command, field_option, require_inputs
 from encoderscope.nave.config import NAMING_FIELDS, CompareConfig, NaveConfig
 
@@ -20,7 +20,7 @@ from encoderscope.nave.config import NAMING_FIELDS, CompareConfig, NaveConfig
 @config_command(app, "nave", NaveConfig, kind="nave", arguments=("model", "images"))
 def nave_command(
     config: NaveConfig,
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = out_option(),
     report: bool = typer.Option(True, "--report/--no-report", help="Write overlays, galleries and report.html."),
     device: str = DEVICE,
 ) -> None:
@@ -43,7 +43,7 @@ def nave_command(
                 exclude=("model", *NAMING_FIELDS))
 def compare_command(
     config: CompareConfig,
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = out_option(),
     device: str = DEVICE,
 ) -> None:
     """Concept maps of several models on the same images, colours matched, with agreement (ARI) scores."""
@@ -61,7 +61,7 @@ def compare_command(
 
 @app.command("demo")
 def demo_command(
-    out: Path = typer.Option(Path("demo-output"), "--out", help="Output folder."),
+    out: Path = out_option(default=Path("demo-output")),
     seed: int = field_option(NaveConfig, "seed"),
     limit: int = typer.Option(None, "--limit", help="Use only the first N zoo photos."),
     device: str = DEVICE,

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
+from encoderscope.cli.common import out_option
 from encoderscope.cli.options import config_command
 from encoderscope.data.scenes import ScenesConfig
 
@@ -18,7 +19,7 @@ from encoderscope.data.scenes import ScenesConfig
 @config_command(app, "scenes", ScenesConfig, kind="scenes")
 def scenes(
     config: ScenesConfig,
-    out: Path = typer.Option(..., "--out", help="Output folder (VOC layout: JPEGImages, Annotations, ...)."),
+    out: Path = out_option("Output folder (VOC layout: JPEGImages, Annotations, ...)."),
 ) -> None:
     """Generate N annotated scenes (object cut-outs with exact boxes and masks on natural backgrounds)."""
     from encoderscope.data.scenes import write_scenes

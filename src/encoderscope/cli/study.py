@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE, split_list
+from encoderscope.cli.common import DEVICE, out_option, split_list
 from encoderscope.cli.options import field_option
 from encoderscope.errors import ParameterError
 from encoderscope.nave.config import NaveConfig
@@ -17,7 +17,7 @@ from encoderscope.nave.config import NaveConfig
 @app.command()
 def study(
     name: str = typer.Argument(..., help="Study name (see encoderscope.studies.STUDIES), e.g. lwta."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = out_option(),
     quick: bool = typer.Option(False, "--quick", help="The under-a-minute variant."),
     models: str = typer.Option(
         None, "--models", help="Comma-separated model specs, for studies that take them (registers)."
