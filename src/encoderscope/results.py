@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from encoderscope._io import read_json, write_json, write_text
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by, import_object
-from encoderscope.runs import RUN_FILE, RunRecord
+from encoderscope.runs import RUN_FILE, Recorded, RunRecord
 
 #: run kind -> "module:Class" whose ``load(folder)`` reads it (imported when needed).
 LOADERS: dict[str, str] = {
@@ -48,13 +48,12 @@ _CORLOC = {
 
 
 @dataclass
-class StudyResult:
+class StudyResult(Recorded):
     """A study's output folder: its numbers (``numbers.json`` or ``results.json``), ``summary.md`` and record."""
 
     name: str
     numbers: dict[str, Any]
     summary: str | None = None
-    run: RunRecord | None = field(default=None, compare=False, repr=False)
     numbers_file: str = "numbers.json"
 
     def __repr__(self) -> str:

@@ -238,6 +238,22 @@ class RunRecord:
         return {key: value for key, value in self.to_dict().items() if key not in TIMING_FIELDS}
 
 
+@dataclass
+class Recorded:
+    """The base of every result type: ``run`` is the result's run record (what its folder's run.json holds; ``None``
+    for a result built by hand), keyword-only, left out of ``==`` and ``repr``.
+
+    Example:
+        >>> @dataclass
+        ... class Scores(Recorded):
+        ...     values: list[float]
+        >>> Scores([1.0], run=RunRecord(kind="nave")) == Scores([1.0])
+        True
+    """
+
+    run: RunRecord | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+
 def _plain(value: Any) -> Any:
     """JSON round trip: what is stored equals what is read back (tuples become lists, numpy numbers Python's)."""
     from encoderscope._io import json_default

@@ -34,7 +34,7 @@ from encoderscope.dissect.config import DissectConfig
 from encoderscope.dissect.similarity import get_similarity
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Explanation:
 
 
 @dataclass
-class Dissection:
+class Dissection(Recorded):
     """Descriptions of the units of one layer.
 
     Attributes:
@@ -79,7 +79,6 @@ class Dissection:
     config: dict[str, Any] = field(default_factory=dict)
     explain_images: int = 0
     block_size: int = 1
-    run: RunRecord | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         return (f"Dissection({self.config.get('model', '?')} · {self.layer}: {self.n_units} units, "

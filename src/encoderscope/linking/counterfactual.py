@@ -45,7 +45,7 @@ from encoderscope.lazy import drawn_by
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LAMBDA_COS, LAMBDA_ORIGIN, LR, MAX_STEPS
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 from encoderscope.zoo.generators import Generator, images_to_uint8
 
 ARRAYS = ("origins", "targets", "success", "steps", "final_prediction", "latent_before", "latent_after", "features",
@@ -73,7 +73,7 @@ def counterfactual_loss(
 
 
 @dataclass
-class CounterfactualResult:
+class CounterfactualResult(Recorded):
     """Counterfactuals of N samples: success, steps, latent distances, images and feature shifts."""
 
     origins: np.ndarray
@@ -90,7 +90,6 @@ class CounterfactualResult:
     image_after: np.ndarray
     class_names: list[str] | None = None
     config: dict[str, Any] = field(default_factory=dict)
-    run: RunRecord | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         s = self.summary()

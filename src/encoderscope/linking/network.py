@@ -33,7 +33,7 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
 from encoderscope.linking.config import FIT_METHODS, LinkFitConfig
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 
 METHODS = FIT_METHODS
 """The fitting methods (see the module docstring)."""
@@ -157,7 +157,7 @@ def _fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, 
 
 
 @dataclass
-class LinkFit:
+class LinkFit(Recorded):
     """A fitted linking network with its train/test scores."""
 
     network: LinkingNetwork = field(repr=False)
@@ -168,7 +168,6 @@ class LinkFit:
     n_train: int
     n_test: int
     config: dict[str, Any] = field(repr=False)
-    run: RunRecord | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         return (f"LinkFit({self.network.method}: features {self.network.in_dim}-d -> latent {self.network.out_dim}-d, "

@@ -30,12 +30,12 @@ from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkPairsConfig
-from encoderscope.runs import RUN_FILE, RunRecord, Stopwatch, python_call
+from encoderscope.runs import RUN_FILE, Recorded, RunRecord, Stopwatch, python_call
 from encoderscope.zoo.generators import Generator, batch_seed, generator_record
 
 
 @dataclass
-class PairedData:
+class PairedData(Recorded):
     """(latent, features) pairs and how they were made.
 
     Attributes:
@@ -52,7 +52,6 @@ class PairedData:
     labels: np.ndarray
     predictions: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
-    run: RunRecord | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return int(self.latents.shape[0])

@@ -36,12 +36,12 @@ from encoderscope.lazy import drawn_by
 from encoderscope.linking.metrics import MIN_AREA, PROPERTIES, part_changes
 from encoderscope.linking.parts import PartModel
 from encoderscope.linking.tune import SweepResult
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 
 SELECTIVE_COLUMNS = ("part", "part_name", "property", "rank", "unit", "mean_change", "sign_agreement")
 
 @dataclass
-class QuantifyResult:
+class QuantifyResult(Recorded):
     """Per (unit, sample, part) change scores of a sweep, their summaries and the part maps used.
 
     ``sweep_dir`` is the folder the sweep was read from (recorded, so a saved result loads its sweep again).
@@ -52,7 +52,6 @@ class QuantifyResult:
     labels: np.ndarray
     sweep: SweepResult
     config: dict[str, Any] = field(default_factory=dict)
-    run: RunRecord | None = field(default=None, compare=False)
     sweep_dir: str | None = None
 
     def __repr__(self) -> str:

@@ -40,7 +40,7 @@ from encoderscope.lazy import drawn_by
 from encoderscope.linking.classifier import LinkClassifier
 from encoderscope.linking.config import LinkTuneConfig
 from encoderscope.linking.network import LinkingNetwork
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 from encoderscope.zoo.generators import Generator, images_to_uint8
 
 RANKING_COLUMNS = ("unit", "rank_pixel", "rank_logit", "pixel_change", "abs_logit_change", "logit_change",
@@ -104,7 +104,7 @@ def tuning_features(
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Recorded):
     """Images and effect sizes of a unit sweep.
 
     Attributes:
@@ -128,7 +128,6 @@ class SweepResult:
     logit_change: np.ndarray
     unit_cycle: np.ndarray
     config: dict[str, Any] = field(default_factory=dict)
-    run: RunRecord | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         s, u, n = self.images.shape[:3]

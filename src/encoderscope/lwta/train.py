@@ -44,7 +44,7 @@ from encoderscope.lwta.convert import lwta_layers, set_deterministic, set_genera
 from encoderscope.lwta.layer import kl_loss
 from encoderscope.lwta.models import ModelConfig, build_model, load_checkpoint, preprocess_for, save_checkpoint
 from encoderscope.lwta.sparsity import SparsityMeter
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 
 
 @dataclass
@@ -217,7 +217,7 @@ def evaluate(
 
 
 @dataclass
-class TrainResult:
+class TrainResult(Recorded):
     """A trained network, its losses per step, its evaluation and the configuration."""
 
     config: TrainConfig
@@ -225,7 +225,6 @@ class TrainResult:
     losses: list[float] = field(repr=False)
     evaluation: Evaluation
     seconds: float
-    run: RunRecord | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         ev = self.evaluation

@@ -31,7 +31,7 @@ from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
 from encoderscope.nave.config import CompareConfig
 from encoderscope.nave.result import NaveResult, load_nested
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 
 
 def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
@@ -62,7 +62,7 @@ def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @dataclass
-class Comparison:
+class Comparison(Recorded):
     """Several results on the same images, with matched concept ids and agreement scores.
 
     Attributes:
@@ -79,7 +79,6 @@ class Comparison:
     mappings: list[list[np.ndarray]]
     ari: np.ndarray = field(repr=False)
     skipped: list[str] = field(default_factory=list)
-    run: RunRecord | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"Comparison({len(self.results)} results on {len(self.keys)} images: {', '.join(self.names)})"

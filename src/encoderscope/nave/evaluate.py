@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,16 @@ from encoderscope.lazy import drawn_by
 from encoderscope.nave.config import CorLocConfig
 from encoderscope.nave.metrics import CorLocResult, CorLocThresholds, MaskScores, corloc, mask_scores
 from encoderscope.nave.result import NaveResult
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 
 
 @dataclass(repr=False)
-class LocalisationScores:
+class LocalisationScores(Recorded):
     """CorLoc and mask scores of one NAVE configuration on one dataset (with the NAVE result they score)."""
 
     result: NaveResult
     corloc: CorLocResult
     masks: MaskScores | None
-    run: RunRecord | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         text = f"LocalisationScores({self.result.name!r}: CorLoc {self.corloc.corloc:.1f} % on {self.corloc.n_images}"

@@ -54,7 +54,7 @@ from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.nave.config import FlowConfig
 from encoderscope.nave.result import NaveRecord, NaveResult, load_nested
-from encoderscope.runs import RunRecord, Stopwatch, python_call
+from encoderscope.runs import Recorded, RunRecord, Stopwatch, python_call
 from encoderscope.zoo.encoder import Encoder
 
 TRANSITION_COLUMNS = ["step", "layer_from", "layer_to", "concept_from", "concept_to", "positions", "share_of_from",
@@ -269,7 +269,7 @@ def flow_from_results(
 
 
 @dataclass
-class FlowResult:
+class FlowResult(Recorded):
     """Concepts of several depths of one encoder and how they flow from each depth to the next.
 
     Attributes:
@@ -284,7 +284,6 @@ class FlowResult:
     steps: list[FlowStep]
     config: FlowConfig
     skipped: list[dict[str, str]] = field(default_factory=list)
-    run: RunRecord | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         layers = self.layers if len(self.layers) <= 4 else [self.layers[0], "...", self.layers[-1]]

@@ -34,7 +34,7 @@ from encoderscope._io import csv_text, read_csv, read_npz, write_csv, write_npz,
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
 from encoderscope.nave.names import NAMES_COLUMNS, ConceptNames
-from encoderscope.runs import RunRecord
+from encoderscope.runs import Recorded, RunRecord
 
 
 def grid_to_image(
@@ -117,7 +117,7 @@ class NaveRecord:
 
 
 @dataclass
-class NaveResult:
+class NaveResult(Recorded):
     """Concept maps of a set of images under one encoder and one layer set (or one baseline).
 
     Attributes:
@@ -138,7 +138,6 @@ class NaveResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
     gallery: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    run: RunRecord | None = field(default=None, compare=False)
     concept_names: ConceptNames | None = None
 
     def __len__(self) -> int:
