@@ -16,11 +16,11 @@ from encoderscope.report.overlay import (
     overlay,
     panel_grid,
     side_by_side,
-    text_size,
     thumbnail,
     to_rgb_array,
 )
 from encoderscope.report.palette import concept_palette
+from encoderscope.report.text import text_size
 
 
 def test_to_rgb_conversions() -> None:

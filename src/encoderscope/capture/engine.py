@@ -132,9 +132,9 @@ class ModelPass:
         """``batch`` with its outputs where the job expects them (stored outputs moved to the device when
         ``to_host`` is off)."""
         if not self.to_host:
-            from encoderscope.capture.extract import _on_device
+            from encoderscope.capture.extract import outputs_on_device
 
-            batch.outputs = _on_device(batch.outputs, encoder.device)
+            batch.outputs = outputs_on_device(batch.outputs, encoder.device)
         return batch
 
     def open_store(self, encoder: Encoder) -> Any:

@@ -126,7 +126,7 @@ def forward_batch(
     return outputs
 
 
-def _on_device(outputs: dict[str, LayerOutput], device: torch.device) -> dict[str, LayerOutput]:
+def outputs_on_device(outputs: dict[str, LayerOutput], device: torch.device) -> dict[str, LayerOutput]:
     """Outputs read from the store (on the CPU) moved to ``device``."""
     if device.type == "cpu":
         return outputs
@@ -214,7 +214,7 @@ def iter_batches(
     for batch in iter_model_batches(encoder, image_set, forward, batch_size, store=store, workers=workers,
                                     progress=progress):
         if not to_host:
-            batch.outputs = _on_device(batch.outputs, encoder.device)
+            batch.outputs = outputs_on_device(batch.outputs, encoder.device)
         yield batch
 
 

@@ -469,7 +469,7 @@ def flow(
         >>> result.layers, result.steps[0].counts.shape
         (['layer2', 'layer3'], (2, 2))
     """
-    from encoderscope.nave.pipeline import _inputs, nave_layer_sets, prepare_encoder
+    from encoderscope.nave.pipeline import nave_inputs, nave_layer_sets, prepare_encoder
 
     if options.get("scope", "dataset") != "dataset":
         scope = options["scope"]
@@ -477,7 +477,7 @@ def flow(
     if layers is not None:
         options["layers"] = layers
     cfg = resolve_config(FlowConfig, config, options)
-    model, sources, nave_cfg = _inputs(encoder, images, cfg.nave)
+    model, sources, nave_cfg = nave_inputs(encoder, images, cfg.nave)
     cfg = cfg.replace(nave=nave_cfg)
     if nave_cfg.layers is None:
         raise ParameterError("a concept flow needs layers: two or more, shallow to deep (--layers L1,L2,...)")

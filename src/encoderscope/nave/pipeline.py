@@ -184,7 +184,7 @@ def _notes(encoder: Encoder, records: list[NaveRecord]) -> list[str]:
     return [*notes, f"{len(capped)} image(s) downscaled to max_side={pre.max_side} px: {', '.join(capped[:20])}"]
 
 
-def _inputs(encoder: Any, images: Any, config: NaveConfig) -> tuple[Any, Any, NaveConfig]:
+def nave_inputs(encoder: Any, images: Any, config: NaveConfig) -> tuple[Any, Any, NaveConfig]:
     """The encoder and images (arguments first, else the configuration's), and the configuration recording them."""
     from pathlib import Path
 
@@ -233,7 +233,7 @@ def nave_layer_sets(
         [(['blocks.5'], 2), (['blocks.5'], 3), (['blocks.11'], 2), (['blocks.11'], 3)]
     """
     cfg = resolve_config(NaveConfig, config, options)
-    model, sources, cfg = _inputs(encoder, images, cfg)
+    model, sources, cfg = nave_inputs(encoder, images, cfg)
     watch = Stopwatch()
     chosen_ks = [parse_k(k) for k in ks] if ks else [cfg.k]
     if not chosen_ks:

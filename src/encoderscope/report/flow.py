@@ -26,7 +26,7 @@ import numpy as np
 from encoderscope.data.label_maps import match_counts
 from encoderscope.errors import ParameterError
 from encoderscope.report.palette import concept_palette, hex_colors
-from encoderscope.report.plots import _STYLE, _finish, _new_figure
+from encoderscope.report.plots import PLOT_STYLE, finish_plot, new_plot
 
 __all__ = ["chain_colours", "column_orders", "figure_png", "flow_figure", "write_flow_report"]
 
@@ -154,8 +154,8 @@ def flow_figure(
     boxes = [_boxes(share, order) for share, order in zip(shares, orders, strict=True)]
     width = 1.4 + 2.2 * len(tables)
     height = 2.6 + 0.16 * max(ks)
-    with rc_context({**_STYLE, "axes.grid": False}):
-        fig, ax = _new_figure((width, height))
+    with rc_context({**PLOT_STYLE, "axes.grid": False}):
+        fig, ax = new_plot((width, height))
         for d, table in enumerate(tables):
             x0, x1 = d + _BOX / 2, d + 1 - _BOX / 2
             total = max(table.sum(), 1.0)
@@ -198,7 +198,7 @@ def _rectangle(x: float, y: float, width: float, height: float, colour: str) -> 
 
 def figure_png(fig: Any, dpi: int = 150, path: str | os.PathLike[str] | None = None) -> bytes:
     """PNG bytes of a matplotlib figure (white background); with ``path``, also written atomically."""
-    return _finish(fig, path, dpi)
+    return finish_plot(fig, path, dpi)
 
 
 def write_flow_report(

@@ -25,16 +25,9 @@ from PIL import Image, ImageDraw
 
 from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ParameterError
-from encoderscope.report.overlay import (
-    BACKGROUND,
-    ImageLike,
-    _draw_text_block,
-    _fit,
-    _text_height,
-    _wrap,
-    to_rgb_array,
-)
+from encoderscope.report.overlay import BACKGROUND, ImageLike, fit_image, to_rgb_array
 from encoderscope.report.palette import concept_palette
+from encoderscope.report.text import TextStyle, draw_text, text_height, wrap
 
 __all__ = [
     "GalleryRow",
@@ -176,27 +169,28 @@ def gallery_figure(
         raise ParameterError("a gallery needs at least one row")
     n_cols = max(1, max(len(r.images) for r in rows))
     width = 2 * margin + header_width + n_cols * thumb + (n_cols - 1) * gap
-    title_lines = _wrap(title, width - 2 * margin, font_size + 4, bold=True) if title else []
-    title_h = _text_height(title_lines, font_size + 4) + (10 if title_lines else 0)
+    title_lines = wrap(title, width - 2 * margin, font_size + 4, bold=True) if title else []
+    title_h = text_height(title_lines, font_size + 4) + (10 if title_lines else 0)
     caption_h = int(font_size * 1.3) * caption_lines if any(r.captions for r in rows) else 0
 
     laid_out = []
     for row in rows:
         thumbs = []
         for img in row.images:
-            thumbs.append(_fit(to_rgb_array(img), thumb))
+            thumbs.append(fit_image(to_rgb_array(img), thumb))
         img_h = max((t.shape[0] for t in thumbs), default=thumb // 2)
         text_w = header_width - 10 - (20 if row.color is not None else 0)
-        head = _wrap(row.label, text_w, font_size + 1, bold=True)
-        sub = _wrap(row.sublabel, header_width - 10, font_size) if row.sublabel else []
-        head_h = _text_height(head, font_size + 1) + _text_height(sub, font_size)
+        head = wrap(row.label, text_w, font_size + 1, bold=True)
+        sub = wrap(row.sublabel, header_width - 10, font_size) if row.sublabel else []
+        head_h = text_height(head, font_size + 1) + text_height(sub, font_size)
         laid_out.append((row, thumbs, head, sub, max(img_h + caption_h, head_h)))
     height = 2 * margin + title_h + sum(h for *_, h in laid_out) + (len(rows) - 1) * (2 * gap + 1)
 
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     if title_lines:
-        _draw_text_block(draw, title_lines, margin, margin, width - 2 * margin, font_size + 4, bold=True, align="left")
+        title_style = TextStyle(font_size + 4, bold=True, align="left")
+        draw_text(draw, title_lines, margin, margin, width - 2 * margin, title_style)
     y = margin + title_h
     for index, (row, thumbs, head, sub, row_h) in enumerate(laid_out):
         if index:
@@ -207,14 +201,14 @@ def gallery_figure(
             colour = tuple(int(c) for c in np.asarray(row.color).ravel()[:3])
             draw.rectangle([margin, y + 2, margin + swatch, y + 2 + swatch], fill=colour, outline=(60, 60, 60))
             x_text = margin + swatch + 6
-        y_sub = _draw_text_block(draw, head, x_text, y, header_width, font_size + 1, bold=True, align="left")
-        _draw_text_block(draw, sub, margin, y_sub, header_width, font_size, align="left", color=_MUTED)
+        y_sub = draw_text(draw, head, x_text, y, header_width, TextStyle(font_size + 1, bold=True, align="left"))
+        draw_text(draw, sub, margin, y_sub, header_width, TextStyle(font_size, align="left", color=_MUTED))
         x = margin + header_width
         for col, pic in enumerate(thumbs):
             canvas.paste(Image.fromarray(pic), (x + (thumb - pic.shape[1]) // 2, y))
             if col < len(row.captions) and row.captions[col]:
-                lines = _wrap(row.captions[col], thumb, font_size - 1)[:caption_lines]
-                _draw_text_block(draw, lines, x, y + pic.shape[0] + 2, thumb, font_size - 1, color=_MUTED)
+                lines = wrap(row.captions[col], thumb, font_size - 1)[:caption_lines]
+                draw_text(draw, lines, x, y + pic.shape[0] + 2, thumb, TextStyle(font_size - 1, color=_MUTED))
             x += thumb + gap
         y += row_h + 2 * gap + 1
     return np.asarray(canvas, dtype=np.uint8).copy()

@@ -15,27 +15,27 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ImageError, ParameterError
 from encoderscope.report.palette import concept_palette
+from encoderscope.report.text import TextStyle, draw_text, text_height, text_size, wrap
 
 __all__ = [
     "color_labels",
+    "fit_image",
     "heatmap_overlay",
     "label_panel",
     "overlay",
     "panel_grid",
     "side_by_side",
-    "text_size",
     "thumbnail",
     "to_rgb_array",
 ]
@@ -44,7 +44,6 @@ ImageLike = Any
 """A PIL image, an (H, W) / (H, W, 3) / (H, W, 4) array (uint8, or float in [0, 1]), PNG/JPEG bytes or a path."""
 
 BACKGROUND = (255, 255, 255)
-TEXT_COLOR = (30, 30, 30)
 
 
 def to_rgb_array(image: ImageLike) -> np.ndarray:
@@ -102,7 +101,7 @@ def _resize(rgb: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np
     return np.asarray(Image.fromarray(rgb).resize((int(width), int(height)), resample), dtype=np.uint8)
 
 
-def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+def fit_image(rgb: np.ndarray, side: int) -> np.ndarray:
     """Scale (up or down, aspect kept) so the longer side is ``side`` pixels."""
     scale = side / max(rgb.shape[:2])
     return _resize(rgb, (max(1, round(rgb.shape[0] * scale)), max(1, round(rgb.shape[1] * scale))))
@@ -116,7 +115,7 @@ def thumbnail(image: ImageLike, max_side: int) -> np.ndarray:
         (40, 20, 3)
     """
     rgb = to_rgb_array(image)
-    return rgb if max(rgb.shape[:2]) <= max_side else _fit(rgb, max_side)
+    return rgb if max(rgb.shape[:2]) <= max_side else fit_image(rgb, max_side)
 
 
 def _label_array(labels: np.ndarray) -> np.ndarray:
@@ -254,75 +253,6 @@ def heatmap_overlay(
 # ---- text and composition -------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans from matplotlib's bundled fonts (always present here), else PIL's default font."""
-    try:
-        from matplotlib import font_manager
-
-        path = font_manager.findfont(
-            font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal"),
-            fallback_to_default=True,
-        )
-        return ImageFont.truetype(path, size)
-    except (OSError, ImportError, ValueError):  # pragma: no cover - matplotlib always ships DejaVu
-        return ImageFont.load_default(size)
-
-
-def text_size(text: str, size: int = 14, bold: bool = False) -> tuple[int, int]:
-    """(width, height) in pixels of one line of ``text`` in the report font."""
-    left, top, right, bottom = _font(size, bold).getbbox(text or " ")
-    return int(right - min(left, 0)), int(bottom - min(top, 0))
-
-
-def _wrap(text: str, width_px: int, size: int, bold: bool = False) -> list[str]:
-    """Greedy word wrap to ``width_px``; words longer than a line are cut with an ellipsis."""
-    lines: list[str] = []
-    for paragraph in str(text).splitlines() or [""]:
-        words = paragraph.split()
-        line = ""
-        for word in words:
-            trial = f"{line} {word}".strip()
-            if text_size(trial, size, bold)[0] <= width_px or not line:
-                line = trial
-            else:
-                lines.append(line)
-                line = word
-        lines.append(line)
-    fitted = []
-    for line in lines:
-        while len(line) > 1 and text_size(line, size, bold)[0] > width_px:
-            line = line[:-2] + "…"
-        fitted.append(line)
-    return fitted
-
-
-def _draw_text_block(
-    draw: ImageDraw.ImageDraw,
-    lines: list[str],
-    x: int,
-    y: int,
-    width: int,
-    size: int,
-    bold: bool = False,
-    align: str = "center",
-    color: tuple[int, int, int] = TEXT_COLOR,
-) -> int:
-    """Draw wrapped lines; returns the y below the block."""
-    font = _font(size, bold)
-    line_height = int(size * 1.3)
-    for line in lines:
-        line_width = text_size(line, size, bold)[0]
-        left = x + (width - line_width) // 2 if align == "center" else x
-        draw.text((left, y), line, fill=color, font=font)
-        y += line_height
-    return y
-
-
-def _text_height(lines: list[str], size: int) -> int:
-    return int(size * 1.3) * len(lines) if lines and any(lines) else 0
-
-
 def side_by_side(
     panels: Sequence[ImageLike | tuple[ImageLike, str]],
     height: int | None = None,
@@ -354,20 +284,20 @@ def side_by_side(
             captions.append("")
     target = int(height) if height else min(img.shape[0] for img in images)
     scaled = [_resize(img, (target, max(1, round(img.shape[1] * target / img.shape[0])))) for img in images]
-    wrapped = [_wrap(c, s.shape[1], caption_size) if c else [] for c, s in zip(captions, scaled, strict=True)]
-    caption_h = max(_text_height(w, caption_size) for w in wrapped)
+    wrapped = [wrap(c, s.shape[1], caption_size) if c else [] for c, s in zip(captions, scaled, strict=True)]
+    caption_h = max(text_height(w, caption_size) for w in wrapped)
     caption_h = caption_h + 4 if caption_h else 0
     width = sum(s.shape[1] for s in scaled) + gap * (len(scaled) - 1) + 2 * margin
-    title_lines = _wrap(title, width - 2 * margin, title_size, bold=True) if title else []
-    title_h = _text_height(title_lines, title_size) + (6 if title_lines else 0)
+    title_lines = wrap(title, width - 2 * margin, title_size, bold=True) if title else []
+    title_h = text_height(title_lines, title_size) + (6 if title_lines else 0)
     canvas = Image.new("RGB", (width, margin * 2 + title_h + target + caption_h), background)
     draw = ImageDraw.Draw(canvas)
     if title_lines:
-        _draw_text_block(draw, title_lines, margin, margin, width - 2 * margin, title_size, bold=True)
+        draw_text(draw, title_lines, margin, margin, width - 2 * margin, TextStyle(title_size, bold=True))
     x, y = margin, margin + title_h
     for img, lines in zip(scaled, wrapped, strict=True):
         canvas.paste(Image.fromarray(img), (x, y))
-        _draw_text_block(draw, lines, x, y + target + 4, img.shape[1], caption_size)
+        draw_text(draw, lines, x, y + target + 4, img.shape[1], TextStyle(caption_size))
         x += img.shape[1] + gap
     return np.asarray(canvas, dtype=np.uint8).copy()
 
@@ -405,9 +335,9 @@ def panel_grid(
     row_wrapped: list[list[str]] = []
     if row_labels:
         label_w = min(max(text_size(label, label_size)[0] for label in row_labels) + 8, max(cell_size, 120))
-        row_wrapped = [_wrap(label, label_w - 8, label_size) for label in row_labels]
-    col_wrapped = [_wrap(label, cell_size, label_size, bold=True) for label in col_labels] if col_labels else []
-    header_h = max((_text_height(w, label_size) for w in col_wrapped), default=0)
+        row_wrapped = [wrap(label, label_w - 8, label_size) for label in row_labels]
+    col_wrapped = [wrap(label, cell_size, label_size, bold=True) for label in col_labels] if col_labels else []
+    header_h = max((text_height(w, label_size) for w in col_wrapped), default=0)
     header_h = header_h + 4 if header_h else 0
     fitted_rows: list[list[np.ndarray | None]] = []
     for row in cells:
@@ -416,39 +346,31 @@ def panel_grid(
             if cell is None:
                 fitted_row.append(None)
                 continue
-            fitted_row.append(_fit(to_rgb_array(cell), cell_size))
+            fitted_row.append(fit_image(to_rgb_array(cell), cell_size))
         fitted_rows.append(fitted_row)
     # Each row is as tall as its tallest cell, so landscape photos do not leave square gaps.
     row_heights = [max((f.shape[0] for f in row if f is not None), default=cell_size // 4) for row in fitted_rows]
     grid_w = label_w + n_cols * cell_size + (n_cols - 1) * gap
-    title_lines = _wrap(title, grid_w, title_size, bold=True) if title else []
-    title_h = _text_height(title_lines, title_size) + (6 if title_lines else 0)
+    title_lines = wrap(title, grid_w, title_size, bold=True) if title else []
+    title_h = text_height(title_lines, title_size) + (6 if title_lines else 0)
     width = grid_w + 2 * margin
     height = 2 * margin + title_h + header_h + sum(row_heights) + (n_rows - 1) * gap
     canvas = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(canvas)
     if title_lines:
-        _draw_text_block(draw, title_lines, margin, margin, grid_w, title_size, bold=True)
+        draw_text(draw, title_lines, margin, margin, grid_w, TextStyle(title_size, bold=True))
     top = margin + title_h
     for c, lines in enumerate(col_wrapped):
         x = margin + label_w + c * (cell_size + gap)
-        _draw_text_block(
-            draw, lines, x, top + header_h - 4 - _text_height(lines, label_size), cell_size, label_size, bold=True
-        )
+        y_label = top + header_h - 4 - text_height(lines, label_size)
+        draw_text(draw, lines, x, y_label, cell_size, TextStyle(label_size, bold=True))
     y = top + header_h
     for r, row in enumerate(fitted_rows):
         row_h = row_heights[r]
         if row_wrapped:
             lines = row_wrapped[r]
-            _draw_text_block(
-                draw,
-                lines,
-                margin,
-                y + (row_h - _text_height(lines, label_size)) // 2,
-                label_w - 8,
-                label_size,
-                align="left",
-            )
+            y_label = y + (row_h - text_height(lines, label_size)) // 2
+            draw_text(draw, lines, margin, y_label, label_w - 8, TextStyle(label_size, align="left"))
         for c, fitted in enumerate(row):
             if fitted is None:
                 continue

@@ -24,7 +24,7 @@ from encoderscope.report.palette import concept_palette, hex_colors
 
 __all__ = ["bar_plot", "histogram", "line_plot", "matrix_plot", "scatter_plot"]
 
-_STYLE = {
+PLOT_STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
@@ -42,10 +42,13 @@ _STYLE = {
     "lines.linewidth": 1.6,
     "lines.markersize": 4.5,
 }
+"""The matplotlib style of every report plot."""
+
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
-def _new_figure(size: tuple[float, float]) -> tuple[Any, Any]:
+def new_plot(size: tuple[float, float]) -> tuple[Any, Any]:
+    """A ``(figure, axes)`` pair of ``size`` inches, drawn without pyplot (use inside ``rc_context(PLOT_STYLE)``)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -54,7 +57,8 @@ def _new_figure(size: tuple[float, float]) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
-def _finish(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> bytes:
+def finish_plot(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> bytes:
+    """The figure as PNG bytes, also written atomically to ``path`` when one is given."""
     data = figure_png(fig, dpi)
     if path is not None:
         save_png(path, data)
@@ -100,8 +104,8 @@ def line_plot(
 
     if not series:
         raise ParameterError("line_plot needs at least one series")
-    with rc_context(_STYLE):
-        fig, ax = _new_figure(size)
+    with rc_context(PLOT_STYLE):
+        fig, ax = new_plot(size)
         for i, ((name, data), colour) in enumerate(zip(series.items(), _colours(len(series)), strict=True)):
             if len(data) not in (2, 3):
                 raise ParameterError(f"series {name!r} must be (x, y) or (x, y, yerr)")
@@ -118,7 +122,7 @@ def line_plot(
         if logy:
             ax.set_yscale("log")
         _decorate(ax, title, xlabel, ylabel, len(series), outside=True)
-        return _finish(fig, path, dpi)
+        return finish_plot(fig, path, dpi)
 
 
 def bar_plot(
@@ -152,8 +156,8 @@ def bar_plot(
     for group in groups.values():
         names.extend(n for n in group if n not in names)
     width = 0.8 / len(names)
-    with rc_context({**_STYLE, "axes.grid.axis": "y"}):
-        fig, ax = _new_figure(size)
+    with rc_context({**PLOT_STYLE, "axes.grid.axis": "y"}):
+        fig, ax = new_plot(size)
         centres = np.arange(len(groups))
         for j, (name, colour) in enumerate(zip(names, _colours(len(names)), strict=True)):
             heights = np.array([float(g.get(name, np.nan)) for g in groups.values()])
@@ -176,7 +180,7 @@ def bar_plot(
             ax.set_xticks(centres - 0.4 + width * (np.arange(len(names)) + 0.5), names)
         ax.margins(y=0.12)
         _decorate(ax, title, "", ylabel, len(names) if grouped else 1, outside=True)
-        return _finish(fig, path, dpi)
+        return finish_plot(fig, path, dpi)
 
 
 def histogram(
@@ -212,8 +216,8 @@ def histogram(
     if pooled.size == 0:
         raise ParameterError("histogram got no finite values")
     edges = np.histogram_bin_edges(pooled, bins=bins)
-    with rc_context({**_STYLE, "axes.grid.axis": "y"}):
-        fig, ax = _new_figure(size)
+    with rc_context({**PLOT_STYLE, "axes.grid.axis": "y"}):
+        fig, ax = new_plot(size)
         many = len(arrays) > 1
         for (name, arr), colour in zip(arrays.items(), _colours(len(arrays)), strict=True):
             if many:
@@ -223,7 +227,7 @@ def histogram(
         if logy:
             ax.set_yscale("log")
         _decorate(ax, title, xlabel, "density" if density and ylabel == "count" else ylabel, len(arrays))
-        return _finish(fig, path, dpi)
+        return finish_plot(fig, path, dpi)
 
 
 def matrix_plot(
@@ -258,8 +262,8 @@ def matrix_plot(
     lo = float(finite.min()) if vmin is None and finite.size else (0.0 if vmin is None else float(vmin))
     hi = float(finite.max()) if vmax is None and finite.size else (1.0 if vmax is None else float(vmax))
     size = (1.6 + 0.55 * data.shape[1] + 0.06 * max(map(len, row_labels), default=0), 1.2 + 0.42 * data.shape[0])
-    with rc_context({**_STYLE, "axes.grid": False, "axes.spines.top": True, "axes.spines.right": True}):
-        fig, ax = _new_figure(size)
+    with rc_context({**PLOT_STYLE, "axes.grid": False, "axes.spines.top": True, "axes.spines.right": True}):
+        fig, ax = new_plot(size)
         image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
         ax.set_xticks(range(len(col_labels)), col_labels, rotation=35, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(len(row_labels)), row_labels)
@@ -286,7 +290,7 @@ def matrix_plot(
             bar.set_label(colorbar_label)
         if title:
             ax.set_title(title)
-        return _finish(fig, path, dpi)
+        return finish_plot(fig, path, dpi)
 
 
 def scatter_plot(
@@ -310,8 +314,8 @@ def scatter_plot(
 
     if not series:
         raise ParameterError("scatter_plot needs at least one series")
-    with rc_context(_STYLE):
-        fig, ax = _new_figure(size)
+    with rc_context(PLOT_STYLE):
+        fig, ax = new_plot(size)
         for i, ((name, (xs, ys)), colour) in enumerate(zip(series.items(), _colours(len(series)), strict=True)):
             x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
             if x.shape != y.shape:
@@ -335,4 +339,4 @@ def scatter_plot(
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
         _decorate(ax, title, xlabel, ylabel, len(series), outside=True)
-        return _finish(fig, path, dpi)
+        return finish_plot(fig, path, dpi)
