@@ -61,6 +61,19 @@ def _classifier(spec: str | None, layer: str | None, head: str | None, recorded:
                          random_init=random_init, device=target, autocast=autocast)
 
 
+def _linked(config: LinkTuneConfig | LinkCounterfactualConfig, head: str | None, device: str | None,
+            trust_pickle: bool) -> tuple[Any, Any, Any]:
+    """The linking network of ``config.link`` and the generator and classifier it links (as recorded, unless the
+    configuration names others)."""
+    from encoderscope.linking.network import LinkingNetwork
+
+    network = LinkingNetwork.load(config.link)
+    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
+    clf = _classifier(config.classifier, config.feature_layer, head, network.meta, config.random_init, device,
+                      config.autocast)
+    return network, gen, clf
+
+
 @config_command(link_app, "pairs", LinkPairsConfig, kind="link-pairs")
 def pairs_cmd(
     config: LinkPairsConfig,
@@ -109,15 +122,11 @@ def tune_cmd(
     device: str = DEVICE,
 ) -> None:
     """Sweep units over their observed range, synthesise strips and rank units by effect size."""
-    from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.tune import sweep_units, tuning_features
     from encoderscope.zoo.generators import generator_record
 
     require_inputs(config, "link")
-    network = LinkingNetwork.load(config.link)
-    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
-    clf = _classifier(config.classifier, config.feature_layer, None, network.meta, config.random_init, device,
-                      config.autocast)
+    network, gen, clf = _linked(config, None, device, trust_pickle)
     feats, labels = tuning_features(gen, clf, config.samples, config.samples_seed, progress=not quiet)
     sweep = sweep_units(network, gen, clf, feats, sample_classes=labels, progress=not quiet, config=config)
     sweep.config.update({"link": str(config.link), "samples_seed": config.samples_seed, **generator_record(gen),
@@ -200,14 +209,10 @@ def counterfactual_cmd(
 ) -> None:
     """Counterfactuals with the paper's loss; success rate, steps, latent distance, before/after images."""
     from encoderscope.linking.counterfactual import counterfactuals
-    from encoderscope.linking.network import LinkingNetwork
     from encoderscope.linking.pairs import PairedData, make_pairs
 
     require_inputs(config, "link", "origin", "target")
-    network = LinkingNetwork.load(config.link)
-    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
-    clf = _classifier(config.classifier, config.feature_layer, config.head, network.meta, config.random_init, device,
-                      config.autocast)
+    network, gen, clf = _linked(config, config.head, device, trust_pickle)
     names = list(clf.class_names) if clf.class_names else None
     o, t = _class_index(str(config.origin), names, gen), _class_index(str(config.target), names, gen)
     if config.pairs is not None:
