@@ -91,10 +91,17 @@ class NaveRecord:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description (no arrays)."""
-        sizes = {"original_hw": self.original_hw, "content_hw": self.content_hw, "padded_hw": self.padded_hw,
-                 "grid_hw": self.labels.shape}
-        return {"key": self.key, "index": self.index, "path": self.path, "k": self.k,
-                **{name: list(hw) for name, hw in sizes.items()}, "k_choice": self.k_choice}
+        return {
+            "key": self.key,
+            "index": self.index,
+            "path": self.path,
+            "k": self.k,
+            "original_hw": list(self.original_hw),
+            "content_hw": list(self.content_hw),
+            "padded_hw": list(self.padded_hw),
+            "grid_hw": list(self.labels.shape),
+            "k_choice": self.k_choice,
+        }
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any], labels: np.ndarray) -> NaveRecord:
