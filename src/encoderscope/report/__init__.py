@@ -7,6 +7,7 @@ Modules (each one concern):
   :func:`align_many`: Hungarian matching on pixel overlap), re-exported here.
 * ``overlay``  -- label map + photo -> :func:`overlay`; :func:`label_panel`, :func:`heatmap_overlay`;
   :func:`side_by_side` and :func:`panel_grid` figures with captions.
+* ``text``     -- the report font, word wrap and blocks of lines on pictures (:mod:`encoderscope.report.text`).
 * ``encoding`` -- :func:`png_bytes`, :func:`jpeg_bytes` and :func:`save_png`, the one PNG writer (pictures and
   matplotlib figures).
 * ``figures``  -- :func:`new_figure` (matplotlib without pyplot) and :func:`picture_figure`.

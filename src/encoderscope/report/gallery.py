@@ -27,7 +27,7 @@ from encoderscope.data.label_maps import resize_labels
 from encoderscope.errors import ParameterError
 from encoderscope.report.overlay import BACKGROUND, ImageLike, fit_image, to_rgb_array
 from encoderscope.report.palette import concept_palette
-from encoderscope.report.text import TextStyle, draw_text, text_height, wrap
+from encoderscope.report.text import LINE_SPACING, TextStyle, draw_text, text_height, wrap
 
 __all__ = [
     "GalleryRow",
@@ -171,7 +171,7 @@ def gallery_figure(
     width = 2 * margin + header_width + n_cols * thumb + (n_cols - 1) * gap
     title_lines = wrap(title, width - 2 * margin, font_size + 4, bold=True) if title else []
     title_h = text_height(title_lines, font_size + 4) + (10 if title_lines else 0)
-    caption_h = int(font_size * 1.3) * caption_lines if any(r.captions for r in rows) else 0
+    caption_h = int(font_size * LINE_SPACING) * caption_lines if any(r.captions for r in rows) else 0
 
     laid_out = []
     for row in rows:
