@@ -104,9 +104,9 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
+        from encoderscope.lazy import import_object
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return import_object(f"{_LAZY[name]}:{name}")
     raise AttributeError(f"module 'encoderscope.zoo' has no attribute {name!r}")
 
 
