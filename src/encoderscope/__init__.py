@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _API: dict[str, str] = {
     "load_model": "encoderscope.zoo",
+    "trusting_pickles": "encoderscope.zoo.trust",
     "Encoder": "encoderscope.zoo.encoder",
     "Preprocess": "encoderscope.zoo.preprocess",
     "TokenLayout": "encoderscope.capture.layout",

@@ -245,3 +245,7 @@ class RunOptions(Config):
         None, help="Where models run: cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)."
     )
     progress: bool = option(True, help="Show progress bars.")
+    trust_pickle: bool = option(
+        False, help="Allow pickled objects in file: checkpoints and generator pickles (they can run code: only for "
+        "files you trust)."
+    )

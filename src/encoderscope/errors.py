@@ -50,3 +50,14 @@ class UnsupportedModelError(SourceError):
 
 class EngineError(EncoderscopeError):
     """A distributed run that cannot go on: an unreachable Ray cluster, a worker that failed or died."""
+
+
+def first_line(err: BaseException) -> str:
+    """``"TypeName: first line of the message"`` of an exception (for one-line errors; empty messages too).
+
+    Example:
+        >>> first_line(ValueError("bad value\\nmore detail")), first_line(EOFError())
+        ('ValueError: bad value', 'EOFError')
+    """
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__

@@ -41,3 +41,11 @@ def test_out_is_required_unless_a_default_is_given():
     assert found["nave"].required and found["link tune"].required
     assert not found["demo"].required and str(found["demo"].default) == "demo-output"
     assert out_option().help == "Output folder."
+
+
+def test_every_command_that_loads_a_model_takes_trust_pickle():
+    _register_commands()
+    taking = {path for path, command in _leaves(typer.main.get_command(app))
+              if any("--trust-pickle" in param.opts for param in command.params)}
+    assert taking == {"nave", "compare", "flow", "corloc", "dissect", "layers", "link pairs", "link tune",
+                      "link quantify", "link counterfactual"}

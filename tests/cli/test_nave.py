@@ -73,6 +73,22 @@ def test_bad_options_are_one_line_errors(capsys, folder, tmp_path, args, message
     assert code == 2 and lines[-1].startswith("error:") and message in lines[-1]
 
 
+def test_trust_pickle_lets_a_pickled_checkpoint_load(capsys, folder, tmp_path):
+    import timm
+    import torch
+
+    path = tmp_path / "full.pt"
+    torch.save(timm.create_model("resnet18", pretrained=False), path)
+    base = ["nave", f"file:{path}", str(folder), "--arch", "timm:resnet18", "--size", "64", "--k", "3", "--no-report"]
+    code, _, err = run(capsys, *base, "--out", str(tmp_path / "refused"))
+    assert code == 2 and "pickled timm.models.resnet.ResNet" in err and "--trust-pickle" in err
+    code, out, err = run(capsys, *base, "--out", str(tmp_path / "trusted"), "--trust-pickle")
+    assert code == 0 and "2 concept maps" in out, err
+    run_json = read_json(tmp_path / "trusted" / "run.json")
+    assert "trust_pickle" not in run_json["config"]  # a replay of the run.json does not trust by itself
+    assert "--trust-pickle" in run_json["command"]
+
+
 @pytest.mark.zoo
 def test_demo_on_two_photos(capsys, tmp_path):
     pytest.importorskip("efficientnet_lite_pytorch")

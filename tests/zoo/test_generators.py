@@ -107,3 +107,12 @@ def test_faces_generator_real_weights() -> None:
     gen = load_generator("zoo:dcgan-faces")
     images = gen.synthesize(gen.sample(2, seed=0, truncation=0.7))
     assert images.shape == (2, 3, 64, 64) and float(images.std()) > 0.05
+
+
+def test_a_pickle_without_a_generator_is_one_line(tmp_path) -> None:
+    import pickle
+
+    path = tmp_path / "other.pkl"
+    path.write_bytes(pickle.dumps({"D": [1, 2]}))
+    with pytest.raises(SourceError, match="holds no StyleGAN generator"):
+        load_stylegan_pickle(path, trust_pickle=True)

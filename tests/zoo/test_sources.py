@@ -66,6 +66,54 @@ def test_pickled_objects_refused_without_trust(tmp_path):
         read_state_dict(path)
 
 
+def test_pickled_module_loads_only_when_trusted(tmp_path):
+    path = tmp_path / "full.pt"
+    torch.save(torch.nn.Linear(2, 1), path)
+    with pytest.raises(SourceError, match=r"pickled torch\.nn\.modules\.linear\.Linear.*--trust-pickle") as info:
+        read_state_dict(path)
+    assert "\n" not in str(info.value)
+    assert sorted(read_state_dict(path, trust_pickle=True)) == ["bias", "weight"]
+
+
+def test_training_script_checkpoints_load_weights_only(tmp_path):
+    """What training scripts save beside the weights (their argparse arguments, numpy metrics) needs no trust."""
+    import argparse
+    import io
+    import zipfile
+
+    import numpy as np
+
+    weights = torch.nn.Linear(2, 1).state_dict()
+    path = tmp_path / "best.pth"
+    torch.save({"model": weights, "args": argparse.Namespace(lr=0.1, arch="r18"), "best_acc": np.float64(0.9),
+                "epoch": np.int64(7), "history": np.zeros(3, np.float32)}, path, pickle_protocol=2)
+    assert torch.equal(read_state_dict(path)["weight"], weights["weight"])
+    # the same file as numpy 1 writes it (numpy.core instead of numpy._core)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, data.replace(b"numpy._core", b"numpy.core") if info.filename.endswith(".pkl")
+                            else data)
+    old = tmp_path / "numpy1.pth"
+    old.write_bytes(buffer.getvalue())
+    assert b"numpy.core.multiarray" in zipfile.ZipFile(old).read("best/data.pkl")
+    assert torch.equal(read_state_dict(old)["weight"], weights["weight"])
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("empty.pth", b"", "the file is empty"),
+    ("junk.pth", bytes(range(256)) * 20, "not a torch checkpoint"),
+    ("junk.safetensors", b"\xff" * 5000, "not a safetensors file"),
+])
+def test_unreadable_checkpoints_are_one_line(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SourceError, match=reason) as info:
+        read_state_dict(path)
+    assert "\n" not in str(info.value) and "trust" not in str(info.value)
+
+
 def test_safetensors_checkpoint(tmp_path):
     from safetensors.torch import save_file
 
@@ -82,6 +130,35 @@ def test_plain_module_gets_layout_and_blocks():
     assert enc.layout.prefix_kinds == ("cls", "reg", "reg")
     assert enc.depth_layers[-1] == "blocks.11"
     assert enc.spec == "module:VisionTransformer"
+
+
+def test_plain_module_is_probed_like_a_spec():
+    """A module passed in gets the same input policy and preprocessing as the spec that builds it."""
+    import timm
+
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False)  # without dynamic_img_size: 224 only
+    enc, spec = load_model(vit), load_model("timm:vit_tiny_patch16_224", random_init=True)
+    assert enc.preprocess.fixed_hw == (224, 224) and "fixed input 224x224" in enc.preprocess.input_policy
+    assert (enc.preprocess.mean, enc.preprocess.std) == (spec.preprocess.mean, spec.preprocess.std) == ((0.5,) * 3,) * 2
+    dynamic = load_model(timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=96,
+                                           dynamic_img_size=True))
+    assert not dynamic.preprocess.fixed_size and dynamic.preprocess.size == 96
+    assert dynamic.preprocess.pad_multiple == 16
+    resnet = load_model(timm.create_model("resnet18", pretrained=False))
+    assert not resnet.preprocess.fixed_size and resnet.preprocess.crop_pct == 0.95  # timm's data config
+
+
+def test_lazy_module_is_one_line():
+    with pytest.raises(SourceError, match="lazy parameters not initialised yet"):
+        load_model(torch.nn.Sequential(torch.nn.LazyConv2d(4, 3)))
+
+
+def test_module_the_probe_cannot_run_is_wrapped_unprobed():
+    pooled = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2))
+    enc = load_model(pooled)
+    assert enc.preprocess.input_policy.startswith("not probed (") and "no block with a spatial output" in (
+        enc.preprocess.input_policy)
+    assert not enc.preprocess.fixed_size and enc.preprocess.mean == (0.485, 0.456, 0.406)
 
 
 def test_huggingface_local_config_with_registers(tmp_path):

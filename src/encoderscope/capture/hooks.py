@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from encoderscope.errors import EncoderscopeError, LayerError, UnsupportedModelError
+from encoderscope.errors import EncoderscopeError, LayerError, UnsupportedModelError, first_line
 
 
 class StopForward(Exception):
@@ -105,12 +105,6 @@ def capture_outputs(
     finally:
         for handle in handles:
             handle.remove()
-
-
-def first_line(err: BaseException) -> str:
-    """``"TypeName: first line of the message"`` of an exception (for one-line errors)."""
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
 
 
 def guarded_forward(module: nn.Module, inputs: torch.Tensor, label: str | None = None) -> Any:

@@ -11,6 +11,7 @@ from encoderscope.configs import RunOptions
 from encoderscope.errors import ParameterError
 
 DEVICE = field_option(RunOptions, "device")
+TRUST_PICKLE = field_option(RunOptions, "trust_pickle")
 
 
 def out_option(help: str = "Output folder.", default: Any = ...) -> Any:

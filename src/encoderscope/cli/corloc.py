@@ -16,7 +16,7 @@ from encoderscope.nave.config import NAMING_FIELDS, CorLocConfig
 
 
 @config_command(app, "corloc", CorLocConfig, kind="corloc", arguments=("model", "dataset"),
-                exclude=("images", *NAMING_FIELDS))
+                exclude=("images", *NAMING_FIELDS), loads_models=True)
 def corloc_command(
     config: CorLocConfig,
     out: Path = out_option("Folder for corloc.csv (per image), masks.csv, scores.json.", default=None),

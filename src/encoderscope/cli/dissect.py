@@ -15,7 +15,7 @@ from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.dissect.config import DissectConfig
 
 
-@config_command(app, "dissect", DissectConfig, kind="dissect", arguments=("model",))
+@config_command(app, "dissect", DissectConfig, kind="dissect", arguments=("model",), loads_models=True)
 def dissect(
     config: DissectConfig,
     out: Path = out_option(),

@@ -16,7 +16,8 @@ from encoderscope.cli.options import config_command, require_inputs
 from encoderscope.nave.config import FlowConfig
 
 
-@config_command(app, "flow", FlowConfig, kind="flow", arguments=("model", "images"), exclude=("scope", "heads"))
+@config_command(app, "flow", FlowConfig, kind="flow", arguments=("model", "images"), exclude=("scope", "heads"),
+                loads_models=True)
 def flow_command(
     config: FlowConfig,
     out: Path = out_option(),

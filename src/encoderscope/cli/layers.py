@@ -9,7 +9,7 @@ from rich.table import Table
 from encoderscope import devices
 from encoderscope.capture.layers import list_layers
 from encoderscope.cli.app import app
-from encoderscope.cli.common import DEVICE, parse_size
+from encoderscope.cli.common import DEVICE, TRUST_PICKLE, parse_size
 from encoderscope.cli.options import field_option
 from encoderscope.configs import HELP_MODEL
 from encoderscope.nave.config import NaveConfig
@@ -27,9 +27,10 @@ def layers(
     arch: str = field_option(NaveConfig, "arch"),
     device: str = DEVICE,
     autocast: bool = field_option(NaveConfig, "autocast"),
+    trust_pickle: bool = TRUST_PICKLE,
 ) -> None:
     """List every layer: type, output shape, and how it maps to a (C, h, w) grid plus prefix tokens."""
-    encoder = load_model(model, random_init=random_init, arch=arch, device=device)
+    encoder = load_model(model, random_init=random_init, arch=arch, device=device, trust_pickle=trust_pickle)
     size = parse_size(input_size)
     with devices.autocast(encoder.device, enabled=autocast):
         infos = list_layers(encoder, input_size=size, pattern=filter_glob)

@@ -28,12 +28,10 @@ link_app = typer.Typer(no_args_is_help=True, help="Linking in Style: features ->
                        "part metrics, counterfactuals.")
 app.add_typer(link_app, name="link")
 
-TRUST = typer.Option(False, "--trust-pickle", help="Allow loading a StyleGAN pickle (runs code from the file).")
 NO_PROGRESS = typer.Option(False, "--quiet", help="No progress bars.")
 
 
-def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, autocast: bool,
-               trust_pickle: bool = False):
+def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, autocast: bool):
     """The generator given, else the one recorded; a recorded pickle must still have its recorded sha256."""
     from encoderscope.devices import resolve_device
     from encoderscope.zoo.generators import generator_spec, load_generator
@@ -43,7 +41,7 @@ def _generator(spec: str | None, recorded: dict[str, Any], device: str | None, a
     if not name:
         raise ParameterError("no generator recorded; pass --generator")
     same = generator_spec(name) == recorded.get("generator")
-    return load_generator(name, trust_pickle=trust_pickle, device=target, autocast=autocast,
+    return load_generator(name, device=target, autocast=autocast,
                           sha256=recorded.get("generator_sha256") if same else None)
 
 
@@ -61,24 +59,23 @@ def _classifier(spec: str | None, layer: str | None, head: str | None, recorded:
                          random_init=random_init, device=target, autocast=autocast)
 
 
-def _linked(config: LinkTuneConfig | LinkCounterfactualConfig, head: str | None, device: str | None,
-            trust_pickle: bool) -> tuple[Any, Any, Any]:
+def _linked(config: LinkTuneConfig | LinkCounterfactualConfig, head: str | None,
+            device: str | None) -> tuple[Any, Any, Any]:
     """The linking network of ``config.link`` and the generator and classifier it links (as recorded, unless the
     configuration names others)."""
     from encoderscope.linking.network import LinkingNetwork
 
     network = LinkingNetwork.load(config.link)
-    gen = _generator(config.generator, network.meta, device, config.autocast, trust_pickle)
+    gen = _generator(config.generator, network.meta, device, config.autocast)
     clf = _classifier(config.classifier, config.feature_layer, head, network.meta, config.random_init, device,
                       config.autocast)
     return network, gen, clf
 
 
-@config_command(link_app, "pairs", LinkPairsConfig, kind="link-pairs")
+@config_command(link_app, "pairs", LinkPairsConfig, kind="link-pairs", loads_models=True)
 def pairs_cmd(
     config: LinkPairsConfig,
     out: Path = out_option("Output .npz file (or folder for pairs.npz and run.json)."),
-    trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:
@@ -86,7 +83,7 @@ def pairs_cmd(
     from encoderscope.linking.pairs import make_pairs
 
     require_inputs(config, "generator", "classifier")
-    gen = _generator(config.generator, {}, device, config.autocast, trust_pickle)
+    gen = _generator(config.generator, {}, device, config.autocast)
     clf = _classifier(config.classifier, config.feature_layer, None, {}, config.random_init, device, config.autocast)
     pairs = make_pairs(gen, clf, config=config, progress=not quiet)
     path = pairs.save(out)
@@ -113,11 +110,10 @@ def fit_cmd(
                f"{s['train_mse']:.4g}, test MSE {s['test_mse']:.4g} ({s['n_train']}/{s['n_test']}) -> {out}")
 
 
-@config_command(link_app, "tune", LinkTuneConfig, kind="link-tune")
+@config_command(link_app, "tune", LinkTuneConfig, kind="link-tune", loads_models=True)
 def tune_cmd(
     config: LinkTuneConfig,
     out: Path = out_option(),
-    trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:
@@ -126,7 +122,7 @@ def tune_cmd(
     from encoderscope.zoo.generators import generator_record
 
     require_inputs(config, "link")
-    network, gen, clf = _linked(config, None, device, trust_pickle)
+    network, gen, clf = _linked(config, None, device)
     feats, labels = tuning_features(gen, clf, config.samples, config.samples_seed, progress=not quiet)
     sweep = sweep_units(network, gen, clf, feats, sample_classes=labels, progress=not quiet, config=config)
     sweep.config.update({"link": str(config.link), "samples_seed": config.samples_seed, **generator_record(gen),
@@ -137,11 +133,10 @@ def tune_cmd(
                + f" -> {out}")
 
 
-@config_command(link_app, "quantify", LinkQuantifyConfig, kind="link-quantify")
+@config_command(link_app, "quantify", LinkQuantifyConfig, kind="link-quantify", loads_models=True)
 def quantify_cmd(
     config: LinkQuantifyConfig,
     out: Path = out_option(),
-    trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:
@@ -157,7 +152,7 @@ def quantify_cmd(
     kind, _, layer = config.source.partition(":")
     kwargs: dict[str, Any] = {"kind": kind, "size": config.feature_size}
     if kind == "generator":
-        kwargs["generator"] = _generator(config.generator, recorded, device, config.autocast, trust_pickle)
+        kwargs["generator"] = _generator(config.generator, recorded, device, config.autocast)
     if kind == "classifier":
         clf = _classifier(config.classifier, None, None, recorded, config.random_init, device, config.autocast)
         kwargs["classifier"], kwargs["layer"] = clf, layer
@@ -199,11 +194,10 @@ def _class_index(value: str, names: list[str] | None, gen: Any) -> int:
     raise ParameterError(f"unknown class {value!r}{known}")
 
 
-@config_command(link_app, "counterfactual", LinkCounterfactualConfig, kind="link-counterfactual")
+@config_command(link_app, "counterfactual", LinkCounterfactualConfig, kind="link-counterfactual", loads_models=True)
 def counterfactual_cmd(
     config: LinkCounterfactualConfig,
     out: Path = out_option(),
-    trust_pickle: bool = TRUST,
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:
@@ -212,7 +206,7 @@ def counterfactual_cmd(
     from encoderscope.linking.pairs import PairedData, make_pairs
 
     require_inputs(config, "link", "origin", "target")
-    network, gen, clf = _linked(config, config.head, device, trust_pickle)
+    network, gen, clf = _linked(config, config.head, device)
     names = list(clf.class_names) if clf.class_names else None
     o, t = _class_index(str(config.origin), names, gen), _class_index(str(config.target), names, gen)
     if config.pairs is not None:

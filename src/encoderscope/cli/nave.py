@@ -17,7 +17,7 @@ from encoderscope.cli.options import config_command, field_option, require_input
 from encoderscope.nave.config import NAMING_FIELDS, CompareConfig, NaveConfig
 
 
-@config_command(app, "nave", NaveConfig, kind="nave", arguments=("model", "images"))
+@config_command(app, "nave", NaveConfig, kind="nave", arguments=("model", "images"), loads_models=True)
 def nave_command(
     config: NaveConfig,
     out: Path = out_option(),
@@ -40,7 +40,7 @@ def nave_command(
 
 
 @config_command(app, "compare", CompareConfig, kind="compare", arguments=("models",),
-                exclude=("model", *NAMING_FIELDS))
+                exclude=("model", *NAMING_FIELDS), loads_models=True)
 def compare_command(
     config: CompareConfig,
     out: Path = out_option(),

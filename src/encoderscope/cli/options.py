@@ -4,7 +4,9 @@
 (:mod:`encoderscope.configs`): each option takes its help line from the field and shows the field's default, so
 no default or help text is repeated here. Nested configurations are flattened (``corloc`` takes every NAVE option
 beside its own). The command function receives the built configuration first, then its own parameters (output
-folder, device, ...).
+folder, device, ...). A command that loads models or generators (``loads_models=True``) also takes
+``--trust-pickle``, which runs it inside :func:`~encoderscope.zoo.trust.trusting_pickles` (never recorded, so a
+replay must ask again).
 
 ``--config FILE`` reads a JSON or YAML file of options, or a previous ``run.json`` (its ``config``; also a run
 folder), and options given on the command line override it (found with click's ``get_parameter_source``).
@@ -30,11 +32,12 @@ from typing import Any, Optional
 
 import typer
 
-from encoderscope.configs import Config, iter_fields
-from encoderscope.errors import ParameterError
+from encoderscope.configs import Config, RunOptions, iter_fields
+from encoderscope.errors import ParameterError, first_line
 from encoderscope.runs import RUN_FILE, RunRecord
 
 CONFIG_FILE = "config_file"
+_TRUST = "trust_pickle"
 _CONTEXT = "_typer_context"
 _NONE = type(None)
 
@@ -154,7 +157,7 @@ def read_config_file(path: Path, kind: str) -> dict[str, Any]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise ParameterError(f"--config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+            raise ParameterError(f"--config {path} is not valid YAML: {first_line(err)}") from None
     else:
         try:
             data = json.loads(text)
@@ -195,9 +198,11 @@ def config_command(
     kind: str,
     arguments: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    loads_models: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``func(config, **own_options)`` as command ``name`` with the configuration's options and
-    ``--config FILE`` (see the module docstring). ``kind`` is the run kind a replayed run.json must have."""
+    ``--config FILE`` (see the module docstring). ``kind`` is the run kind a replayed run.json must have;
+    ``loads_models`` adds ``--trust-pickle``."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         own = list(inspect.signature(func).parameters.values())
@@ -220,16 +225,22 @@ def config_command(
             annotation=Optional[Path],  # noqa: UP045
         )
         context_param = inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-        params = [context_param, *field_params[: len(arguments)], *own_params, *field_params[len(arguments) :],
-                  config_param]
+        trust_params = [inspect.Parameter(_TRUST, inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                          default=field_option(RunOptions, _TRUST))] if loads_models else []
+        params = [context_param, *field_params[: len(arguments)], *own_params, *trust_params,
+                  *field_params[len(arguments) :], config_param]
         positional = [p for p in params if isinstance(p.default, typer.models.ArgumentInfo)]
         params = positional + [p for p in params if p not in positional]
 
         @functools.wraps(func)
         def command(**values: Any) -> Any:
+            from encoderscope.zoo.trust import trusting_pickles
+
             ctx = values.pop(_CONTEXT)
+            trust = values.pop(_TRUST, False)
             config = build_config(config_cls, kind, ctx, values, values.pop(CONFIG_FILE))
-            return func(config, **values)
+            with trusting_pickles(trust):
+                return func(config, **values)
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}

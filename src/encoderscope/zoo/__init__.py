@@ -27,7 +27,7 @@ def load_model(
     random_init: bool = False,
     device: DeviceSpec = None,
     arch: str | None = None,
-    trust_pickle: bool = False,
+    trust_pickle: bool | None = None,
     seed: int = 0,
     **kwargs: Any,
 ) -> Encoder:
@@ -42,7 +42,8 @@ def load_model(
             ``None``: an ``Encoder`` or ``nn.Module`` stays on the device it is on; a spec string goes to
             :func:`~encoderscope.devices.resolve_device`'s default (``cuda`` when available, else ``cpu``).
         arch: for ``file:`` checkpoints, the spec of the architecture (``"timm:resnet18"``).
-        trust_pickle: allow pickled objects in ``file:`` checkpoints (only for files you trust).
+        trust_pickle: allow pickled objects in ``file:`` checkpoints (only for files you trust; ``None``: only
+            inside :func:`~encoderscope.zoo.trust.trusting_pickles`).
         seed: seed for random-init weights.
         **kwargs: passed to the timm factory (``img_size=...``).
     """

@@ -36,8 +36,9 @@ from torch import nn
 
 from encoderscope import devices
 from encoderscope._io import file_sha256
-from encoderscope.errors import ParameterError, SourceError, WeightsUnavailableError
+from encoderscope.errors import ParameterError, SourceError, WeightsUnavailableError, first_line
 from encoderscope.zoo.locate import package_file
+from encoderscope.zoo.trust import pickles_trusted
 
 ClassArg = int | str | Sequence[int] | np.ndarray | None
 
@@ -341,10 +342,11 @@ def wrap_generator(
 
 
 def load_stylegan_pickle(
-    path: str | Path, trust_pickle: bool = False, batch_size: int = 8, sha256: str | None = None
+    path: str | Path, trust_pickle: bool | None = None, batch_size: int = 8, sha256: str | None = None
 ) -> LatentGenerator:
-    """A StyleGAN2/3/XL network pickle (``G_ema``); needs ``trust_pickle=True`` and the user's StyleGAN code on
-    ``sys.path`` (``dnnlib``, ``torch_utils``; nothing is vendored here).
+    """A StyleGAN2/3/XL network pickle (``G_ema``); needs ``trust_pickle=True`` (or a
+    :func:`~encoderscope.zoo.trust.trusting_pickles` block) and the user's StyleGAN code on ``sys.path``
+    (``dnnlib``, ``torch_utils``; nothing is vendored here).
 
     The latent is one w (``w_dim``); it is tiled ``num_ws`` times for synthesis (``noise_mode='none'``) as the
     reference code does. Truncation is centred on ``G.mapping.w_avg`` (per class when it has one row per class).
@@ -354,7 +356,7 @@ def load_stylegan_pickle(
     recorded; a file that no longer has it is refused before it is unpickled.
     """
     path = Path(path).expanduser().resolve()
-    if not trust_pickle:
+    if not pickles_trusted(trust_pickle):
         raise SourceError(
             f"{path} is a pickle, which can run arbitrary code; pass trust_pickle=True (--trust-pickle) only for "
             "files you trust"
@@ -376,7 +378,11 @@ def load_stylegan_pickle(
         raise SourceError(
             f"unpickling {path} needs the StyleGAN code ({err.name}); put the generator's repository on sys.path"
         ) from err
-    network = data["G_ema"] if isinstance(data, dict) else data
+    except Exception as err:  # truncated or foreign bytes: UnpicklingError, EOFError, ValueError, ...
+        raise SourceError(f"cannot read StyleGAN pickle {path}: {first_line(err)}") from None
+    network = data.get("G_ema") if isinstance(data, dict) else data
+    if not all(hasattr(network, name) for name in ("z_dim", "mapping", "synthesis")):
+        raise SourceError(f"{path} holds no StyleGAN generator (a G_ema with z_dim, mapping and synthesis)")
     _freeze(network)
     gen = stylegan_generator(network, name=f"stylegan:{path}", batch_size=batch_size)
     gen.info.update({"path": str(path), "sha256": digest})
@@ -461,7 +467,7 @@ def generator_specs() -> list[str]:
 
 def load_generator(
     spec: str | Generator,
-    trust_pickle: bool = False,
+    trust_pickle: bool | None = None,
     device: devices.DeviceSpec = None,
     autocast: bool = False,
     sha256: str | None = None,

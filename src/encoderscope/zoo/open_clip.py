@@ -23,7 +23,7 @@ from torch import nn
 
 from encoderscope._io import file_sha256
 from encoderscope._optional import require
-from encoderscope.errors import SourceError, WeightsUnavailableError
+from encoderscope.errors import SourceError, WeightsUnavailableError, first_line
 from encoderscope.zoo.building import freeze, seeded
 from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.inspect import as_pair, infer_depth_layers, infer_layout, parameter_fingerprint
@@ -64,7 +64,7 @@ def create_open_clip(arch: str, weights: str | None = None, seed: int = 0) -> tu
         model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=weights)
     except Exception as err:  # network or hub failures, unknown tags
         raise WeightsUnavailableError(
-            f"cannot get open_clip weights {arch}:{weights} here ({str(err).splitlines()[0][:120]}); "
+            f"cannot get open_clip weights {arch}:{weights} here ({first_line(err)[:120]}); "
             f"pass a local checkpoint file instead ({arch}:/path/to/weights.pt)"
         ) from None
     return model, preprocess

@@ -20,12 +20,13 @@ from torch import nn
 from encoderscope._io import file_sha256
 from encoderscope._optional import require
 from encoderscope.capture.layout import TokenLayout
-from encoderscope.errors import SourceError, WeightsUnavailableError
+from encoderscope.errors import SourceError, UnsupportedModelError, WeightsUnavailableError, first_line
 from encoderscope.zoo.building import freeze, seeded
 from encoderscope.zoo.encoder import Encoder
 from encoderscope.zoo.input_policy import probe_model
 from encoderscope.zoo.inspect import infer_depth_layers, infer_layout, parameter_fingerprint
 from encoderscope.zoo.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from encoderscope.zoo.trust import pickles_trusted
 
 
 def offline_hint() -> str:
@@ -80,7 +81,6 @@ def _classifier_of(module: nn.Module) -> Any:
 def load_timm(name: str, random_init: bool, seed: int = 0, **kwargs: Any) -> Encoder:
     """``timm:NAME[.TAG]``: a timm model (pretrained from the hub or its cache unless ``random_init``)."""
     import timm
-    from timm.data import resolve_model_data_config
 
     arch = name.split(".")[0]
     if not timm.is_model(arch):
@@ -98,31 +98,20 @@ def load_timm(name: str, random_init: bool, seed: int = 0, **kwargs: Any) -> Enc
                 module = build()
     except (OSError, RuntimeError, ValueError) as err:
         if random_init:
-            raise SourceError(f"timm:{name}: {str(err).splitlines()[0]}") from err
+            raise SourceError(f"timm:{name}: {first_line(err)}") from err
         raise WeightsUnavailableError(
             f"timm:{name}: pretrained weights cannot be downloaded or found in the cache "
             f"({type(err).__name__}); {offline_hint()}"
         ) from err
     freeze(module)
-    config = resolve_model_data_config(module)
-    size = int(kwargs["img_size"]) if isinstance(kwargs.get("img_size"), int) else int(config["input_size"][-1])
-    native = (size, size) if "img_size" in kwargs else (int(config["input_size"][-2]), int(config["input_size"][-1]))
-    layout = infer_layout(module)
-    feature_info = getattr(module, "feature_info", None) or []
-    reductions = [int(info["reduction"]) for info in feature_info if isinstance(info, dict) and "reduction" in info]
+    native, preprocess, reductions = timm_preprocessing(module, kwargs.get("img_size"))
     return probed_encoder(
         module,
-        layout,
+        infer_layout(module),
         infer_depth_layers(module),
         native,
         f"timm:{name}",
-        dict(
-            mean=tuple(config["mean"]),
-            std=tuple(config["std"]),
-            size=size,
-            crop_pct=float(config.get("crop_pct", 0.875)),
-            interpolation=str(config.get("interpolation", "bicubic")),
-        ),
+        preprocess,
         reductions=reductions,
         architecture=arch,
         weights="random-init" if random_init else f"timm pretrained {name}",
@@ -130,6 +119,28 @@ def load_timm(name: str, random_init: bool, seed: int = 0, **kwargs: Any) -> Enc
         classifier=_classifier_of(module),
         feature_layer=_timm_feature_layer(module),
     )
+
+
+def timm_preprocessing(
+    module: nn.Module, img_size: Any = None
+) -> tuple[tuple[int, int], dict[str, Any], list[int]]:
+    """A timm model's native input ``(H, W)``, its :class:`Preprocess` fields (timm's data config) and the strides
+    its ``feature_info`` declares. ``img_size``: the size it was built with, when not its pretrained size."""
+    from timm.data import resolve_model_data_config
+
+    config = resolve_model_data_config(module)
+    size = int(img_size) if isinstance(img_size, int) else int(config["input_size"][-1])
+    native = (size, size) if img_size is not None else (int(config["input_size"][-2]), int(config["input_size"][-1]))
+    preprocess = dict(
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+        size=size,
+        crop_pct=float(config.get("crop_pct", 0.875)),
+        interpolation=str(config.get("interpolation", "bicubic")),
+    )
+    feature_info = getattr(module, "feature_info", None) or []
+    reductions = [int(info["reduction"]) for info in feature_info if isinstance(info, dict) and "reduction" in info]
+    return native, preprocess, reductions
 
 
 def _timm_feature_layer(module: nn.Module) -> str | None:
@@ -279,25 +290,76 @@ def load_huggingface(name: str, random_init: bool, seed: int = 0) -> Encoder:
 _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "netG_state_dict", "module")
 
 
-def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+def _plain_checkpoint_types() -> list[Any]:
+    """What training scripts commonly save beside the weights and weights-only loading may rebuild safely: the
+    script's ``argparse.Namespace`` and numpy numbers and arrays (``best_acc``, ``epoch``)."""
+    import argparse
+
+    import numpy as np
+
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
+    dtype_classes = [type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDGUS"]
+    rebuilders = [(f, f"numpy.{core}.multiarray.{f.__name__}") for f in (multiarray.scalar, multiarray._reconstruct)
+                  for core in ("core", "_core")]  # the name numpy 1 and numpy 2 write in the pickle
+    return [argparse.Namespace, np.ndarray, np.dtype, *dtype_classes, *rebuilders]
+
+
+def _unpickling_refused(err: BaseException) -> str | None:
+    """The class a weights-only load refused (``"argparse.Namespace"``), or None when the bytes are not a
+    checkpoint at all."""
+    text = str(err)
+    marker = "Unsupported global: GLOBAL "
+    if marker in text:
+        return text.split(marker, 1)[1].split()[0]
+    return None
+
+
+def _load_torch_checkpoint(file: Path, trust_pickle: bool) -> Any:
+    try:
+        with torch.serialization.safe_globals(_plain_checkpoint_types()):
+            return torch.load(file, map_location="cpu", weights_only=not trust_pickle)
+    except Exception as err:  # torch raises UnpicklingError, EOFError, RuntimeError... for files it cannot read
+        refused = None if trust_pickle else _unpickling_refused(err)
+        if refused is not None:
+            raise SourceError(
+                f"cannot read checkpoint {file}: it holds a pickled {refused}, which weights-only loading refuses; "
+                "pass --trust-pickle (trust_pickle=True) only if you trust the file"
+            ) from None
+        reason = str(err).split("WeightsUnpickler error:", 1)[-1].strip()
+        detail = reason.splitlines()[0] if reason else first_line(err)
+        raise SourceError(f"cannot read checkpoint {file}: not a torch checkpoint ({detail[:160]})") from None
+
+
+def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool | None = None) -> dict[str, torch.Tensor]:
     """Read a state dict from ``.safetensors`` or a torch checkpoint (``weights_only=True`` unless trusted).
 
     Common wrappers (``{"state_dict": ...}``, ``{"model": ...}``) and ``module.`` / ``_orig_mod.`` prefixes are
-    unwrapped.
+    unwrapped. Weights-only loading also accepts what training scripts commonly save beside the weights (an
+    ``argparse.Namespace``, numpy numbers); any other pickled object needs ``trust_pickle=True`` (``None``: as
+    :func:`~encoderscope.zoo.trust.trusting_pickles` says, by default not).
+
+    Example:
+        >>> import tempfile, torch
+        >>> path = tempfile.mkdtemp() + "/net.pt"
+        >>> torch.save({"model": torch.nn.Linear(2, 1).state_dict(), "best_acc": __import__("numpy").float64(0.9)},
+        ...            path)
+        >>> sorted(read_state_dict(path))
+        ['bias', 'weight']
     """
     file = Path(path)
     if not file.is_file():
         raise SourceError(f"checkpoint not found: {file}")
+    if file.stat().st_size == 0:
+        raise SourceError(f"cannot read checkpoint {file}: the file is empty")
     if file.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        state: Any = load_file(str(file))
-    else:
         try:
-            state = torch.load(file, map_location="cpu", weights_only=not trust_pickle)
-        except Exception as err:
-            hint = "" if trust_pickle else " (it may contain pickled objects: pass trust_pickle=True if you trust it)"
-            raise SourceError(f"cannot read checkpoint {file}: {str(err).splitlines()[0]}{hint}") from err
+            state: Any = load_file(str(file))
+        except Exception as err:  # safetensors raises its own error types for truncated or garbled files
+            raise SourceError(f"cannot read checkpoint {file}: not a safetensors file ({first_line(err)})") from None
+    else:
+        state = _load_torch_checkpoint(file, pickles_trusted(trust_pickle))
     if isinstance(state, nn.Module):
         state = state.state_dict()
     while isinstance(state, dict):
@@ -316,7 +378,7 @@ def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) ->
     return cleaned
 
 
-def load_checkpoint(path: str, arch: Encoder, trust_pickle: bool = False) -> Encoder:
+def load_checkpoint(path: str, arch: Encoder, trust_pickle: bool | None = None) -> Encoder:
     """``file:PATH``: weights from a local file into the architecture of ``arch`` (built with random init)."""
     state = read_state_dict(path, trust_pickle=trust_pickle)
     try:
@@ -341,18 +403,47 @@ def load_checkpoint(path: str, arch: Encoder, trust_pickle: bool = False) -> Enc
 
 
 def from_module(module: nn.Module, preprocess: Preprocess | None = None) -> Encoder:
-    """Wrap any ``nn.Module``: layout and blocks inferred, ImageNet preprocessing unless given."""
+    """Wrap any ``nn.Module``: layout and blocks inferred; the input policy probed as for a spec.
+
+    Without ``preprocess``, a timm model keeps timm's data config (mean, std, size, crop, interpolation) and the
+    size it was built with; any other module gets ImageNet preprocessing at 224 px. The probe forward pass then
+    decides, as for ``timm:`` specs, whether it takes any size or only its native one. A module the probe cannot
+    run (no spatial output, an input it rejects at that size) is wrapped unprobed, any size assumed, and
+    ``preprocess.input_policy`` says why. A given ``preprocess`` is used as it is.
+
+    Example:
+        >>> import timm
+        >>> enc = from_module(timm.create_model("vit_tiny_patch16_224"))  # built without dynamic_img_size
+        >>> enc.preprocess.fixed_hw, enc.preprocess.mean
+        ((224, 224), (0.5, 0.5, 0.5))
+    """
+    spec = f"module:{type(module).__name__}"
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters()):
+        raise SourceError(f"{spec} has lazy parameters not initialised yet: run it once on an input first")
     layout = infer_layout(module)
     freeze(module)
-    return Encoder(
-        module=module,
-        preprocess=preprocess
-        or Preprocess(pad_multiple=layout.patch_size[0] if layout.patch_size else 1),
-        layout=layout,
-        spec=f"module:{type(module).__name__}",
+    fields: dict[str, Any] = dict(
         architecture=type(module).__name__,
         weights="user module",
         fingerprint=parameter_fingerprint(module),
-        depth_layers=infer_depth_layers(module),
         classifier=_classifier_of(module),
     )
+    pad = layout.patch_size[0] if layout.patch_size else 1
+    if preprocess is not None:
+        return Encoder(module=module, preprocess=preprocess, layout=layout, spec=spec,
+                       depth_layers=infer_depth_layers(module), **fields)
+    native: tuple[int, int] = (224, 224)
+    source: dict[str, Any] = {}
+    reductions: list[int] = []
+    if isinstance(getattr(module, "pretrained_cfg", None), dict):  # a timm model
+        built = getattr(getattr(module, "patch_embed", None), "img_size", None)
+        square = built[0] if isinstance(built, tuple | list) and len(set(built)) == 1 else built
+        native, source, reductions = timm_preprocessing(module, square if isinstance(square, int) else None)
+        fields["feature_layer"] = _timm_feature_layer(module)
+    try:
+        return probed_encoder(module, layout, infer_depth_layers(module), native, spec, source,
+                              reductions=reductions, **fields)
+    except UnsupportedModelError as err:
+        note = f"not probed ({str(err)[:160]}); any size assumed, padded to a multiple of {pad}"
+        return Encoder(module=module, preprocess=Preprocess(**source, pad_multiple=pad, input_policy=note),
+                       layout=layout, spec=spec, depth_layers=infer_depth_layers(module), **fields)

@@ -26,6 +26,7 @@ import torch
 
 from encoderscope._io import atomic_path
 from encoderscope._progress import warn
+from encoderscope.errors import first_line
 
 State = dict[str, torch.Tensor]
 
@@ -56,7 +57,7 @@ def read_state(
             metadata = dict(handle.metadata() or {})
         state = load_file(str(path))
     except Exception as err:  # safetensors raises its own error types for truncated or garbled files
-        raise ValueError(f"unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
+        raise ValueError(f"unreadable ({first_line(err)})") from err
     if any(metadata.get(key) != value for key, value in identity.items()):
         raise ValueError("written by another encoderscope version or for another source")
     if {k: v.shape for k, v in state.items()} != dict(expected):
