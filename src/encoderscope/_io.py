@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from encoderscope.errors import ParameterError
+
 CACHE_ENV = "ENCODERSCOPE_CACHE"
 
 
@@ -45,16 +47,43 @@ _FILE_MODE = _file_mode()
 def cache_dir(*parts: str) -> Path:
     """The encoderscope cache folder (``$ENCODERSCOPE_CACHE`` or ``~/.cache/encoderscope``), created on demand."""
     root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "encoderscope")
-    path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return make_folder(root.joinpath(*parts))
+
+
+def folder_blocked(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be or become a folder (a file stands there or above it), or None when it can.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+        >>> _ = f.write_text("x")
+        >>> folder_blocked(f / "out") == f"{f} is a file, not a folder", folder_blocked(f.parent / "out")
+        (True, None)
+    """
+    for candidate in (Path(path), *Path(path).parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else f"{candidate} is a file, not a folder"
+    return None
+
+
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` (and its parents); one line when a file stands in the way or it is not writable."""
+    folder = Path(path)
+    blocked = folder_blocked(folder)
+    if blocked:
+        raise ParameterError(f"cannot write into {folder}: {blocked}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ParameterError(f"cannot write into {folder}: {err.strerror or type(err).__name__}") from None
+    return folder
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes without error."""
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(final.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from encoderscope._io import read_json, write_json, write_text
+from encoderscope._io import make_folder, read_json, write_json, write_text
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by, import_object
 from encoderscope.runs import RUN_FILE, Recorded, RunRecord
@@ -70,8 +70,7 @@ class StudyResult(Recorded):
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the numbers, ``summary.md`` (when there is one) and run.json (figures stay where they are)."""
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_folder(folder)
         write_json(out / self.numbers_file, self.numbers)
         if self.summary is not None:
             write_text(out / "summary.md", self.summary)

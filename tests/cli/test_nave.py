@@ -73,6 +73,18 @@ def test_bad_options_are_one_line_errors(capsys, folder, tmp_path, args, message
     assert code == 2 and lines[-1].startswith("error:") and message in lines[-1]
 
 
+def test_a_file_where_an_output_folder_goes_is_one_line_before_any_work(capsys, folder, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    base = ["nave", "timm:resnet18", str(folder), "--random-init", "--size", "64", "--no-report"]
+    for extra in (["--out", str(blocker)], ["--out", str(blocker / "sub")],
+                  ["--out", str(tmp_path / "out"), "--cache", str(blocker)]):
+        code, out, err = run(capsys, *base, *extra)
+        assert code == 2 and err.strip() == f"error: cannot write into {extra[-1]}: {blocker} is a file, not a folder"
+        assert "concept maps" not in out
+    assert blocker.read_text() == "not a folder" and not (tmp_path / "out").exists()
+
+
 def test_trust_pickle_lets_a_pickled_checkpoint_load(capsys, folder, tmp_path):
     import timm
     import torch
@@ -87,6 +99,26 @@ def test_trust_pickle_lets_a_pickled_checkpoint_load(capsys, folder, tmp_path):
     run_json = read_json(tmp_path / "trusted" / "run.json")
     assert "trust_pickle" not in run_json["config"]  # a replay of the run.json does not trust by itself
     assert "--trust-pickle" in run_json["command"]
+
+
+def test_a_run_loads_back_and_replays_from_another_folder(capsys, folder, tmp_path, monkeypatch):
+    """Image paths are recorded absolute, so the result and --config find the images from anywhere."""
+    import encoderscope as es
+
+    monkeypatch.chdir(folder.parent)
+    code, _, err = run(capsys, "nave", "timm:resnet18", "images", "--random-init", "--size", "64", "--k", "3",
+                       "--no-report", "--out", "out")
+    assert code == 0, err
+    assert read_json(tmp_path / "out" / "run.json")["config"]["images"] == [str(folder)]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = es.load_result(tmp_path / "out")
+    assert result.figure(0) is not None and result.record(0).path == str(folder / "a.png")
+    code, out, err = run(capsys, "nave", "--config", str(tmp_path / "out" / "run.json"), "--out", "again",
+                         "--no-report")
+    assert code == 0 and "2 concept maps" in out, err
+    assert (elsewhere / "again" / "labels.npz").read_bytes() == (tmp_path / "out" / "labels.npz").read_bytes()
 
 
 @pytest.mark.zoo

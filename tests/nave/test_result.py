@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 
 from encoderscope._io import read_json, read_npz
+from encoderscope.errors import ParameterError
 from encoderscope.nave import nave
 from encoderscope.nave.result import grid_to_image
 
@@ -38,6 +40,10 @@ def test_save_writes_labels_run_json_pictures_and_report(make_image, tiny_vit, t
     assert result._repr_html_().count("<img") == 2
     rows = (out / "coverage.csv").read_text().splitlines()
     assert rows[0] == "key,concept,fraction" and len(rows) == 1 + 2 * 3
+    assert result.record(-1).key == "image-001"
+    for wrong, message in [(2, "no image at position 2: the result has 2 images"), ("nope", "no image with key")]:
+        with pytest.raises(ParameterError, match=message):
+            result.label_map(wrong)
 
 
 def test_dataset_scope_saves_a_gallery(make_image, tiny_vit, tmp_path):
@@ -45,3 +51,18 @@ def test_dataset_scope_saves_a_gallery(make_image, tiny_vit, tmp_path):
     out = nave(tiny_vit, images, k=3, scope="dataset", progress=False).save(tmp_path / "ds")
     assert (out / "gallery.png").exists()
     assert set(read_json(out / "run.json")["details"]["gallery"]) <= {"0", "1", "2"}
+
+
+def test_run_json_is_written_last(make_image, tiny_vit, tmp_path, monkeypatch):
+    """A save interrupted while drawing leaves no run.json, so the folder does not pass for a finished run."""
+    import encoderscope.report.nave as report_nave
+
+    result = nave(tiny_vit, [make_image(32, 48, seed=0)], k=2, progress=False)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_nave, "write_pictures", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        result.save(tmp_path / "run")
+    assert (tmp_path / "run" / "labels.npz").is_file() and not (tmp_path / "run" / "run.json").exists()

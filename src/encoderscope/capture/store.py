@@ -51,7 +51,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_safetensors
 
-from encoderscope._io import cache_dir, file_sha256, read_json, write_bytes, write_json
+from encoderscope._io import cache_dir, file_sha256, make_folder, read_json, write_bytes, write_json
 from encoderscope._progress import warn
 from encoderscope.capture.inputs import ImageGeometry
 from encoderscope.capture.outputs import LayerOutput
@@ -280,8 +280,7 @@ class ActivationStore:
     """
 
     def __init__(self, root: str | os.PathLike[str], model_key: str, settings: dict[str, Any] | None = None) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = make_folder(root)
         _mark(self.root)
         self.model_key = model_key
         self.folder = self.root / model_key

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from encoderscope._io import folder_blocked
 from encoderscope.cli.options import field_option
 from encoderscope.configs import RunOptions
 from encoderscope.errors import ParameterError
@@ -14,9 +16,20 @@ DEVICE = field_option(RunOptions, "device")
 TRUST_PICKLE = field_option(RunOptions, "trust_pickle")
 
 
-def out_option(help: str = "Output folder.", default: Any = ...) -> Any:
-    """The ``--out`` / ``-o`` option of every command that writes (required unless ``default`` is given)."""
-    return typer.Option(default, "--out", "-o", help=help)
+def out_option(help: str = "Output folder.", default: Any = ..., folder: bool = True) -> Any:
+    """The ``--out`` / ``-o`` option of every command that writes (required unless ``default`` is given).
+
+    A folder output is checked before any work: a file standing where the folder goes is one line, not a
+    computation lost at saving time.
+    """
+    return typer.Option(default, "--out", "-o", help=help, callback=_check_folder if folder else None)
+
+
+def _check_folder(value: Path | None) -> Path | None:
+    blocked = None if value is None else folder_blocked(value)
+    if blocked:
+        raise ParameterError(f"cannot write into {value}: {blocked}")
+    return value
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

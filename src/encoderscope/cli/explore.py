@@ -17,7 +17,8 @@ from encoderscope.cli.common import out_option
 @app.command("explore")
 def explore_command(
     runs: list[Path] = typer.Argument(..., help="Run folders written by nave, compare, flow or dissect."),
-    out: Path = out_option("The page to write (default: explorer.html in the first folder).", default=None),
+    out: Path = out_option("The page to write (default: explorer.html in the first folder).", default=None,
+                           folder=False),
     title: str = typer.Option(None, "--title", help="The page's title (default: encoderscope explorer)."),
 ) -> None:
     """Browse NAVE maps, comparisons, flows and dissections in one self-contained HTML page (no server)."""

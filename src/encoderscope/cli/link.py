@@ -75,7 +75,7 @@ def _linked(config: LinkTuneConfig | LinkCounterfactualConfig, head: str | None,
 @config_command(link_app, "pairs", LinkPairsConfig, kind="link-pairs", loads_models=True)
 def pairs_cmd(
     config: LinkPairsConfig,
-    out: Path = out_option("Output .npz file (or folder for pairs.npz and run.json)."),
+    out: Path = out_option("Output .npz file (or folder for pairs.npz and run.json).", folder=False),
     quiet: bool = NO_PROGRESS,
     device: str = DEVICE,
 ) -> None:

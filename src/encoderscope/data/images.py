@@ -340,6 +340,21 @@ def open_images(
     return _apply_limit(result, limit)
 
 
+def recorded_sources(sources: Any) -> tuple[str, ...] | None:
+    """Image sources as a run records them for a replay: paths made absolute (so ``--config run.json`` finds them
+    from any working directory), ``zoo:`` sources as given; None when they are not paths (in-memory images).
+
+    Example:
+        >>> recorded_sources("zoo:photos"), recorded_sources([Image.new("L", (2, 2))])
+        (('zoo:photos',), None)
+    """
+    listed = [sources] if isinstance(sources, str | os.PathLike) else sources
+    if not isinstance(listed, list | tuple) or not all(isinstance(s, str | os.PathLike) for s in listed):
+        return None
+    texts = [os.fspath(s) for s in listed]
+    return tuple(t if t.startswith("zoo:") else str(Path(t).expanduser().absolute()) for t in texts)
+
+
 def _memory_source(source: Image.Image | np.ndarray) -> Image.Image | Callable[[], np.ndarray]:
     if isinstance(source, Image.Image):
         return source
@@ -378,6 +393,7 @@ def _expand(source: str | os.PathLike[str]) -> list[ImageItem]:
     path = Path(text).expanduser()
     if not path.exists():
         raise ImageError(f"cannot open image source {path}: no such file or folder")
+    path = path.absolute()  # results and caches find the files again from any working directory
     if path.is_dir():
         items = _folder_items(path)
     elif path.suffix.lower() == ".txt":

@@ -165,9 +165,9 @@ class Dissection(Recorded):
         if explained:
             write_csv(folder / "explanations.csv", list(explained[0]), explained)
         write_json(folder / "skipped.json", self.activations.skipped)
-        self.run_record().write(folder)
         if galleries > 0:
             self.save_galleries(folder / "galleries", range(min(galleries, self.n_units)), gallery_images)
+        self.run_record().write(folder)  # last: a folder with a run.json is complete
         return folder
 
     def run_record(self) -> RunRecord:
@@ -335,7 +335,7 @@ def dissect(
             function's own options (``top_k``...), overriding ``config``.
     """
     from encoderscope.capture.engine import preflight
-    from encoderscope.data.images import ImageSet, open_images
+    from encoderscope.data.images import ImageSet, open_images, recorded_sources
     from encoderscope.dissect.activations import neuron_activations
     from encoderscope.dissect.concepts import load_concepts
     from encoderscope.dissect.scorers import make_scorer
@@ -346,8 +346,9 @@ def dissect(
     cfg = resolve_config(DissectConfig, config, options)
     given = {"model": model, "layer": layer, "scorer": scorer, "concepts": concepts}
     cfg = cfg.replace(**{name: value for name, value in given.items() if isinstance(value, str)})
-    if isinstance(probe, str | Path) or (isinstance(probe, list | tuple) and all(isinstance(p, str) for p in probe)):
-        cfg = cfg.replace(probe=(str(probe),) if isinstance(probe, str | Path) else tuple(probe))
+    probe_record = recorded_sources(probe if probe is not None else cfg.probe or None)
+    if probe_record is not None:
+        cfg = cfg.replace(probe=probe_record)
     if params:
         cfg = cfg.replace(similarity_params={**cfg.similarity_params, **params})
     model, layer = model if model is not None else cfg.model, layer if layer is not None else cfg.layer

@@ -254,8 +254,8 @@ class TrainResult(Recorded):
                   [[name, value, ev.expected_fraction[name]] for name, value in ev.active_fraction.items()],
                   float_format=".6f")
         write_csv(folder / "losses.csv", ["step", "loss"], enumerate(self.losses), float_format=None)
-        self.run_record().write(folder)
         save_png(folder / "loss.png", self.figure())
+        self.run_record().write(folder)  # last: a folder with a run.json is complete
         return folder
 
     @classmethod

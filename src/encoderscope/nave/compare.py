@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import csv_text, write_text
+from encoderscope._io import csv_text, make_folder, write_text
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
@@ -135,16 +135,15 @@ class Comparison(Recorded):
     def save(self, out: str | os.PathLike[str], report: bool = True, title: str = "") -> Path:
         """Write ``run.json``, ``ari.csv``, each result under ``results/<n>/`` (as :meth:`NaveResult.save`) and the
         report (``report.html``, titled ``title``; overlays, side-by-side pictures and galleries)."""
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(out)
         for n, result in enumerate(self.results):
             result.save(folder / "results" / f"{n:02d}", report=False)
         write_text(folder / "ari.csv", self.ari_csv())
-        self.run_record().write(folder)
         if report:
             from encoderscope.report.nave import write_pictures
 
             write_pictures(self.results, folder, comparison=self, title=title)
+        self.run_record().write(folder)  # last: a folder with a run.json is complete
         return folder
 
     @classmethod

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from encoderscope._io import write_json, write_text
+from encoderscope._io import make_folder, write_json, write_text
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
@@ -68,8 +68,7 @@ class LocalisationScores(Recorded):
     def save(self, directory: str | Path) -> Path:
         """Write ``corloc.csv``, ``masks.csv`` and ``masks.json`` (when masks exist), ``scores.json``, the NAVE
         result under ``nave/`` (without pictures) and ``run.json``."""
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(directory)
         write_text(folder / "corloc.csv", self.corloc.to_csv())
         if self.masks is not None:
             self.masks.save(folder)

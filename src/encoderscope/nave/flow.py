@@ -48,7 +48,7 @@ import numpy as np
 from torch import nn
 
 from encoderscope import devices
-from encoderscope._io import csv_text, write_bytes, write_json, write_text
+from encoderscope._io import csv_text, make_folder, write_bytes, write_json, write_text
 from encoderscope.capture.layers import LayerSpec, resolve_layers
 from encoderscope.configs import resolve_config
 from encoderscope.errors import ParameterError
@@ -374,18 +374,17 @@ class FlowResult(Recorded):
         :meth:`NaveResult.save`, without pictures), run.json and, with ``report``, ``report.html``."""
         from encoderscope.report.flow import write_flow_report
 
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(out)
         for n, result in enumerate(self.results):
             result.save(folder / "depths" / f"{n:02d}", report=False)
         write_text(folder / "transitions.csv", self.transitions_csv())
         write_json(folder / "flow.json", self.flow_json())
         png = self.png()
         write_bytes(folder / "flow.png", png)
-        self.run_record().write(folder)
         if report:
             write_flow_report(folder / "report.html", f"Concept flow: {self.model}", png, self.summary(),
                               caption=_caption(self), config=self.run_record().config)
+        self.run_record().write(folder)  # last: a folder with a run.json is complete
         return folder
 
     @classmethod

@@ -186,7 +186,7 @@ def _notes(encoder: Encoder, records: list[NaveRecord]) -> list[str]:
 
 def nave_inputs(encoder: Any, images: Any, config: NaveConfig) -> tuple[Any, Any, NaveConfig]:
     """The encoder and images (arguments first, else the configuration's), and the configuration recording them."""
-    from pathlib import Path
+    from encoderscope.data.images import recorded_sources
 
     model = encoder if encoder is not None else config.model
     if model is None:
@@ -197,9 +197,9 @@ def nave_inputs(encoder: Any, images: Any, config: NaveConfig) -> tuple[Any, Any
     recorded: dict[str, Any] = {}
     if isinstance(model, str):
         recorded["model"] = model
-    listed = [sources] if isinstance(sources, str | Path) else sources
-    if isinstance(listed, list | tuple) and all(isinstance(s, str | Path) for s in listed):
-        recorded["images"] = tuple(str(s) for s in listed)
+    images = recorded_sources(sources)
+    if images is not None:
+        recorded["images"] = images
     return model, sources, config.replace(**recorded)
 
 

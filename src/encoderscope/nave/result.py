@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from encoderscope._io import csv_text, read_csv, read_npz, write_csv, write_npz, write_text
+from encoderscope._io import csv_text, make_folder, read_csv, read_npz, write_csv, write_npz, write_text
 from encoderscope.errors import ParameterError
 from encoderscope.lazy import drawn_by
 from encoderscope.nave.names import NAMES_COLUMNS, ConceptNames
@@ -168,6 +168,8 @@ class NaveResult(Recorded):
                 if record.key == image:
                     return record
             raise ParameterError(f"no image with key {image!r}; known keys start with {self.keys[:5]}")
+        if not -len(self.records) <= image < len(self.records):
+            raise ParameterError(f"no image at position {image}: the result has {len(self.records)} images")
         return self.records[image]
 
     def label_map(self, image: int | str) -> np.ndarray:
@@ -248,18 +250,17 @@ class NaveResult(Recorded):
         ``labels.npz`` holds one int16 array per image at its original resolution, keyed by the image key;
         ``grids.npz`` the maps on the feature grid (what :meth:`load` reads). Returns the output folder.
         """
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(out)
         write_npz(folder / "labels.npz", dict(self.label_maps()))
         write_npz(folder / "grids.npz", {record.key: record.labels for record in self.records})
         write_text(folder / "coverage.csv", self.coverage_csv())
         if self.concept_names is not None:
             write_csv(folder / "names.csv", NAMES_COLUMNS, self.concept_names.rows())
-        self.run_record().write(folder)
         if report:
             from encoderscope.report.nave import write_pictures
 
             write_pictures([self], folder)
+        self.run_record().write(folder)  # last: a folder with a run.json is complete
         return folder
 
     @classmethod

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from encoderscope import devices
-from encoderscope._io import write_json, write_text
+from encoderscope._io import make_folder, write_json, write_text
 from encoderscope.nave.pipeline import GridTransform, nave_layer_sets
 from encoderscope.nave.result import NaveResult
 from encoderscope.runs import RunRecord
@@ -80,8 +80,7 @@ class StudySummary:
     cpu_started: float = field(default_factory=time.process_time)
 
     def __post_init__(self) -> None:
-        self.out_dir = Path(self.out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = make_folder(self.out_dir)
 
     def text(self, markdown: str) -> None:
         """Append a paragraph of markdown."""
